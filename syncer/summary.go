@@ -1,0 +1,126 @@
+package syncer
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Action is what a plan does to one record.
+type Action string
+
+// The actions of a plan.
+const (
+	Create Action = "create"
+	Update Action = "update"
+	Delete Action = "delete"
+	Skip   Action = "skip"
+)
+
+// FieldDiff is one field of an update: its value before and after, rendered
+// as text.
+type FieldDiff struct {
+	Field  string `json:"field"`
+	Before string `json:"before"`
+	After  string `json:"after"`
+}
+
+// Change is one entry of a plan.
+type Change struct {
+	Action Action      `json:"action"`
+	Kind   string      `json:"kind"` // "org" or "user"
+	Key    string      `json:"key"`  // Salesforce account ID, or e-mail for users
+	Name   string      `json:"name,omitempty"`
+	ID     int64       `json:"zendesk_id,omitempty"`
+	Diffs  []FieldDiff `json:"diffs,omitempty"`
+	Reason string      `json:"reason,omitempty"`
+
+	// Org or User is the payload to write (create/update); Before is the
+	// record as it was observed (update/delete), kept as the before-image
+	// and, in stored plans, to check that the record has not changed.
+	Org    *OrgWrite       `json:"org,omitempty"`
+	User   *UserWrite      `json:"user,omitempty"`
+	Before json.RawMessage `json:"before,omitempty"`
+	// Parent is the key of the change this one depends on (a sold-to
+	// user of an org being created); its OrgID is filled in at apply time.
+	Parent string `json:"parent,omitempty"`
+}
+
+// RecordError is one record's failure in a run.
+type RecordError struct {
+	Code    Code   `json:"code"`
+	Name    string `json:"name"`
+	Record  string `json:"record"`
+	Message string `json:"message"`
+}
+
+// Summary is the report of one run: what the CLI prints, the store keeps
+// and the bot renders. Its JSON form is a contract (see DESIGN.md).
+type Summary struct {
+	RunID      string        `json:"run_id"`
+	Job        Job           `json:"job"`
+	DryRun     bool          `json:"dry_run"`
+	Account    string        `json:"account,omitempty"`
+	StartedAt  time.Time     `json:"started_at"`
+	FinishedAt time.Time     `json:"finished_at"`
+	DurationMS int64         `json:"duration_ms"`
+	Fetched    int           `json:"fetched"` // Salesforce records read
+	Created    int           `json:"created"`
+	Updated    int           `json:"updated"`
+	Deleted    int           `json:"deleted"`
+	Unchanged  int           `json:"unchanged"`
+	Skipped    int           `json:"skipped"`
+	Failed     int           `json:"failed"`
+	Errors     []RecordError `json:"errors"`
+	Changes    []Change      `json:"changes,omitempty"`
+	PlanID     string        `json:"plan_id,omitempty"`
+	CaseID     string        `json:"case_id,omitempty"`
+	APICalls   int           `json:"api_calls"`
+	// Code is the run's own outcome: CodeNone when it did its work
+	// (silent codes included), else the code that failed it.
+	Code    Code   `json:"code"`
+	Message string `json:"message,omitempty"`
+}
+
+// OK reports whether the run did its work: exit status 0.
+func (s *Summary) OK() bool { return s.Code == CodeNone || s.Code.Silent() }
+
+// AddError records a record's failure with its code.
+func (s *Summary) AddError(record string, err error) {
+	c := ErrorCode(err)
+	s.Errors = append(s.Errors, RecordError{Code: c, Name: c.Info().Name, Record: record, Message: ErrorMessage(err)})
+}
+
+// FirstFailure returns the code of the first non-silent record error.
+func (s *Summary) FirstFailure() Code {
+	for _, e := range s.Errors {
+		if !e.Code.Silent() {
+			return e.Code
+		}
+	}
+	return CodeNone
+}
+
+// AppliedChange is one change as written to the audit: the change, the run
+// it belongs to, its outcome, and the record's before-image.
+type AppliedChange struct {
+	Change
+	At      time.Time `json:"at"`
+	Code    Code      `json:"code"`
+	Message string    `json:"message,omitempty"`
+}
+
+// StoredPlan is a dry run saved so that exactly its changes can be applied
+// later, as long as it has not expired and the records still match.
+type StoredPlan struct {
+	ID          string    `json:"id"`
+	Job         Job       `json:"job"`
+	Account     string    `json:"account,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	CreatedBy   string    `json:"created_by,omitempty"`
+	Fingerprint string    `json:"fingerprint"`
+	Changes     []Change  `json:"changes"`
+	AppliedAt   time.Time `json:"applied_at,omitzero"`
+	AppliedRun  string    `json:"applied_run,omitempty"`
+	Discarded   bool      `json:"discarded,omitempty"`
+}

@@ -1,0 +1,133 @@
+// Package syncer is the domain of zdsync: the jobs that keep Zendesk in step
+// with Salesforce, their business rules, the pipeline error codes and the
+// Summary every run produces.
+//
+// Every sync job is one pipeline, one stage a function, data flowing one way:
+// fetch (Salesforce and Zendesk, concurrently) → plan (pure) → guard → apply
+// (Zendesk) → report. The package defines the small interfaces it needs of
+// the outside world (Salesforce, Zendesk, Store); the subpackages
+// syncer/salesforce, syncer/zendesk and syncer/store implement them. syncer
+// imports none of its subpackages.
+package syncer
+
+import (
+	"context"
+	"time"
+)
+
+// Job names a sync job. The names are part of the command-line contract.
+type Job string
+
+// The jobs zdsync runs.
+const (
+	JobGlobalOrgs   Job = "global-orgs"
+	JobFederalOrgs  Job = "federal-orgs"
+	JobFederalUsers Job = "federal-users"
+	JobCases        Job = "cases"
+	JobCaseSweep    Job = "case-sweep"
+)
+
+// SyncJobs are the jobs run by `zdsync sync <job>`, in schedule order.
+var SyncJobs = []Job{JobGlobalOrgs, JobFederalOrgs, JobFederalUsers}
+
+// ParseJob returns the Job named s, or false.
+func ParseJob(s string) (Job, bool) {
+	for _, j := range []Job{JobGlobalOrgs, JobFederalOrgs, JobFederalUsers, JobCaseSweep} {
+		if string(j) == s {
+			return j, true
+		}
+	}
+	return "", false
+}
+
+// Scope selects one of the two Salesforce account queries and the Zendesk
+// instance they sync to.
+type Scope string
+
+// The two scopes.
+const (
+	Global  Scope = "global"
+	Federal Scope = "federal"
+)
+
+// Salesforce is what the jobs need of Salesforce. Implemented by
+// syncer/salesforce; errors carry pipeline codes (*Error).
+type Salesforce interface {
+	// Accounts runs the documented account query of scope verbatim. When
+	// accountID is not empty, the query gets one extra condition
+	// Account_ID_18__c = 'accountID', so one account is judged by the same
+	// rules as a full run.
+	Accounts(ctx context.Context, scope Scope, accountID string) ([]Account, error)
+	// FederalContacts runs the documented federal contacts query verbatim
+	// (with the same optional account condition).
+	FederalContacts(ctx context.Context, accountID string) ([]Contact, error)
+}
+
+// CaseStore is what the case push needs of Salesforce.
+type CaseStore interface {
+	// FindCase returns the case made for a Zendesk ticket, if there is one.
+	FindCase(ctx context.Context, ticketID int64) (c Case, found bool, err error)
+	// CreateCase creates a case and returns its ID.
+	CreateCase(ctx context.Context, c Case) (string, error)
+	// CloseCase sets the case's status to closed.
+	CloseCase(ctx context.Context, caseID string) error
+	// CaseStatuses returns the status of each given case that exists.
+	CaseStatuses(ctx context.Context, caseIDs []string) (map[string]string, error)
+}
+
+// Zendesk is what the sync jobs need of one Zendesk instance. Implemented by
+// syncer/zendesk. Bulk methods take any number of records (the adapter cuts
+// them into jobs of at most 100) and return one WriteResult per input record,
+// in input order.
+type Zendesk interface {
+	ListOrgs(ctx context.Context) ([]Org, error)
+	// OrgsByExternalID returns the orgs whose external_id is one of ids.
+	OrgsByExternalID(ctx context.Context, ids []string) ([]Org, error)
+	CreateOrgs(ctx context.Context, orgs []OrgWrite) []WriteResult
+	UpdateOrgs(ctx context.Context, orgs []OrgWrite) []WriteResult
+	DeleteOrgs(ctx context.Context, ids []int64) []WriteResult
+	// OrgHasOpenTickets reports whether the org has a ticket whose status
+	// is not closed.
+	OrgHasOpenTickets(ctx context.Context, orgID int64) (bool, error)
+	ListUsers(ctx context.Context) ([]User, error)
+	// UsersByEmail returns the users with one of the given e-mails.
+	UsersByEmail(ctx context.Context, emails []string) ([]User, error)
+	// CreateUsers creates users (users/create_many); a record whose e-mail
+	// already exists fails with a WriteResult whose Exists is true.
+	CreateUsers(ctx context.Context, users []UserWrite) []WriteResult
+	// UpsertUsers creates or updates users matched by e-mail
+	// (users/create_or_update_many).
+	UpsertUsers(ctx context.Context, users []UserWrite) []WriteResult
+}
+
+// Tickets is what the case push needs of Zendesk Global.
+type Tickets interface {
+	GetTicket(ctx context.Context, id int64) (Ticket, error)
+	GetOrg(ctx context.Context, id int64) (Org, error)
+	// SetTicketCaseID writes caseID into the ticket's case-ID custom field.
+	SetTicketCaseID(ctx context.Context, ticketID int64, caseID string) error
+	// TicketsSince reads one page of the incremental ticket export from
+	// cursor ("" starts at since) and returns the next cursor and whether
+	// the end of the stream was reached.
+	TicketsSince(ctx context.Context, cursor string, since time.Time) (tickets []Ticket, next string, end bool, err error)
+}
+
+// Store is what the jobs need of persistence. Implemented by syncer/store.
+type Store interface {
+	// SaveRun records a run's summary (insert or replace by RunID).
+	SaveRun(ctx context.Context, s *Summary) error
+	// LastSuccessfulRun returns the newest non-dry, successful, full (not
+	// single-account) run of job.
+	LastSuccessfulRun(ctx context.Context, job Job) (*Summary, bool, error)
+	// RecordChanges appends applied changes, with their before-images, to
+	// the audit.
+	RecordChanges(ctx context.Context, runID string, changes []AppliedChange) error
+	// SavePlan stores a plan; GetPlan reads it back; MarkPlanApplied
+	// records that it was applied, and fails if it already was.
+	SavePlan(ctx context.Context, p *StoredPlan) error
+	GetPlan(ctx context.Context, id string) (*StoredPlan, error)
+	MarkPlanApplied(ctx context.Context, id string, runID string, at time.Time) error
+}
+
+// ErrNotFound is returned by stores and adapters for a missing record.
+var ErrNotFound = Errorf(CodeAPIError, "not found")
