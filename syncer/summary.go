@@ -72,7 +72,9 @@ type Summary struct {
 	Failed     int           `json:"failed"`
 	Errors     []RecordError `json:"errors"`
 	Changes    []Change      `json:"changes,omitempty"`
+	Warnings   []RecordError `json:"warnings,omitempty"`
 	PlanID     string        `json:"plan_id,omitempty"`
+	HeldPlanID string        `json:"held_plan_id,omitempty"` // deletions held for approval
 	CaseID     string        `json:"case_id,omitempty"`
 	APICalls   int           `json:"api_calls"`
 	// Code is the run's own outcome: CodeNone when it did its work

@@ -1,0 +1,343 @@
+package syncer
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Rules are the tunable business rules and guards of the sync jobs.
+type Rules struct {
+	// GreatlyExpiredAfter is how long after its expiration date an account
+	// is "greatly expired" and its Global org deleted (default 3 years).
+	GreatlyExpiredAfter time.Duration
+	// MaxDeletes caps the deletions of one run (default 500); a plan with
+	// more deletes none of them.
+	MaxDeletes int
+	// ShrinkRatio: a full run whose Salesforce result is below this share
+	// of the last successful run's deletes nothing (default 0.9).
+	ShrinkRatio float64
+	// ApprovalThreshold: a global-orgs run that would delete more orgs than
+	// this holds the deletions for approval (default 50; 0 never holds).
+	ApprovalThreshold int
+}
+
+// DefaultRules returns the documented defaults.
+func DefaultRules() Rules {
+	return Rules{GreatlyExpiredAfter: 3 * 365 * 24 * time.Hour, MaxDeletes: 500, ShrinkRatio: 0.9, ApprovalThreshold: 50}
+}
+
+// accountIDLen is the length of Salesforce's case-insensitive account ID
+// (Account_ID_18__c).
+const accountIDLen = 18
+
+// IsAccountID reports whether s is an 18-character Salesforce ID: the mark
+// of an org that belongs to the sync.
+func IsAccountID(s string) bool {
+	if len(s) != accountIDLen {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// IsSalesforceID reports whether s looks like a 15- or 18-character
+// Salesforce ID (what a person may paste as --account).
+func IsSalesforceID(s string) bool {
+	if len(s) == 15 {
+		return IsAccountID(s + "AAA")
+	}
+	return IsAccountID(s)
+}
+
+// DesiredOrg is the org an account should have in Zendesk.
+type DesiredOrg struct {
+	Name           string
+	ExternalID     string
+	Fields         map[string]any // owned fields, normalised
+	Tags           []string       // owned tags, sorted
+	Expiration     string         // YYYY-MM-DD or ""
+	GreatlyExpired bool
+	Problems       []FieldProblem
+}
+
+// Desire computes the org an account should have in scope, on day now.
+func Desire(scope Scope, a Account, now time.Time, rules Rules) DesiredOrg {
+	d := DesiredOrg{Name: strings.TrimSpace(a.Name), ExternalID: a.ID, Fields: map[string]any{}, Problems: slices.Clone(a.Problems)}
+	tags := map[string]bool{}
+
+	level, rank := "", 0
+	expiration := ""
+	for _, s := range append(slices.Clone(a.CustomerSubscriptions), a.ZuoraSubscriptions...) {
+		if s.Tier != "" {
+			if l, r, ok := tierOf(s.Tier); ok {
+				tags["sub_"+l] = true
+				if r > rank {
+					level, rank = l, r
+				}
+			} else {
+				d.Problems = append(d.Problems, FieldProblem{Field: "subscription tier", Value: s.Tier, Message: "unknown tier; ignored for the support level"})
+			}
+		}
+		if s.EndDate > expiration {
+			expiration = s.EndDate
+		}
+	}
+	if expiration == "" {
+		if v, ok := normalize(Date, a.Fields[sfNextRenewal]); ok && v != nil {
+			expiration = v.(string)
+		}
+	}
+	d.Expiration = expiration
+
+	for _, m := range MappedFields(scope) {
+		var v any
+		switch m.Zendesk {
+		case FieldSupportLevel:
+			if level != "" {
+				v = level
+			}
+		case FieldExpirationDate:
+			if expiration != "" {
+				v = expiration
+			}
+		default:
+			raw := a.Fields[m.Salesforce]
+			nv, ok := normalize(m.Type, raw)
+			if !ok {
+				d.Problems = append(d.Problems, FieldProblem{Field: m.Salesforce, Value: short(raw), Message: fmt.Sprintf("cannot be used as a %s value; %s left unchanged", m.Type, m.Zendesk)})
+				continue
+			}
+			v = nv
+		}
+		d.Fields[m.Zendesk] = v
+	}
+
+	if level != "" {
+		tags["support_level_"+level] = true
+	}
+	if expiration != "" {
+		if exp, err := time.Parse(time.DateOnly, expiration); err == nil {
+			today := now.UTC().Truncate(24 * time.Hour)
+			if exp.Before(today) {
+				tags["expired"] = true
+			}
+			if !exp.After(today.Add(-rules.GreatlyExpiredAfter)) {
+				tags["greatly_expired"] = true
+				d.GreatlyExpired = true
+			}
+		}
+	}
+	if scope == Global && a.Type == "Partner" {
+		for prefix, f := range map[string]string{"partner_": sfPartnerStatus, "partner_type_": sfPartnerType, "partner_track_": sfPartnerTrack} {
+			if w := tagWord(fmt.Sprint(a.Fields[f])); w != "" && a.Fields[f] != nil {
+				tags[prefix+w] = true
+			}
+		}
+	}
+	d.Tags = slices.Sorted(maps.Keys(tags))
+	return d
+}
+
+// Plan is the output of planning: the changes to make and the count of
+// records already in sync. Warnings are per-record problems that did not
+// stop the record from syncing.
+type Plan struct {
+	Changes   []Change
+	Unchanged int
+	Warnings  []RecordError
+}
+
+// Count returns how many changes have action a.
+func (p *Plan) Count(a Action) int {
+	n := 0
+	for _, c := range p.Changes {
+		if c.Action == a {
+			n++
+		}
+	}
+	return n
+}
+
+func (p *Plan) warn(record string, probs []FieldProblem) {
+	for _, pr := range probs {
+		p.Warnings = append(p.Warnings, RecordError{Code: CodeBadResponse, Name: "BadFieldValue", Record: record,
+			Message: fmt.Sprintf("%s = %q: %s", pr.Field, pr.Value, pr.Message)})
+	}
+}
+
+// PlanOrgs compares the accounts of a scope with the Zendesk orgs and returns
+// the changes. It is pure: no I/O, same inputs, same plan. Global plans
+// delete the orgs of greatly expired accounts and create sold-to users for
+// new orgs; Federal plans do neither. Orgs without an 18-character external
+// ID, and orgs whose account is not in the result, are never touched.
+func PlanOrgs(scope Scope, accounts []Account, orgs []Org, now time.Time, rules Rules) Plan {
+	var p Plan
+	byExt := map[string][]Org{}
+	for _, o := range orgs {
+		if IsAccountID(o.ExternalID) {
+			byExt[o.ExternalID] = append(byExt[o.ExternalID], o)
+		}
+	}
+	seen := map[string]bool{}
+	accounts = slices.Clone(accounts)
+	sort.SliceStable(accounts, func(i, j int) bool { return accounts[i].ID < accounts[j].ID })
+	for _, a := range accounts {
+		if seen[a.ID] {
+			continue
+		}
+		seen[a.ID] = true
+		if !IsAccountID(a.ID) {
+			p.Changes = append(p.Changes, Change{Action: Skip, Kind: "org", Key: a.ID, Name: a.Name, Reason: "Account_ID_18__c is not an 18-character ID"})
+			continue
+		}
+		d := Desire(scope, a, now, rules)
+		p.warn(a.ID, d.Problems)
+		matches := byExt[a.ID]
+		switch {
+		case len(matches) > 1:
+			ids := make([]string, len(matches))
+			for i, o := range matches {
+				ids[i] = fmt.Sprint(o.ID)
+			}
+			p.Changes = append(p.Changes, Change{Action: Skip, Kind: "org", Key: a.ID, Name: d.Name,
+				Reason: "several Zendesk orgs have this external_id (" + strings.Join(ids, ", ") + "); resolve by hand"})
+		case len(matches) == 0 && d.GreatlyExpired && scope == Global:
+			// Nothing to create: it would be deleted as greatly expired.
+		case len(matches) == 0:
+			if d.Name == "" {
+				p.Changes = append(p.Changes, Change{Action: Skip, Kind: "org", Key: a.ID, Reason: "account has no name"})
+				continue
+			}
+			fields := map[string]any{}
+			for k, v := range d.Fields {
+				if v != nil {
+					fields[k] = v
+				}
+			}
+			p.Changes = append(p.Changes, Change{Action: Create, Kind: "org", Key: a.ID, Name: d.Name,
+				Org: &OrgWrite{ExternalID: a.ID, Name: d.Name, Tags: d.Tags, Fields: fields}})
+			if scope == Global {
+				p.Changes = append(p.Changes, soldToUsers(a)...)
+			}
+		case d.GreatlyExpired && scope == Global:
+			o := matches[0]
+			p.Changes = append(p.Changes, Change{Action: Delete, Kind: "org", Key: a.ID, Name: o.Name, ID: o.ID,
+				Reason: "greatly expired: expired " + d.Expiration, Before: mustJSON(o)})
+		default:
+			if c, changed := diffOrg(scope, matches[0], d); changed {
+				p.Changes = append(p.Changes, c)
+			} else {
+				p.Unchanged++
+			}
+		}
+	}
+	return p
+}
+
+// diffOrg compares an org with its desired state and returns the update
+// carrying only what changed.
+func diffOrg(scope Scope, o Org, d DesiredOrg) (Change, bool) {
+	w := &OrgWrite{ID: o.ID, ExternalID: o.ExternalID}
+	var diffs []FieldDiff
+	if d.Name != "" && d.Name != o.Name {
+		w.Name = d.Name
+		diffs = append(diffs, FieldDiff{Field: "name", Before: o.Name, After: d.Name})
+	}
+	for _, m := range MappedFields(scope) {
+		want, have := d.Fields[m.Zendesk], o.Fields[m.Zendesk]
+		if _, planned := d.Fields[m.Zendesk]; !planned {
+			continue // value unusable: left alone
+		}
+		if a, b := canon(m.Type, want), canon(m.Type, have); a != b {
+			if w.Fields == nil {
+				w.Fields = map[string]any{}
+			}
+			w.Fields[m.Zendesk] = want
+			diffs = append(diffs, FieldDiff{Field: m.Zendesk, Before: b, After: a})
+		}
+	}
+	tags := MergeTags(o.Tags, d.Tags)
+	if !slices.Equal(tags, sortedUnique(o.Tags)) {
+		w.Tags = tags
+		diffs = append(diffs, FieldDiff{Field: "tags", Before: strings.Join(ownedOnly(o.Tags), " "), After: strings.Join(d.Tags, " ")})
+	}
+	if len(diffs) == 0 {
+		return Change{}, false
+	}
+	return Change{Action: Update, Kind: "org", Key: o.ExternalID, Name: o.Name, ID: o.ID, Diffs: diffs, Org: w, Before: mustJSON(o)}, true
+}
+
+// MergeTags returns the tags a record should have: every tag it has that
+// the sync does not own, plus the owned tags wanted; sorted, no duplicates.
+func MergeTags(have, owned []string) []string {
+	out := slices.Clone(owned)
+	for _, t := range have {
+		if !OwnedTag(t) {
+			out = append(out, t)
+		}
+	}
+	return sortedUnique(out)
+}
+
+func ownedOnly(tags []string) []string {
+	var out []string
+	for _, t := range sortedUnique(tags) {
+		if OwnedTag(t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func sortedUnique(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// soldToUsers returns the user creations for the distinct sold-to e-mails
+// of a new org's account.
+func soldToUsers(a Account) []Change {
+	var out []Change
+	seen := map[string]bool{}
+	for _, s := range a.SoldTo {
+		email := NormalizeEmail(s.Email)
+		if !ValidEmail(email) || seen[email] {
+			continue
+		}
+		seen[email] = true
+		name := strings.TrimSpace(s.Name)
+		if name == "" {
+			name = email
+		}
+		out = append(out, Change{Action: Create, Kind: "user", Key: email, Name: name, Parent: a.ID,
+			User: &UserWrite{Email: email, Name: name}})
+	}
+	return out
+}
+
+// NormalizeEmail is how e-mails are compared: trimmed, lower case.
+func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// ValidEmail reports whether a normalised e-mail is plausible enough to send.
+func ValidEmail(s string) bool {
+	at := strings.IndexByte(s, '@')
+	return at > 0 && at < len(s)-1 && !strings.ContainsAny(s, " \t\r\n,;<>") && strings.Count(s, "@") == 1
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only plain domain values are marshalled
+	}
+	return b
+}
