@@ -267,7 +267,7 @@ func diffOrg(scope Scope, o Org, d DesiredOrg) (Change, bool) {
 	}
 	tags := MergeTags(o.Tags, d.Tags)
 	if !slices.Equal(tags, sortedUnique(o.Tags)) {
-		w.Tags = tags
+		w.Tags = append([]string{}, tags...) // never nil: an empty list clears the tags
 		diffs = append(diffs, FieldDiff{Field: "tags", Before: strings.Join(ownedOnly(o.Tags), " "), After: strings.Join(d.Tags, " ")})
 	}
 	if len(diffs) == 0 {

@@ -158,7 +158,12 @@ func TestPlanOrgs(t *testing.T) {
 				}
 			}},
 		{"an unmapped org field is never written", Global, []Account{account(acctA, func(a *Account) { a.Fields["Account_Owner_Calc__c"] = "New Owner" })},
-			[]Org{func() Org { o := org; o.Fields = map[string]any{"notes_for_agents": "x"}; o.Fields["account_owner"] = "Old"; return o }()}, func(t *testing.T, p Plan) {
+			[]Org{func() Org {
+				o := org
+				o.Fields = map[string]any{"notes_for_agents": "x"}
+				o.Fields["account_owner"] = "Old"
+				return o
+			}()}, func(t *testing.T, p Plan) {
 				if p.Count(Update) != 1 {
 					t.Fatalf("changes %+v", p.Changes)
 				}

@@ -1,0 +1,310 @@
+package syncer_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zdsync/zdsync/syncer"
+	"github.com/zdsync/zdsync/syncer/salesforce"
+	"github.com/zdsync/zdsync/syncer/salesforce/salesforcetest"
+	"github.com/zdsync/zdsync/syncer/sandbox"
+	"github.com/zdsync/zdsync/syncer/store"
+	"github.com/zdsync/zdsync/syncer/zendesk"
+	"github.com/zdsync/zdsync/syncer/zendesk/zendesktest"
+)
+
+// noSleep makes retries and job polls immediate: tests never wait on the
+// wall clock.
+func noSleep(context.Context, time.Duration) error { return nil }
+
+// env is a runner over a sandbox, the real adapters over HTTP and a real
+// SQLite store.
+type env struct {
+	sb *sandbox.Sandbox
+	r  *syncer.Runner
+	db *store.DB
+}
+
+func newEnv(t testing.TB, opts sandbox.Options) *env {
+	t.Helper()
+	ctx := context.Background()
+	if opts.Now.IsZero() {
+		opts.Now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	}
+	sb, err := sandbox.Start(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sb.Close)
+	sf, err := salesforce.New(ctx, sb.SalesforceConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	zd := func(s *zendesktest.Server) *zendesk.Client {
+		c, err := zendesk.New(zendesk.Config{URL: s.URL(), Email: zendesktest.DefaultEmail, Token: zendesktest.DefaultToken,
+			Sleep: noSleep, RequestsPerMinute: 1 << 20, CaseIDField: opts.CaseIDField})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "zdsync.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	now := opts.Now
+	return &env{sb: sb, db: db, r: &syncer.Runner{Salesforce: sf, Global: zd(sb.Global), Federal: zd(sb.Federal), Store: db,
+		Rules: syncer.DefaultRules(), Now: func() time.Time { return now }}}
+}
+
+func (e *env) run(t testing.TB, job syncer.Job, opts syncer.Options) *syncer.Summary {
+	t.Helper()
+	return e.r.Run(context.Background(), job, opts)
+}
+
+// orgByExt returns the Global org with the external ID.
+func orgByExt(s *zendesktest.Server, ext string) (syncer.Org, bool) {
+	for _, o := range s.Orgs() {
+		if o.ExternalID == ext {
+			return o, true
+		}
+	}
+	return syncer.Org{}, false
+}
+
+func TestGlobalOrgsEndToEnd(t *testing.T) {
+	e := newEnv(t, sandbox.Options{Seed: 7, Accounts: 400})
+	foreignBefore := map[int64]syncer.Org{}
+	var handTagged []syncer.Org
+	for _, o := range e.sb.Global.Orgs() {
+		if !syncer.IsAccountID(o.ExternalID) {
+			foreignBefore[o.ID] = o
+		}
+		if o.Fields["notes_for_agents"] != nil {
+			handTagged = append(handTagged, o)
+		}
+	}
+	if len(foreignBefore) == 0 || len(handTagged) == 0 {
+		t.Fatalf("sandbox has %d foreign orgs and %d hand-tagged orgs", len(foreignBefore), len(handTagged))
+	}
+
+	s := e.run(t, syncer.JobGlobalOrgs, syncer.Options{})
+	if !s.OK() || s.Created == 0 || s.Updated == 0 || s.Deleted == 0 || s.Failed != 0 {
+		t.Fatalf("first run: %s (%s) errors %v", s.Headline(), s.Message, s.Errors)
+	}
+	t.Run("a second run makes zero write calls", func(t *testing.T) {
+		before := e.sb.Global.WriteCalls()
+		s := e.run(t, syncer.JobGlobalOrgs, syncer.Options{})
+		if w := e.sb.Global.WriteCalls() - before; w != 0 || s.Created+s.Updated+s.Deleted != 0 || !s.OK() {
+			t.Errorf("second run: %d write calls, %s", w, s.Headline())
+		}
+	})
+	t.Run("a tag added by a person and an unmapped field survive", func(t *testing.T) {
+		for _, before := range handTagged {
+			after, ok := e.sb.Global.Org(before.ID)
+			if !ok {
+				continue // greatly expired and deleted
+			}
+			for _, tag := range before.Tags {
+				if !syncer.OwnedTag(tag) && !slices.Contains(after.Tags, tag) {
+					t.Errorf("org %d lost the person's tag %q: %v", before.ID, tag, after.Tags)
+				}
+			}
+			if after.Fields["notes_for_agents"] != before.Fields["notes_for_agents"] {
+				t.Errorf("org %d: unmapped field changed to %v", before.ID, after.Fields["notes_for_agents"])
+			}
+		}
+	})
+	t.Run("an org without a Salesforce external ID is never touched", func(t *testing.T) {
+		for id, before := range foreignBefore {
+			after, ok := e.sb.Global.Org(id)
+			if !ok || !after.UpdatedAt.Equal(before.UpdatedAt) || after.Name != before.Name {
+				t.Errorf("foreign org %d changed: %+v → %+v", id, before, after)
+			}
+		}
+	})
+	t.Run("greatly expired orgs are deleted unless protected", func(t *testing.T) {
+		for _, id := range e.sb.Protected {
+			if _, ok := e.sb.Global.Org(id); !ok {
+				t.Errorf("protected org %d was deleted", id)
+			}
+		}
+		if s.Deleted == 0 {
+			t.Error("nothing was deleted")
+		}
+		reasons := map[string]int{}
+		for _, c := range s.Changes {
+			reasons[c.Reason]++
+		}
+	})
+	t.Run("sold-to users of new orgs exist as end-users of their org", func(t *testing.T) {
+		users := e.sb.Global.Users()
+		if len(users) == 0 {
+			t.Fatal("no sold-to users created")
+		}
+		for _, u := range users {
+			if u.OrgID == 0 || u.Role != "end-user" {
+				t.Errorf("user %+v", u)
+			}
+		}
+	})
+}
+
+func TestGuards(t *testing.T) {
+	t.Run("an org tagged do_not_delete and an org with open tickets are kept", func(t *testing.T) {
+		e := newEnv(t, sandbox.Options{Seed: 3})
+		s := e.run(t, syncer.JobGlobalOrgs, syncer.Options{DryRun: true})
+		kept := map[string]int{}
+		for _, c := range s.Changes {
+			if c.Action == syncer.Skip && strings.HasPrefix(c.Reason, "not deleted") {
+				kept[c.Reason]++
+			}
+		}
+		if kept["not deleted: tagged do_not_delete"] != 2 || kept["not deleted: has tickets that are not closed"] != 2 {
+			t.Errorf("kept %v", kept)
+		}
+	})
+	t.Run("more deletions than the limit delete nothing and fail with the guard code", func(t *testing.T) {
+		e := newEnv(t, sandbox.Options{Seed: 3})
+		e.r.Rules.MaxDeletes = 1
+		before := len(e.sb.Global.Orgs())
+		s := e.run(t, syncer.JobGlobalOrgs, syncer.Options{})
+		if s.Code != syncer.CodeGuardRefused || s.OK() || s.Deleted != 0 {
+			t.Errorf("summary %s code %v", s.Headline(), s.Code)
+		}
+		if s.Created == 0 || len(e.sb.Global.Orgs()) < before {
+			t.Errorf("the rest of the run should apply: %s", s.Headline())
+		}
+	})
+	t.Run("a Salesforce result that shrank below the ratio deletes nothing", func(t *testing.T) {
+		e := newEnv(t, sandbox.Options{Seed: 3})
+		if s := e.run(t, syncer.JobGlobalOrgs, syncer.Options{}); !s.OK() {
+			t.Fatalf("first run failed: %s", s.Message)
+		}
+		// Make more accounts greatly expired, then let Salesforce answer
+		// with a silently partial result.
+		for _, a := range e.sb.Salesforce.Accounts()[:40] {
+			e.sb.Salesforce.UpdateAccount(a.ID, expire)
+		}
+		e.sb.Salesforce.TruncateNextQuery(0.5)
+		orgsBefore := len(e.sb.Global.Orgs())
+		s := e.run(t, syncer.JobGlobalOrgs, syncer.Options{})
+		if s.Code != syncer.CodeGuardRefused || s.Deleted != 0 || len(e.sb.Global.Orgs()) != orgsBefore {
+			t.Errorf("summary %s code %v message %q", s.Headline(), s.Code, s.Message)
+		}
+		if !strings.Contains(s.Message, "below 90%") {
+			t.Errorf("message %q does not explain the guard", s.Message)
+		}
+	})
+}
+
+func TestFaultsSurvived(t *testing.T) {
+	tests := []struct {
+		name   string
+		inject func(*zendesktest.Server)
+	}{
+		{"a 429 burst with Retry-After", func(s *zendesktest.Server) { s.RateLimitNext(8, 1) }},
+		{"a 5xx burst on updates", func(s *zendesktest.Server) { s.FailNext("PUT", "/organizations/update_many.json", 3, 503) }},
+		{"a 5xx burst on job status polls", func(s *zendesktest.Server) { s.FailNext("GET", "/job_statuses/{id}.json", 3, 502) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+" is survived with nothing lost", func(t *testing.T) {
+			e := newEnv(t, sandbox.Options{Seed: 11})
+			tt.inject(e.sb.Global)
+			s := e.run(t, syncer.JobGlobalOrgs, syncer.Options{})
+			if !s.OK() || s.Failed != 0 {
+				t.Fatalf("run under fault: %s (%s) %v", s.Headline(), s.Message, s.Errors)
+			}
+			again := e.run(t, syncer.JobGlobalOrgs, syncer.Options{DryRun: true})
+			if n := again.Created + again.Updated + again.Deleted; n != 0 {
+				t.Errorf("%d changes left after the faulty run: %v", n, again.Changes)
+			}
+		})
+	}
+	t.Run("a failing item inside a bulk job is reported with its record while the rest apply", func(t *testing.T) {
+		e := newEnv(t, sandbox.Options{Seed: 11})
+		plan := e.run(t, syncer.JobGlobalOrgs, syncer.Options{DryRun: true})
+		var victim string
+		for _, c := range plan.Changes {
+			if c.Action == syncer.Create && c.Kind == "org" {
+				victim = c.Key
+				break
+			}
+		}
+		e.sb.Global.FailItems(func(endpoint string, item map[string]any) bool {
+			return endpoint == "/organizations/create_many.json" && item["external_id"] == victim
+		})
+		s := e.run(t, syncer.JobGlobalOrgs, syncer.Options{})
+		if s.OK() || s.Failed != 1 || len(s.Errors) != 1 || s.Errors[0].Record != victim || s.Errors[0].Code != syncer.CodeItemFailed {
+			t.Fatalf("summary %s errors %+v", s.Headline(), s.Errors)
+		}
+		if s.Created == 0 {
+			t.Error("the other records did not apply")
+		}
+		if _, ok := orgByExt(e.sb.Global, victim); ok {
+			t.Error("the failing record was created")
+		}
+		e.sb.Global.FailItems(nil)
+		if s := e.run(t, syncer.JobGlobalOrgs, syncer.Options{}); !s.OK() {
+			t.Errorf("next run: %s", s.Message)
+		}
+		if _, ok := orgByExt(e.sb.Global, victim); !ok {
+			t.Error("the next run did not create the record")
+		}
+	})
+}
+
+func TestDryRunAndAccount(t *testing.T) {
+	t.Run("a dry run writes nothing and lists the changes", func(t *testing.T) {
+		e := newEnv(t, sandbox.Options{Seed: 5})
+		s := e.run(t, syncer.JobGlobalOrgs, syncer.Options{DryRun: true})
+		if e.sb.Global.WriteCalls() != 0 {
+			t.Errorf("%d write calls", e.sb.Global.WriteCalls())
+		}
+		if !s.DryRun || len(s.Changes) == 0 || s.Created == 0 {
+			t.Errorf("summary %s with %d changes", s.Headline(), len(s.Changes))
+		}
+	})
+	t.Run("an account run changes only that org", func(t *testing.T) {
+		e := newEnv(t, sandbox.Options{Seed: 5})
+		full := e.run(t, syncer.JobGlobalOrgs, syncer.Options{DryRun: true})
+		var target syncer.Change
+		for _, c := range full.Changes {
+			if c.Action == syncer.Update && c.Kind == "org" {
+				target = c
+				break
+			}
+		}
+		before := map[int64]time.Time{}
+		for _, o := range e.sb.Global.Orgs() {
+			before[o.ID] = o.UpdatedAt
+		}
+		s := e.run(t, syncer.JobGlobalOrgs, syncer.Options{Account: target.Key})
+		if !s.OK() || s.Updated != 1 || s.Created+s.Deleted != 0 || s.Fetched != 1 {
+			t.Fatalf("account run: %s (%s)", s.Headline(), s.Message)
+		}
+		for _, o := range e.sb.Global.Orgs() {
+			if changed := !o.UpdatedAt.Equal(before[o.ID]); changed != (o.ID == target.ID) {
+				t.Errorf("org %d (%s) changed=%v", o.ID, o.ExternalID, changed)
+			}
+		}
+		if s := e.run(t, syncer.JobGlobalOrgs, syncer.Options{Account: target.Key}); s.Updated != 0 || s.Unchanged != 1 {
+			t.Errorf("second account run: %s", s.Headline())
+		}
+	})
+}
+
+// expire makes an account greatly expired: no active subscription, renewal
+// long past.
+func expire(a *salesforcetest.Account) {
+	a.CustomerSubscriptions, a.ZuoraSubscriptions = nil, nil
+	a.NextRenewalDate = "2019-01-01"
+}
+
+var _ = fmt.Sprint

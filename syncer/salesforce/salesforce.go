@@ -1,0 +1,153 @@
+// Package salesforce is zdsync's adapter over
+// github.com/k-capehart/go-salesforce/v2: it runs the documented SOQL queries
+// (syncer.Salesforce), writes the cases of the case push (syncer.CaseStore)
+// and turns every failure into a *syncer.Error with its pipeline code.
+//
+// go-salesforce has no context, no timeout and no injectable HTTP client: it
+// uses http.DefaultClient (give it a timeout once with SetHTTPTimeout), and
+// its automatic re-login is not goroutine-safe, so a Client serializes its
+// calls and checks the context before each one.
+package salesforce
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	gosf "github.com/k-capehart/go-salesforce/v2"
+
+	"github.com/zdsync/zdsync/syncer"
+)
+
+// Config holds what New needs to log in. URL is the login domain
+// (https://login.salesforce.com, https://test.salesforce.com or a fake's
+// URL). The password flow is used when Username, Password and
+// SecurityToken are all set, the client-credentials flow when none is.
+type Config struct {
+	URL           string // SALESFORCE_URL: login domain, no trailing slash needed
+	ClientID      string // SALESFORCE_CLIENT_ID: the connected app's consumer key
+	ClientSecret  string // SALESFORCE_CLIENT_SECRET: the connected app's consumer secret
+	Username      string // SALESFORCE_USERNAME (password flow)
+	Password      string // SALESFORCE_PASSWORD (password flow)
+	SecurityToken string // SALESFORCE_SECURITY_TOKEN (password flow), appended to the password
+}
+
+// Client is a logged-in Salesforce connection implementing
+// syncer.Salesforce and syncer.CaseStore. Its methods are safe for
+// concurrent use; they run one at a time.
+type Client struct {
+	mu sync.Mutex // serializes calls: the library's re-login is not goroutine-safe
+	sf *gosf.Salesforce
+}
+
+var (
+	_ syncer.Salesforce = (*Client)(nil)
+	_ syncer.CaseStore  = (*Client)(nil)
+)
+
+// SetHTTPTimeout gives the process-wide http.DefaultClient, which
+// go-salesforce uses for every request, a timeout (HTTP_TIMEOUT). Call it
+// once at start-up, before any request; 0 means no timeout.
+func SetHTTPTimeout(d time.Duration) {
+	http.DefaultClient.Timeout = d
+}
+
+// New logs in to Salesforce and returns a Client. A refused login is a
+// *syncer.Error with CodeAuthFailed; a network failure has CodeConnectionFailed
+// or CodeOpenTimeout. Messages never contain the credentials.
+func New(ctx context.Context, cfg Config) (*Client, error) {
+	const op = "salesforce login"
+	if err := ctx.Err(); err != nil {
+		return nil, classify(op, "", err)
+	}
+	domain := strings.TrimRight(cfg.URL, "/")
+	if domain == "" || cfg.ClientID == "" || cfg.ClientSecret == "" {
+		return nil, &syncer.Error{Code: syncer.CodeAuthFailed, Op: op,
+			Message: "the login URL, client ID and client secret must all be set"}
+	}
+	creds := gosf.Creds{Domain: domain, ConsumerKey: cfg.ClientID, ConsumerSecret: cfg.ClientSecret}
+	set := 0
+	for _, v := range []string{cfg.Username, cfg.Password, cfg.SecurityToken} {
+		if v != "" {
+			set++
+		}
+	}
+	switch set {
+	case 3:
+		creds.Username, creds.Password, creds.SecurityToken = cfg.Username, cfg.Password, cfg.SecurityToken
+	case 0: // client-credentials flow
+	default:
+		// go-salesforce would silently fall back to the client-credentials
+		// flow; say so instead.
+		return nil, &syncer.Error{Code: syncer.CodeAuthFailed, Op: op,
+			Message: "the password flow needs the username, password and security token all set (or none, for the client-credentials flow)"}
+	}
+	sf, err := gosf.Init(creds)
+	if err != nil {
+		return nil, classify(op, "", err)
+	}
+	return &Client{sf: sf}, nil
+}
+
+// call runs fn, one call at a time, unless ctx is already done, and
+// classifies its error.
+func (c *Client) call(ctx context.Context, op, record string, fn func() error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return classify(op, record, err)
+	}
+	if err := fn(); err != nil {
+		return classify(op, record, err)
+	}
+	return nil
+}
+
+// Accounts runs the documented account query of scope (with the
+// single-account condition when accountID is set) and decodes each record
+// with syncer.DecodeAccount.
+func (c *Client) Accounts(ctx context.Context, scope syncer.Scope, accountID string) ([]syncer.Account, error) {
+	op := "query " + string(scope) + " accounts"
+	q, err := AccountsQuery(scope, accountID)
+	if err != nil {
+		return nil, withOp(err, op, accountID)
+	}
+	var recs []map[string]any
+	if err := c.call(ctx, op, accountID, func() error { return c.sf.Query(q, &recs) }); err != nil {
+		return nil, err
+	}
+	out := make([]syncer.Account, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, syncer.DecodeAccount(r))
+	}
+	return out, nil
+}
+
+// FederalContacts runs the documented federal contacts query (with the
+// single-account condition when accountID is set) and decodes each record
+// with syncer.DecodeContact.
+func (c *Client) FederalContacts(ctx context.Context, accountID string) ([]syncer.Contact, error) {
+	const op = "query federal contacts"
+	q, err := ContactsQuery(accountID)
+	if err != nil {
+		return nil, withOp(err, op, accountID)
+	}
+	var recs []map[string]any
+	if err := c.call(ctx, op, accountID, func() error { return c.sf.Query(q, &recs) }); err != nil {
+		return nil, err
+	}
+	out := make([]syncer.Contact, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, syncer.DecodeContact(r))
+	}
+	return out, nil
+}
+
+func withOp(err error, op, record string) error {
+	if e, ok := err.(*syncer.Error); ok {
+		e.Op, e.Record = op, record
+	}
+	return err
+}

@@ -1,0 +1,405 @@
+package salesforcetest
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// cursor is a query result being paged: a snapshot of the selected records
+// taken when the query ran, as a Salesforce query locator is.
+type cursor struct {
+	kind     queryKind
+	accounts []*Account
+	contacts []contactRow
+}
+
+type contactRow struct {
+	c *Contact
+	a *Account
+}
+
+func (c *cursor) len() int {
+	if c.kind == kindFederalContacts {
+		return len(c.contacts)
+	}
+	return len(c.accounts)
+}
+
+// queryPage is the body of a query answer.
+type queryPage struct {
+	TotalSize      int    `json:"totalSize"`
+	Done           bool   `json:"done"`
+	NextRecordsURL string `json:"nextRecordsUrl,omitempty"`
+	Records        []any  `json:"records"`
+}
+
+func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.calls.Query++
+	s.mu.Unlock()
+	q := r.URL.Query().Get("q")
+	pq, err := parseQuery(q)
+	if err != nil {
+		var qe *queryError
+		if errors.As(err, &qe) {
+			writeErrors(w, http.StatusBadRequest, qe.code, qe.message)
+			return
+		}
+		writeErrors(w, http.StatusBadRequest, errMalformedQuery, err.Error())
+		return
+	}
+	switch pq.kind {
+	case kindCaseByTicket, kindCasesByID:
+		s.answerCaseQuery(w, pq)
+		return
+	}
+	s.mu.Lock()
+	cur := s.selectLocked(pq)
+	if f := s.truncateNext; f > 0 {
+		s.truncateNext = 0
+		n := int(float64(cur.len()) * f)
+		if cur.kind == kindFederalContacts {
+			cur.contacts = cur.contacts[:n]
+		} else {
+			cur.accounts = cur.accounts[:n]
+		}
+	}
+	locator := ""
+	if cur.len() > s.pageSize {
+		s.seq++
+		locator = makeID("01g", 'Q', 0, s.seq)
+		s.cursors[locator] = cur
+	}
+	s.mu.Unlock()
+	s.writePage(w, cur, locator, 0)
+}
+
+func (s *Server) handleQueryMore(w http.ResponseWriter, r *http.Request) {
+	loc, offStr, ok := strings.Cut(r.PathValue("locator"), "-")
+	off, err := strconv.Atoi(offStr)
+	s.mu.Lock()
+	s.calls.QueryMore++
+	cur := s.cursors[loc]
+	s.mu.Unlock()
+	if !ok || err != nil || cur == nil || off <= 0 || off >= cur.len() {
+		writeErrors(w, http.StatusBadRequest, errInvalidQueryLocator, "invalid query locator")
+		return
+	}
+	s.writePage(w, cur, loc, off)
+}
+
+// writePage answers one page of cur from offset off. The last page has
+// done:true and no nextRecordsUrl, and frees the locator; every other page
+// has done:false and a nextRecordsUrl (never one without the other).
+func (s *Server) writePage(w http.ResponseWriter, cur *cursor, locator string, off int) {
+	total := cur.len()
+	end := min(off+s.pageSize, total)
+	page := queryPage{TotalSize: total, Done: end >= total, Records: make([]any, 0, end-off)}
+	if !page.Done {
+		page.NextRecordsURL = dataPrefix + "/query/" + locator + "-" + strconv.Itoa(end)
+	} else if locator != "" {
+		s.mu.Lock()
+		delete(s.cursors, locator)
+		s.mu.Unlock()
+	}
+	for i := off; i < end; i++ {
+		switch cur.kind {
+		case kindGlobalAccounts:
+			page.Records = append(page.Records, renderGlobal(cur.accounts[i]))
+		case kindFederalAccounts:
+			page.Records = append(page.Records, renderFederal(cur.accounts[i]))
+		case kindFederalContacts:
+			page.Records = append(page.Records, renderContact(cur.contacts[i]))
+		}
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// selectLocked evaluates the WHERE clause of a documented query.
+func (s *Server) selectLocked(pq parsedQuery) *cursor {
+	cur := &cursor{kind: pq.kind}
+	single := func(a *Account) bool { return pq.accountID == "" || a.ID == pq.accountID }
+	switch pq.kind {
+	case kindGlobalAccounts, kindFederalAccounts:
+		match := MatchesGlobalQuery
+		if pq.kind == kindFederalAccounts {
+			match = MatchesFederalQuery
+		}
+		for _, id := range s.order {
+			a := s.accounts[id]
+			if match(a) && single(a) {
+				cur.accounts = append(cur.accounts, a)
+			}
+		}
+	case kindFederalContacts:
+		for _, id := range s.contactOrder {
+			c := s.contacts[id]
+			a := s.accounts[c.AccountID]
+			if MatchesFederalContactsQuery(c, a) && single(a) {
+				cur.contacts = append(cur.contacts, contactRow{c, a})
+			}
+		}
+	}
+	return cur
+}
+
+// Wire forms of the records, fields in SELECT order.
+
+type attributes struct {
+	Type string `json:"type"`
+	URL  string `json:"url"`
+}
+
+func attrs(typ, id string) attributes {
+	return attributes{Type: typ, URL: dataPrefix + "/sobjects/" + typ + "/" + id}
+}
+
+type subquery[T any] struct {
+	TotalSize int  `json:"totalSize"`
+	Done      bool `json:"done"`
+	Records   []T  `json:"records"`
+}
+
+// sub returns a subquery result, or nil (sent as null) when it is empty, as
+// Salesforce does.
+func sub[T any](records []T) *subquery[T] {
+	if len(records) == 0 {
+		return nil
+	}
+	return &subquery[T]{TotalSize: len(records), Done: true, Records: records}
+}
+
+type wireCustomerSub struct {
+	Attributes attributes `json:"attributes"`
+	Status     any        `json:"Current_Subscription_Status__c"`
+	EndDate    any        `json:"Current_Term_End_Date__c"`
+	StartDate  any        `json:"Current_Term_Start_Date__c"`
+	Seats      any        `json:"Entitled_Seats__c"`
+	Tier       any        `json:"Product_Tier_Name_Short__c"`
+	Plan       any        `json:"Plan_Name__c"`
+}
+
+type wireZuoraSub struct {
+	Attributes      attributes `json:"attributes"`
+	Name            any        `json:"Name"`
+	Status          any        `json:"Zuora__Status__c"`
+	EndDate         any        `json:"Zuora__SubscriptionEndDate__c"`
+	StartDate       any        `json:"Zuora__SubscriptionStartDate__c"`
+	SupportLevel    any        `json:"Support_Level__c"`
+	OpportunityName any        `json:"Zuora__OpportunityName__c"`
+	Number          any        `json:"Zuora__SubscriptionNumber__c"`
+}
+
+type wireSoldTo struct {
+	Attributes attributes `json:"attributes"`
+	Name       any        `json:"Name"`
+	Email      any        `json:"Zuora__SoldToWorkEmail__c"`
+}
+
+type wireGlobalAccount struct {
+	Attributes    attributes                 `json:"attributes"`
+	ID            any                        `json:"Account_ID_18__c"`
+	Name          any                        `json:"Name"`
+	CARR          any                        `json:"CARR_This_Account__c"`
+	Employees     any                        `json:"Ultimate_Parent_Sales_Segment_Employees__c"`
+	Owner         any                        `json:"Account_Owner_Calc__c"`
+	Licenses      any                        `json:"Number_of_Licenses_This_Account__c"`
+	Type          any                        `json:"Type"`
+	TAM           any                        `json:"Technical_Account_Manager_Name__c"`
+	Geo           any                        `json:"Account_Demographics_Geo__c"`
+	HealthScore   any                        `json:"GS_Health_Score_Color__c"`
+	NextRenewal   any                        `json:"Next_Renewal_Date__c"`
+	Restricted    any                        `json:"Restricted_Account__c"`
+	PartnerStatus any                        `json:"Partners_Partner_Status__c"`
+	PartnerType   any                        `json:"Partners_Partner_Type__c"`
+	PartnerTrack  any                        `json:"Partner_Track__c"`
+	CustomerSubs  *subquery[wireCustomerSub] `json:"Customer_Subscriptions__r"`
+	ZuoraSubs     *subquery[wireZuoraSub]    `json:"Zuora__Subscriptions__r"`
+	SoldTo        *subquery[wireSoldTo]      `json:"Zuora__R00N40000001kyLcEAI__r"`
+}
+
+type wireUser struct {
+	Attributes attributes `json:"attributes"`
+	Name       any        `json:"Name"`
+}
+
+type wireFederalAccount struct {
+	Attributes   attributes                 `json:"attributes"`
+	ID           any                        `json:"Account_ID_18__c"`
+	Name         any                        `json:"Name"`
+	CARR         any                        `json:"CARR_This_Account__c"`
+	Employees    any                        `json:"Ultimate_Parent_Sales_Segment_Employees__c"`
+	Owner        any                        `json:"Account_Owner_Calc__c"`
+	Licenses     any                        `json:"Number_of_Licenses_This_Account__c"`
+	Type         any                        `json:"Type"`
+	TAM          any                        `json:"Technical_Account_Manager_Name__c"`
+	HealthScore  any                        `json:"GS_Health_Score_Color__c"`
+	NextRenewal  any                        `json:"Next_Renewal_Date__c"`
+	Restricted   any                        `json:"Restricted_Account__c"`
+	Architect    *wireUser                  `json:"Solutions_Architect_Lookup__r"`
+	CustomerSubs *subquery[wireCustomerSub] `json:"Customer_Subscriptions__r"`
+	ZuoraSubs    *subquery[wireZuoraSub]    `json:"Zuora__Subscriptions__r"`
+	SoldTo       *subquery[wireSoldTo]      `json:"Zuora__R00N40000001kyLcEAI__r"`
+}
+
+type wireContactAccount struct {
+	Attributes attributes `json:"attributes"`
+	ID         any        `json:"Account_ID_18__c"`
+	Name       any        `json:"Name"`
+}
+
+type wireContact struct {
+	Attributes attributes          `json:"attributes"`
+	Name       any                 `json:"Name"`
+	Email      any                 `json:"Email"`
+	Account    *wireContactAccount `json:"Account"`
+	Inactive   bool                `json:"Inactive_Contact__c"`
+}
+
+// str sends an empty string as null.
+func str(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// childID makes a stable 18-character ID for the i-th child of a record.
+func childID(prefix, parent string, i int) string {
+	p := (parent + "000000000000000000")[4:13]
+	b := []byte(prefix + p)
+	return caseSafeID(string(appendBase62(b, uint64(i), 3)))
+}
+
+func renderSubs(a *Account) (*subquery[wireCustomerSub], *subquery[wireZuoraSub], *subquery[wireSoldTo]) {
+	var cs []wireCustomerSub
+	for i, x := range a.CustomerSubscriptions {
+		if eq(x.Status, "Active") {
+			cs = append(cs, wireCustomerSub{attrs("Customer_Subscription__c", childID("a0C", a.ID, i)),
+				str(x.Status), x.EndDate, x.StartDate, x.Seats, x.Tier, x.Plan})
+		}
+	}
+	var zs []wireZuoraSub
+	for i, x := range a.ZuoraSubscriptions {
+		if eq(x.Status, "Active") {
+			zs = append(zs, wireZuoraSub{attrs("Zuora__Subscription__c", childID("a0Z", a.ID, i)),
+				str(x.Name), str(x.Status), x.EndDate, x.StartDate, x.SupportLevel, x.OpportunityName, x.Number})
+		}
+	}
+	var st []wireSoldTo
+	for i, x := range a.SoldTo {
+		if !x.IsDeleted {
+			st = append(st, wireSoldTo{attrs("Zuora__CustomerAccount__c", childID("a0B", a.ID, i)), str(x.Name), x.Email})
+		}
+	}
+	return sub(cs), sub(zs), sub(st)
+}
+
+func renderGlobal(a *Account) wireGlobalAccount {
+	cs, zs, st := renderSubs(a)
+	return wireGlobalAccount{
+		Attributes: attrs("Account", a.ID), ID: str(a.ID), Name: str(a.Name),
+		CARR: a.CARR, Employees: a.Employees, Owner: a.Owner, Licenses: a.Licenses,
+		Type: str(a.Type), TAM: a.TAM, Geo: a.Geo, HealthScore: a.HealthScore,
+		NextRenewal: a.NextRenewalDate, Restricted: a.Restricted,
+		PartnerStatus: str(a.PartnerStatus), PartnerType: str(a.PartnerType), PartnerTrack: str(a.PartnerTrack),
+		CustomerSubs: cs, ZuoraSubs: zs, SoldTo: st,
+	}
+}
+
+func renderFederal(a *Account) wireFederalAccount {
+	cs, zs, st := renderSubs(a)
+	var sa *wireUser
+	if a.SolutionsArchitect != "" {
+		sa = &wireUser{attrs("User", childID("005", a.ID, 0)), a.SolutionsArchitect}
+	}
+	return wireFederalAccount{
+		Attributes: attrs("Account", a.ID), ID: str(a.ID), Name: str(a.Name),
+		CARR: a.CARR, Employees: a.Employees, Owner: a.Owner, Licenses: a.Licenses,
+		Type: str(a.Type), TAM: a.TAM, HealthScore: a.HealthScore,
+		NextRenewal: a.NextRenewalDate, Restricted: a.Restricted, Architect: sa,
+		CustomerSubs: cs, ZuoraSubs: zs, SoldTo: st,
+	}
+}
+
+func renderContact(row contactRow) wireContact {
+	c, a := row.c, row.a
+	acc := &wireContactAccount{Attributes: attrs("Account", a.ID), ID: str(a.ID), Name: str(a.Name)}
+	if c.BlankAccountID {
+		acc.ID = nil
+	}
+	return wireContact{Attributes: attrs("Contact", c.ID), Name: str(c.Name), Email: str(c.Email), Account: acc, Inactive: c.Inactive}
+}
+
+// answerCaseQuery answers the adapter's Case queries (small: never paged).
+func (s *Server) answerCaseQuery(w http.ResponseWriter, pq parsedQuery) {
+	s.mu.Lock()
+	var found []*Case
+	switch pq.kind {
+	case kindCaseByTicket:
+		for _, c := range s.cases { // oldest first: ORDER BY CreatedDate
+			if c.ZendeskTicketID != "" && c.ZendeskTicketID == pq.ticketID {
+				found = append(found, c)
+				break // LIMIT 1
+			}
+		}
+	case kindCasesByID:
+		for _, id := range pq.caseIDs {
+			if c := s.caseByID[caseSafeIDOf(id)]; c != nil {
+				found = append(found, c)
+			}
+		}
+	}
+	page := queryPage{TotalSize: len(found), Done: true, Records: []any{}}
+	for _, c := range found {
+		rec := map[string]any{"attributes": attrs("Case", c.ID)}
+		for _, f := range pq.fields {
+			rec[f] = caseField(c, f)
+		}
+		page.Records = append(page.Records, rec)
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, page)
+}
+
+// caseSafeIDOf returns the 18-character form of a 15- or 18-character ID.
+func caseSafeIDOf(id string) string {
+	if len(id) == 15 {
+		return caseSafeID(id)
+	}
+	return id
+}
+
+func caseField(c *Case, f string) any {
+	switch f {
+	case "Id":
+		return c.ID
+	case "CaseNumber":
+		return c.CaseNumber
+	case "Subject":
+		return str(c.Subject)
+	case "Description":
+		return str(c.Description)
+	case "Priority":
+		return str(c.Priority)
+	case "Status":
+		return str(c.Status)
+	case "Origin":
+		return str(c.Origin)
+	case "AccountId":
+		return str(c.AccountID)
+	case "SuppliedEmail":
+		return str(c.SuppliedEmail)
+	case "SuppliedName":
+		return str(c.SuppliedName)
+	case "Zendesk_Ticket_ID__c":
+		return str(c.ZendeskTicketID)
+	case "Zendesk_Ticket_URL__c":
+		return str(c.ZendeskTicketURL)
+	case "CreatedDate":
+		return c.CreatedDate.UTC().Format("2006-01-02T15:04:05.000+0000")
+	}
+	return nil
+}

@@ -1,0 +1,593 @@
+// Package salesforcetest is an in-memory fake of the Salesforce REST API for
+// tests, benchmarks and the demo. Like net/http/httptest it runs a real HTTP
+// server on loopback, so the real go-salesforce client talks to it over real
+// HTTP and the wire format (OAuth token responses, query pages with
+// nextRecordsUrl, sObject create and update answers, error bodies) is the one
+// Salesforce sends.
+//
+// The fake understands the three queries documented in ZD-SFDC-sync.md
+// (optionally with the single-account condition) and answers each with
+// exactly the records its WHERE clause selects, evaluated in Go. It also
+// serves the Case sObject the case push writes, counts the calls it receives
+// and can be told to fail in each documented way.
+//
+// Typical use:
+//
+//	accounts := salesforcetest.Generate(1, 5000, salesforcetest.GenerateOptions{})
+//	fed, contacts := salesforcetest.GenerateFederal(1, 300, salesforcetest.GenerateOptions{})
+//	srv := salesforcetest.NewServer(
+//		salesforcetest.WithAccounts(append(accounts, fed...)...),
+//		salesforcetest.WithContacts(contacts...))
+//	defer srv.Close()
+//	// log in at srv.URL() with salesforcetest.DefaultClientID, DefaultClientSecret
+//	// (and DefaultUsername, DefaultPassword, DefaultSecurityToken for the password flow)
+//	srv.FailCaseWrites(1, salesforcetest.ErrUnableToLockRow)
+package salesforcetest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The default credentials of a fake; the demo logs in with them.
+const (
+	DefaultClientID      = "zdsync-fake-client-id"
+	DefaultClientSecret  = "zdsync-fake-client-secret"
+	DefaultUsername      = "integration@zdsync.example"
+	DefaultPassword      = "fake-password"
+	DefaultSecurityToken = "fakeSecurityToken"
+)
+
+// APIVersion is the REST API version go-salesforce v2.5.2 hard-codes
+// (LIBRARIES.md); the fake serves only this version.
+const APIVersion = "v62.0"
+
+// MaxQueryBatchSize is the largest number of records Salesforce returns in
+// one query page ("up to 2,000 records can be returned at a time", REST API
+// Developer Guide, Query); it is the fake's default page size.
+const MaxQueryBatchSize = 2000
+
+// The error codes a fake can be told to fail case writes with.
+const (
+	ErrUnableToLockRow     = "UNABLE_TO_LOCK_ROW"
+	ErrInsufficientAccess  = "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY"
+	errInvalidSession      = "INVALID_SESSION_ID"
+	errMalformedQuery      = "MALFORMED_QUERY"
+	errInvalidQueryLocator = "INVALID_QUERY_LOCATOR"
+)
+
+const dataPrefix = "/services/data/" + APIVersion
+
+// caseEpoch is the CreatedDate of the first case a fake creates; each later
+// case is one second younger, so ORDER BY CreatedDate is creation order
+// without reading the wall clock.
+var caseEpoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Credentials are the credentials a fake accepts. The password flow needs
+// all five; the client-credentials flow needs ClientID and ClientSecret.
+type Credentials struct {
+	ClientID      string // the connected app's consumer key
+	ClientSecret  string // the connected app's consumer secret
+	Username      string // the integration user (password flow)
+	Password      string // its password (password flow)
+	SecurityToken string // its security token, appended to the password (password flow)
+}
+
+// DefaultCredentials returns the credentials a fake accepts unless told
+// otherwise.
+func DefaultCredentials() Credentials {
+	return Credentials{DefaultClientID, DefaultClientSecret, DefaultUsername, DefaultPassword, DefaultSecurityToken}
+}
+
+// Calls counts the requests a fake received, per endpoint.
+type Calls struct {
+	// Token counts POST /services/oauth2/token (logins and re-logins).
+	Token int
+	// Query counts first pages of queries (GET …/query/?q=…).
+	Query int
+	// QueryMore counts further pages (GET …/query/01g…-2000).
+	QueryMore int
+	// CaseCreate counts POST …/sobjects/Case.
+	CaseCreate int
+	// CaseUpdate counts PATCH …/sobjects/Case/{id}.
+	CaseUpdate int
+	// Unauthorized counts API requests refused with INVALID_SESSION_ID.
+	Unauthorized int
+	// Refused counts connections closed on accept by RefuseConnections.
+	Refused int
+}
+
+// API returns the number of REST API calls answered, logins excluded.
+func (c Calls) API() int { return c.Query + c.QueryMore + c.CaseCreate + c.CaseUpdate }
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithCredentials makes the fake accept c instead of DefaultCredentials.
+func WithCredentials(c Credentials) Option { return func(s *Server) { s.creds = c } }
+
+// WithPageSize sets the number of records in a query page (default and
+// maximum MaxQueryBatchSize).
+func WithPageSize(n int) Option {
+	return func(s *Server) {
+		if n > 0 && n <= MaxQueryBatchSize {
+			s.pageSize = n
+		}
+	}
+}
+
+// WithAccounts loads accounts into the fake, as AddAccounts does.
+func WithAccounts(accounts ...Account) Option {
+	return func(s *Server) { s.addAccountsLocked(accounts) }
+}
+
+// WithContacts loads contacts into the fake, as AddContacts does.
+func WithContacts(contacts ...Contact) Option {
+	return func(s *Server) { s.addContactsLocked(contacts) }
+}
+
+// WithRequiredCaseFields sets the Case fields a create must carry (default
+// Subject); a create without one fails with REQUIRED_FIELD_MISSING.
+func WithRequiredCaseFields(fields ...string) Option {
+	return func(s *Server) { s.requiredCaseFields = fields }
+}
+
+// WithResponseDelay makes the fake wait d before answering each request, as
+// SetResponseDelay does.
+func WithResponseDelay(d time.Duration) Option { return func(s *Server) { s.delay = d } }
+
+// Server is a running fake Salesforce. Its methods are safe for concurrent
+// use.
+type Server struct {
+	srv                *httptest.Server
+	creds              Credentials
+	pageSize           int
+	requiredCaseFields []string
+
+	mu           sync.Mutex
+	accounts     map[string]*Account
+	order        []string
+	contacts     map[string]*Contact
+	contactOrder []string
+	cases        []*Case
+	caseByID     map[string]*Case
+	tokens       map[string]bool
+	cursors      map[string]*cursor
+	seq          uint64
+	calls        Calls
+
+	// faults
+	caseFailures []string
+	rejectLogins int
+	truncateNext float64
+	delay        time.Duration
+	refuseConns  int
+}
+
+// NewServer starts a fake Salesforce on a loopback port. Close it when done.
+func NewServer(opts ...Option) *Server {
+	s := &Server{
+		creds:              DefaultCredentials(),
+		pageSize:           MaxQueryBatchSize,
+		requiredCaseFields: []string{"Subject"},
+		accounts:           map[string]*Account{},
+		contacts:           map[string]*Contact{},
+		caseByID:           map[string]*Case{},
+		tokens:             map[string]bool{},
+		cursors:            map[string]*cursor{},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /services/oauth2/token", s.handleToken)
+	mux.HandleFunc("GET "+dataPrefix+"/query", s.authed(s.handleQuery))
+	mux.HandleFunc("GET "+dataPrefix+"/query/{$}", s.authed(s.handleQuery))
+	mux.HandleFunc("GET "+dataPrefix+"/query/{locator}", s.authed(s.handleQueryMore))
+	mux.HandleFunc("POST "+dataPrefix+"/sobjects/Case", s.authed(s.handleCaseCreate))
+	mux.HandleFunc("POST "+dataPrefix+"/sobjects/Case/{$}", s.authed(s.handleCaseCreate))
+	mux.HandleFunc("PATCH "+dataPrefix+"/sobjects/Case/{id}", s.authed(s.handleCaseUpdate))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeErrors(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
+	})
+	s.srv = httptest.NewUnstartedServer(s.delayed(mux))
+	s.srv.Listener = &gateListener{Listener: s.srv.Listener, s: s}
+	s.srv.Start()
+	return s
+}
+
+// URL returns the fake's base URL (http://127.0.0.1:PORT, no trailing
+// slash): the login domain and, after login, the instance URL.
+func (s *Server) URL() string { return s.srv.URL }
+
+// Close shuts the fake down, waiting for requests in flight.
+func (s *Server) Close() { s.srv.Close() }
+
+// Credentials returns the credentials the fake accepts.
+func (s *Server) Credentials() Credentials { return s.creds }
+
+// Calls returns the requests received so far, per endpoint.
+func (s *Server) Calls() Calls {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls
+}
+
+// ResetCalls sets every counter back to zero.
+func (s *Server) ResetCalls() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = Calls{}
+}
+
+// AddAccounts stores copies of accounts; an account whose ID is already
+// stored replaces it in place. Query results list accounts in the order
+// they were first added.
+func (s *Server) AddAccounts(accounts ...Account) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addAccountsLocked(accounts)
+}
+
+func (s *Server) addAccountsLocked(accounts []Account) {
+	for _, a := range accounts {
+		if _, ok := s.accounts[a.ID]; !ok {
+			s.order = append(s.order, a.ID)
+		}
+		s.accounts[a.ID] = clone(a)
+	}
+}
+
+// UpdateAccount applies fn to a copy of the account with the given ID and
+// stores the result; it reports whether the account exists. fn must not
+// change the ID.
+func (s *Server) UpdateAccount(id string, fn func(*Account)) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.accounts[id]
+	if !ok {
+		return false
+	}
+	c := clone(*a)
+	fn(c)
+	c.ID = id
+	s.accounts[id] = c
+	return true
+}
+
+// RemoveAccounts deletes the accounts with the given IDs. Contacts keep
+// their AccountID and, their account gone, are no longer selected.
+func (s *Server) RemoveAccounts(ids ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	gone := map[string]bool{}
+	for _, id := range ids {
+		if _, ok := s.accounts[id]; ok {
+			gone[id] = true
+			delete(s.accounts, id)
+		}
+	}
+	s.order = filterOut(s.order, gone)
+}
+
+// Accounts returns copies of the stored accounts, in query order.
+func (s *Server) Accounts() []Account {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Account, 0, len(s.order))
+	for _, id := range s.order {
+		out = append(out, *clone(*s.accounts[id]))
+	}
+	return out
+}
+
+// AddContacts stores copies of contacts, assigning an ID to those without
+// one; a contact whose ID is already stored replaces it in place.
+func (s *Server) AddContacts(contacts ...Contact) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addContactsLocked(contacts)
+}
+
+func (s *Server) addContactsLocked(contacts []Contact) {
+	for _, c := range contacts {
+		if c.ID == "" {
+			s.seq++
+			c.ID = makeID("003", 'X', 0, s.seq)
+		}
+		if _, ok := s.contacts[c.ID]; !ok {
+			s.contactOrder = append(s.contactOrder, c.ID)
+		}
+		cc := c
+		s.contacts[c.ID] = &cc
+	}
+}
+
+// RemoveContacts deletes the contacts with the given IDs.
+func (s *Server) RemoveContacts(ids ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	gone := map[string]bool{}
+	for _, id := range ids {
+		if _, ok := s.contacts[id]; ok {
+			gone[id] = true
+			delete(s.contacts, id)
+		}
+	}
+	s.contactOrder = filterOut(s.contactOrder, gone)
+}
+
+// Contacts returns copies of the stored contacts, in query order.
+func (s *Server) Contacts() []Contact {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Contact, 0, len(s.contactOrder))
+	for _, id := range s.contactOrder {
+		out = append(out, *s.contacts[id])
+	}
+	return out
+}
+
+// Cases returns copies of the cases created so far, oldest first.
+func (s *Server) Cases() []Case {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Case, 0, len(s.cases))
+	for _, c := range s.cases {
+		out = append(out, *c)
+	}
+	return out
+}
+
+// AddCase stores a case as if it had been created earlier (for tests of
+// FindCase and CaseStatuses); it assigns the ID, case number and created
+// date when they are empty and returns the stored case.
+func (s *Server) AddCase(c Case) Case {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return *s.storeCaseLocked(c)
+}
+
+func (s *Server) storeCaseLocked(c Case) *Case {
+	n := len(s.cases) + 1
+	if c.ID == "" {
+		c.ID = makeID("500", 'C', 0, uint64(n))
+	}
+	if c.CaseNumber == "" {
+		c.CaseNumber = fmt.Sprintf("%08d", n)
+	}
+	if c.CreatedDate.IsZero() {
+		c.CreatedDate = caseEpoch.Add(time.Duration(n) * time.Second)
+	}
+	if c.Status == "" {
+		c.Status = "New" // the Status picklist's default value
+	}
+	cp := &c
+	s.cases = append(s.cases, cp)
+	s.caseByID[c.ID] = cp
+	return cp
+}
+
+// FailCaseWrites makes the next n case creates or updates fail with the
+// given Salesforce error code (ErrUnableToLockRow, ErrInsufficientAccess or
+// any other code), as Salesforce answers: HTTP 400 and
+// [{"message":…,"errorCode":…,"fields":[]}].
+func (s *Server) FailCaseWrites(n int, errorCode string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.caseFailures = append(s.caseFailures, errorCode)
+	}
+}
+
+// ExpireSessions invalidates every access token issued so far: the next API
+// call is answered 401 INVALID_SESSION_ID, and go-salesforce logs in again
+// once and retries.
+func (s *Server) ExpireSessions() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.tokens)
+}
+
+// RejectLogins makes the next n token requests fail with invalid_grant even
+// with the right credentials (with ExpireSessions: a failed re-login).
+func (s *Server) RejectLogins(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rejectLogins = n
+}
+
+// SetResponseDelay makes the fake wait d before answering each request (0
+// turns it off). The wait ends early when the client gives up, so a client
+// timeout shorter than d ends the request without the test sleeping d.
+func (s *Server) SetResponseDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = d
+}
+
+// RefuseConnections makes the fake drop its open connections and close the
+// next n connections as soon as they are accepted (with a TCP reset), so
+// the client sees a connection failure.
+func (s *Server) RefuseConnections(n int) {
+	s.mu.Lock()
+	s.refuseConns = n
+	s.mu.Unlock()
+	s.srv.CloseClientConnections()
+}
+
+// TruncateNextQuery makes the next account or contact query return only the
+// first fraction (0 < fraction < 1) of the records it selects, reported as
+// the complete result (done:true, totalSize of the shortened list): a
+// silently partial answer.
+func (s *Server) TruncateNextQuery(fraction float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.truncateNext = fraction
+}
+
+func filterOut(ids []string, gone map[string]bool) []string {
+	if len(gone) == 0 {
+		return ids
+	}
+	out := ids[:0]
+	for _, id := range ids {
+		if !gone[id] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// gateListener closes accepted connections while the fake is refusing them.
+type gateListener struct {
+	net.Listener
+	s *Server
+}
+
+// Accept returns the next connection the fake is not refusing.
+func (l *gateListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		l.s.mu.Lock()
+		refuse := l.s.refuseConns > 0
+		if refuse {
+			l.s.refuseConns--
+			l.s.calls.Refused++
+		}
+		l.s.mu.Unlock()
+		if !refuse {
+			return c, nil
+		}
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0) // reset, not an orderly close
+		}
+		_ = c.Close()
+	}
+}
+
+func (s *Server) delayed(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		d := s.delay
+		s.mu.Unlock()
+		if d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// authed checks the bearer token of an API call, as Salesforce does.
+func (s *Server) authed(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		s.mu.Lock()
+		valid := ok && s.tokens[tok]
+		if !valid {
+			s.calls.Unauthorized++
+		}
+		s.mu.Unlock()
+		if !valid {
+			writeErrors(w, http.StatusUnauthorized, errInvalidSession, "Session expired or invalid")
+			return
+		}
+		next(w, r)
+	}
+}
+
+// handleToken serves the OAuth 2.0 token endpoint for the password and
+// client-credentials flows. Every field of the answer is a JSON string.
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		writeOAuthError(w, "invalid_request", "malformed request body")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls.Token++
+	grant := r.PostForm.Get("grant_type")
+	if grant != "password" && grant != "client_credentials" {
+		writeOAuthError(w, "unsupported_grant_type", "grant type not supported")
+		return
+	}
+	if r.PostForm.Get("client_id") != s.creds.ClientID {
+		writeOAuthError(w, "invalid_client_id", "client identifier invalid")
+		return
+	}
+	if r.PostForm.Get("client_secret") != s.creds.ClientSecret {
+		writeOAuthError(w, "invalid_client", "invalid client credentials")
+		return
+	}
+	if grant == "password" && (s.creds.Username == "" ||
+		r.PostForm.Get("username") != s.creds.Username ||
+		r.PostForm.Get("password") != s.creds.Password+s.creds.SecurityToken) {
+		writeOAuthError(w, "invalid_grant", "authentication failure")
+		return
+	}
+	if s.rejectLogins > 0 {
+		s.rejectLogins--
+		writeOAuthError(w, "invalid_grant", "authentication failure")
+		return
+	}
+	s.seq++
+	token := fmt.Sprintf("00DFAKE00000000001!AQ%016x", s.seq)
+	s.tokens[token] = true
+	resp := map[string]string{
+		"access_token": token,
+		"instance_url": s.srv.URL,
+		"id":           s.srv.URL + "/id/00DFAKE00000000001/005FAKE00000000001",
+		"token_type":   "Bearer",
+		"issued_at":    strconv.FormatInt(caseEpoch.Add(time.Duration(s.seq)*time.Second).UnixMilli(), 10),
+		"signature":    "ZmFrZS1zaWduYXR1cmU=",
+	}
+	if grant == "client_credentials" {
+		resp["scope"] = "api"
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func writeOAuthError(w http.ResponseWriter, code, desc string) {
+	writeJSON(w, http.StatusBadRequest, map[string]string{"error": code, "error_description": desc})
+}
+
+// apiError is one element of a Salesforce REST error body.
+type apiError struct {
+	Message   string   `json:"message"`
+	ErrorCode string   `json:"errorCode"`
+	Fields    []string `json:"fields"`
+}
+
+func writeErrors(w http.ResponseWriter, status int, code, message string, fields ...string) {
+	if fields == nil {
+		fields = []string{}
+	}
+	writeJSON(w, status, []apiError{{Message: message, ErrorCode: code, Fields: fields}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}

@@ -1,0 +1,248 @@
+// Package sandbox starts the fake Salesforce and the two fake Zendesk
+// instances on loopback and fills them with seeded, realistic data: what
+// `zdsync demo`, the end-to-end tests and the benchmarks run against.
+//
+// Salesforce gets generated global and federal accounts and federal
+// contacts (with every dirty case). Zendesk Global gets orgs that are partly
+// in sync with them, partly stale, partly missing, plus orgs that are not
+// the sync's, tags people added by hand, and protected greatly expired orgs;
+// Zendesk US Federal gets federal orgs and users, partly in sync.
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/zdsync/zdsync/syncer"
+	"github.com/zdsync/zdsync/syncer/salesforce"
+	"github.com/zdsync/zdsync/syncer/salesforce/salesforcetest"
+	"github.com/zdsync/zdsync/syncer/zendesk/zendesktest"
+)
+
+// Options size and shape the sandbox. Zero values take the defaults.
+type Options struct {
+	Seed            int64
+	Accounts        int       // generated global accounts (default 300)
+	FederalAccounts int       // generated federal accounts (default 40)
+	Now             time.Time // the day the data is relative to (default: today)
+	// Shares of the Global orgs: missing (to be created) and stale (one
+	// owned field or tag off); the rest are in sync.
+	Missing, Stale float64
+	// HandTags is the share of orgs with a tag a person added.
+	HandTags float64
+	// Foreign is the number of orgs that are not the sync's (no
+	// Salesforce external ID).
+	Foreign int
+	// ZendeskRateLimit is the fake Zendesk's requests a minute (0: none).
+	ZendeskRateLimit int
+	// SalesforcePageSize is the fake Salesforce's query page (default 2000).
+	SalesforcePageSize int
+	// JobDelay is how long the fake Zendesk takes to run a bulk job.
+	JobDelay time.Duration
+	// CaseIDField is the ID of the ticket custom field holding the case ID.
+	CaseIDField int64
+}
+
+func (o *Options) defaults() {
+	if o.Accounts == 0 {
+		o.Accounts = 300
+	}
+	if o.FederalAccounts == 0 {
+		o.FederalAccounts = 40
+	}
+	if o.Now.IsZero() {
+		o.Now = time.Now().UTC()
+	}
+	if o.Missing == 0 && o.Stale == 0 {
+		o.Missing, o.Stale = 0.1, 0.2
+	}
+	if o.HandTags == 0 {
+		o.HandTags = 0.1
+	}
+	if o.Foreign == 0 {
+		o.Foreign = max(2, o.Accounts/50)
+	}
+	if o.CaseIDField == 0 {
+		o.CaseIDField = zendesktest.DefaultCaseIDField
+	}
+}
+
+// Sandbox is a running set of fakes.
+type Sandbox struct {
+	Options    Options
+	Salesforce *salesforcetest.Server
+	Global     *zendesktest.Server
+	Federal    *zendesktest.Server
+	// Protected lists the greatly expired orgs that guards must keep:
+	// tagged do_not_delete, or with a ticket that is not closed.
+	Protected []int64
+}
+
+// Start starts the fakes and seeds them.
+func Start(ctx context.Context, opts Options) (*Sandbox, error) {
+	opts.defaults()
+	gopts := salesforcetest.GenerateOptions{Now: opts.Now}
+	accounts := salesforcetest.Generate(opts.Seed, opts.Accounts, gopts)
+	fedAccounts, contacts := salesforcetest.GenerateFederal(opts.Seed, opts.FederalAccounts, gopts)
+	sfOpts := []salesforcetest.Option{salesforcetest.WithAccounts(append(accounts, fedAccounts...)...), salesforcetest.WithContacts(contacts...)}
+	if opts.SalesforcePageSize > 0 {
+		sfOpts = append(sfOpts, salesforcetest.WithPageSize(opts.SalesforcePageSize))
+	}
+	sb := &Sandbox{Options: opts, Salesforce: salesforcetest.NewServer(sfOpts...)}
+	zdOpts := []zendesktest.Option{zendesktest.WithCaseIDField(opts.CaseIDField)}
+	if opts.ZendeskRateLimit > 0 {
+		zdOpts = append(zdOpts, zendesktest.WithRateLimit(opts.ZendeskRateLimit))
+	}
+	if opts.JobDelay > 0 {
+		zdOpts = append(zdOpts, zendesktest.WithJobDelay(opts.JobDelay))
+	}
+	sb.Global = zendesktest.NewServer(zdOpts...)
+	sb.Federal = zendesktest.NewServer(zdOpts...)
+	if err := sb.seed(ctx); err != nil {
+		sb.Close()
+		return nil, err
+	}
+	return sb, nil
+}
+
+// Close stops the fakes.
+func (sb *Sandbox) Close() {
+	sb.Salesforce.Close()
+	sb.Global.Close()
+	sb.Federal.Close()
+}
+
+// Env returns the configuration variables that point zdsync at the
+// sandbox.
+func (sb *Sandbox) Env() map[string]string {
+	c := sb.Salesforce.Credentials()
+	return map[string]string{
+		"SALESFORCE_URL":            sb.Salesforce.URL(),
+		"SALESFORCE_CLIENT_ID":      c.ClientID,
+		"SALESFORCE_CLIENT_SECRET":  c.ClientSecret,
+		"SALESFORCE_USERNAME":       c.Username,
+		"SALESFORCE_PASSWORD":       c.Password,
+		"SALESFORCE_SECURITY_TOKEN": c.SecurityToken,
+		"ZENDESK_GLOBAL_URL":        sb.Global.URL(),
+		"ZENDESK_GLOBAL_EMAIL":      zendesktest.DefaultEmail,
+		"ZENDESK_GLOBAL_API_TOKEN":  zendesktest.DefaultToken,
+		"ZENDESK_FEDERAL_URL":       sb.Federal.URL(),
+		"ZENDESK_FEDERAL_EMAIL":     zendesktest.DefaultEmail,
+		"ZENDESK_FEDERAL_API_TOKEN": zendesktest.DefaultToken,
+		"ZENDESK_CASE_ID_FIELD":     fmt.Sprint(sb.Options.CaseIDField),
+	}
+}
+
+// SalesforceConfig returns the adapter configuration of the fake.
+func (sb *Sandbox) SalesforceConfig() salesforce.Config {
+	c := sb.Salesforce.Credentials()
+	return salesforce.Config{URL: sb.Salesforce.URL(), ClientID: c.ClientID, ClientSecret: c.ClientSecret,
+		Username: c.Username, Password: c.Password, SecurityToken: c.SecurityToken}
+}
+
+// orgOf returns the org an account would have after a sync.
+func orgOf(scope syncer.Scope, a syncer.Account, now time.Time) syncer.Org {
+	d := syncer.Desire(scope, a, now, syncer.DefaultRules())
+	fields := map[string]any{}
+	for k, v := range d.Fields {
+		if v != nil {
+			fields[k] = v
+		}
+	}
+	return syncer.Org{Name: d.Name, ExternalID: a.ID, Tags: d.Tags, Fields: fields}
+}
+
+// handTags are tags people add to orgs by hand.
+var handTags = []string{"vip", "escalation_watch", "beta_program", "renewal_risk"}
+
+// seed reads the generated accounts back through the real adapter (so
+// that they are judged exactly as a run judges them) and builds Zendesk's
+// side from them.
+func (sb *Sandbox) seed(ctx context.Context) error {
+	o := sb.Options
+	sf, err := salesforce.New(ctx, sb.SalesforceConfig())
+	if err != nil {
+		return fmt.Errorf("sandbox: log in to the fake Salesforce: %w", err)
+	}
+	rng := rand.New(rand.NewPCG(uint64(o.Seed), 0x5eed))
+	global, err := sf.Accounts(ctx, syncer.Global, "")
+	if err != nil {
+		return fmt.Errorf("sandbox: global accounts: %w", err)
+	}
+	protect := 0
+	for _, a := range global {
+		org := orgOf(syncer.Global, a, o.Now)
+		r := rng.Float64()
+		if r < o.Missing || org.Name == "" {
+			continue
+		}
+		if r < o.Missing+o.Stale {
+			switch rng.IntN(3) {
+			case 0:
+				org.Fields["account_owner"] = "Former Owner"
+			case 1:
+				org.Tags = append(org.Tags, "sub_starter")
+			default:
+				org.Name += " (old name)"
+			}
+		}
+		if rng.Float64() < o.HandTags {
+			org.Tags = append(org.Tags, handTags[rng.IntN(len(handTags))])
+			org.Fields["notes_for_agents"] = "set by a person; the sync never writes it"
+		}
+		// The first greatly expired orgs are protected: two tagged
+		// do_not_delete, two with a ticket that is not closed.
+		greatly := syncer.Desire(syncer.Global, a, o.Now, syncer.DefaultRules()).GreatlyExpired
+		if greatly && protect < 2 {
+			org.Tags = append(org.Tags, syncer.TagDoNotDelete)
+		}
+		id := sb.Global.AddOrg(org)
+		if greatly && protect >= 2 && protect < 4 {
+			sb.Global.AddTicket(syncer.Ticket{Subject: "Still open on an expired account", Status: "open", OrgID: id})
+		}
+		if greatly && protect < 4 {
+			sb.Protected = append(sb.Protected, id)
+			protect++
+		}
+	}
+	for i := range o.Foreign {
+		sb.Global.AddOrg(syncer.Org{Name: fmt.Sprintf("Internal Team %d", i+1), ExternalID: fmt.Sprintf("legacy-%d", i+1), Tags: []string{"internal"}})
+	}
+
+	federal, err := sf.Accounts(ctx, syncer.Federal, "")
+	if err != nil {
+		return fmt.Errorf("sandbox: federal accounts: %w", err)
+	}
+	orgID := map[string]int64{}
+	for i, a := range federal {
+		if i%5 == 4 {
+			continue // to be created by federal-orgs
+		}
+		org := orgOf(syncer.Federal, a, o.Now)
+		if i%5 == 3 {
+			org.Fields["solutions_architect"] = "Previous Architect"
+		}
+		orgID[a.ID] = sb.Federal.AddOrg(org)
+	}
+	contacts, err := sf.FederalContacts(ctx, "")
+	if err != nil {
+		return fmt.Errorf("sandbox: federal contacts: %w", err)
+	}
+	seen := map[string]bool{}
+	for i, c := range contacts {
+		email := syncer.NormalizeEmail(c.Email)
+		id, ok := orgID[c.AccountID]
+		if !ok || !syncer.ValidEmail(email) || c.Name == "" || seen[email] || i%3 == 0 {
+			continue
+		}
+		seen[email] = true
+		name := c.Name
+		if i%3 == 1 && i%2 == 0 {
+			name = "Old " + name
+		}
+		sb.Federal.AddUser(syncer.User{Name: name, Email: email, OrgID: id, Role: "end-user", Tags: []string{"federal_customer"}})
+	}
+	return nil
+}

@@ -1,0 +1,172 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/zdsync/zdsync/syncer"
+)
+
+// ErrAlertOpen is wrapped by the error of SaveAlert when saving would make
+// a second open alert for the same job and code.
+var ErrAlertOpen = errors.New("an open alert already exists for this job and code")
+
+// Alert is one Slack alert: the failures of a job with one code, grouped
+// into one message (Channel, TS) until a successful run resolves it. At
+// most one alert per job and code is open (ResolvedAt zero) at a time.
+type Alert struct {
+	// ID is set by the store when the alert is first saved.
+	ID   int64
+	Job  syncer.Job
+	Code syncer.Code
+	// Channel and TS identify the Slack message, for threading and updates.
+	Channel string
+	TS      string
+	// Count is how many failed runs the alert groups.
+	Count      int
+	FirstAt    time.Time
+	LastAt     time.Time
+	ResolvedAt time.Time
+	// RunIDs are the failed runs, oldest first.
+	RunIDs []string
+}
+
+// Open reports whether the alert is still open.
+func (a *Alert) Open() bool { return a.ResolvedAt.IsZero() }
+
+// LastRunID returns the ID of the newest failed run of the alert, or "".
+func (a *Alert) LastRunID() string {
+	if len(a.RunIDs) == 0 {
+		return ""
+	}
+	return a.RunIDs[len(a.RunIDs)-1]
+}
+
+const alertColumns = `id, job, code, channel, ts, count, first_at, last_at, resolved_at, run_ids`
+
+// OpenAlert returns the open alert of job and code, and false when there is
+// none.
+func (db *DB) OpenAlert(ctx context.Context, job syncer.Job, code syncer.Code) (*Alert, bool, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts
+		WHERE job = $1 AND code = $2 AND resolved_at IS NULL`, string(job), int64(code))
+	if err != nil {
+		return nil, false, fmt.Errorf("open alert of %s code %d: %w", job, code, err)
+	}
+	as, err := scanAlerts(rows)
+	if err != nil {
+		return nil, false, fmt.Errorf("open alert of %s code %d: %w", job, code, err)
+	}
+	if len(as) == 0 {
+		return nil, false, nil
+	}
+	return &as[0], true, nil
+}
+
+// SaveAlert inserts a new alert (ID 0), setting its ID, or updates an
+// existing one. It fails with an error wrapping ErrAlertOpen when the
+// alert would be a second open one for its job and code, and with
+// syncer.ErrNotFound when there is no alert with its ID.
+func (db *DB) SaveAlert(ctx context.Context, a *Alert) error {
+	runIDs := a.RunIDs
+	if runIDs == nil {
+		runIDs = []string{}
+	}
+	ids, err := json.Marshal(runIDs)
+	if err != nil {
+		return fmt.Errorf("save alert of %s code %d: %w", a.Job, a.Code, err)
+	}
+	args := []any{string(a.Job), int64(a.Code), a.Channel, a.TS, int64(a.Count),
+		nanos(a.FirstAt), nanos(a.LastAt), nullNanos(a.ResolvedAt), string(ids)}
+	if a.ID == 0 {
+		err = db.db.QueryRowContext(ctx, `
+			INSERT INTO alerts (job, code, channel, ts, count, first_at, last_at, resolved_at, run_ids)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`, args...).Scan(&a.ID)
+	} else {
+		var res sql.Result
+		res, err = db.db.ExecContext(ctx, `
+			UPDATE alerts SET job = $1, code = $2, channel = $3, ts = $4, count = $5,
+				first_at = $6, last_at = $7, resolved_at = $8, run_ids = $9
+			WHERE id = $10`, append(args, a.ID)...)
+		if err == nil {
+			var n int64
+			if n, err = res.RowsAffected(); err == nil && n == 0 {
+				err = syncer.ErrNotFound
+			}
+		}
+	}
+	if isUniqueViolation(err) {
+		err = ErrAlertOpen
+	}
+	if err != nil {
+		return fmt.Errorf("save alert of %s code %d: %w", a.Job, a.Code, err)
+	}
+	return nil
+}
+
+// OpenAlerts returns every open alert, oldest first.
+func (db *DB) OpenAlerts(ctx context.Context) ([]Alert, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts
+		WHERE resolved_at IS NULL ORDER BY first_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list open alerts: %w", err)
+	}
+	as, err := scanAlerts(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list open alerts: %w", err)
+	}
+	return as, nil
+}
+
+// ResolveAlerts resolves every open alert of job, as of at, and returns the
+// alerts it resolved (so that their Slack messages can be updated). Each
+// alert is resolved once: callers racing on several replicas get disjoint
+// results.
+func (db *DB) ResolveAlerts(ctx context.Context, job syncer.Job, at time.Time) ([]Alert, error) {
+	if at.IsZero() {
+		return nil, fmt.Errorf("resolve alerts of %s: no resolution time", job)
+	}
+	rows, err := db.db.QueryContext(ctx, `UPDATE alerts SET resolved_at = $2
+		WHERE job = $1 AND resolved_at IS NULL RETURNING `+alertColumns, string(job), nanos(at))
+	if err != nil {
+		return nil, fmt.Errorf("resolve alerts of %s: %w", job, err)
+	}
+	as, err := scanAlerts(rows)
+	if err != nil {
+		return nil, fmt.Errorf("resolve alerts of %s: %w", job, err)
+	}
+	return as, nil
+}
+
+// scanAlerts reads and closes rows of alertColumns.
+func scanAlerts(rows *sql.Rows) ([]Alert, error) {
+	defer rows.Close()
+	var out []Alert
+	for rows.Next() {
+		var (
+			a                     Alert
+			job, ids              string
+			code, count           int64
+			first, last, resolved sql.NullInt64
+		)
+		if err := rows.Scan(&a.ID, &job, &code, &a.Channel, &a.TS, &count, &first, &last, &resolved, &ids); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(ids), &a.RunIDs); err != nil {
+			return nil, fmt.Errorf("alert %d: decode run IDs: %w", a.ID, err)
+		}
+		if len(a.RunIDs) == 0 {
+			a.RunIDs = nil
+		}
+		a.Job, a.Code, a.Count = syncer.Job(job), syncer.Code(code), int(count)
+		a.FirstAt, a.LastAt, a.ResolvedAt = fromNanos(first), fromNanos(last), fromNanos(resolved)
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -1,0 +1,471 @@
+package zendesk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zdsync/zdsync/syncer"
+)
+
+// Polling of bulk jobs. The goal is one poll a job: the first poll waits a
+// time sized to the job (Zendesk processes bulk jobs at tens of records a
+// second), later polls back off, and the sum of the waits is bounded by
+// Config.JobTimeout.
+const (
+	pollBase        = time.Second
+	pollPerItem     = 20 * time.Millisecond
+	maxPollInterval = 10 * time.Second
+)
+
+// firstPollWait is how long to wait before polling a job of n records.
+func firstPollWait(n int) time.Duration { return pollBase + time.Duration(n)*pollPerItem }
+
+// jobStatus is a job_status object ("Job Statuses", JSON format).
+type jobStatus struct {
+	ID       string      `json:"id"`
+	Status   string      `json:"status"`
+	Message  string      `json:"message"`
+	Total    int         `json:"total"`
+	Progress int         `json:"progress"`
+	Results  []jobResult `json:"results"`
+}
+
+// jobResult is one item of a job status's results.
+type jobResult struct {
+	Index   *int   `json:"index"`
+	ID      int64  `json:"id"`
+	Action  string `json:"action"`
+	Status  string `json:"status"`
+	Success *bool  `json:"success"`
+	Error   string `json:"error"`
+	Details string `json:"details"`
+}
+
+func (r *jobResult) failed() bool {
+	return r.Error != "" || (r.Success != nil && !*r.Success) || strings.EqualFold(r.Status, "failed")
+}
+
+// bulkSpec describes one bulk operation over n records.
+type bulkSpec struct {
+	op      string // "create org", used in errors
+	method  string // POST, PUT or DELETE
+	path    string // "/organizations/create_many.json"
+	key     string // body key, "" when the records travel as ?ids=
+	n       int
+	record  func(i int) string // the record's key in errors
+	payload func(i int) any    // the record as sent
+	ids     []int64            // Zendesk IDs of the records (update, delete)
+	// lookup, for creates, returns the records among idx that already
+	// exist (by external ID or e-mail) with their IDs: it makes a retry
+	// after a lost answer safe.
+	lookup     func(ctx context.Context, idx []int) (map[int]int64, error)
+	idempotent bool // POST that may be sent again (create_or_update_many)
+	userCreate bool // a failure because the e-mail exists sets Exists
+	deleting   bool // "not found" counts as deleted
+}
+
+// runBulk cuts the records into jobs of MaxJobItems, runs up to
+// MaxJobsInFlight of them at once, follows each to completion and returns
+// one result a record, in input order.
+func (c *Client) runBulk(ctx context.Context, s bulkSpec) []syncer.WriteResult {
+	res := make([]syncer.WriteResult, s.n)
+	if s.idempotent {
+		ctx = withIdempotent(ctx)
+	}
+	sem := make(chan struct{}, c.jobs)
+	var wg sync.WaitGroup
+	for _, idx := range chunks(s.n, MaxJobItems) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-ctx.Done():
+				c.failAll(res, s, idx, classify(s.op, "", ctx.Err()))
+				return
+			}
+			c.runJob(ctx, s, idx, res)
+		}()
+	}
+	wg.Wait()
+	return res
+}
+
+// runJob submits one job of the records idx and records its outcome in res
+// (each goroutine writes only its own indexes).
+func (c *Client) runJob(ctx context.Context, s bulkSpec, idx []int, res []syncer.WriteResult) {
+	pending := idx
+	for attempt := 0; ; attempt++ {
+		js, err := c.submit(ctx, s, pending)
+		if err == nil {
+			c.await(ctx, s, pending, js, res)
+			return
+		}
+		if s.lookup == nil || !lostAnswer(err) || attempt >= c.tr.maxRetries {
+			c.failAll(res, s, pending, err)
+			return
+		}
+		// The answer was lost: the job may have run. Treat the records
+		// that now exist as created and send only the others again.
+		found, lerr := s.lookup(ctx, pending)
+		if lerr != nil {
+			c.failAll(res, s, pending, err)
+			return
+		}
+		var rest []int
+		for _, i := range pending {
+			if id, ok := found[i]; ok {
+				res[i] = syncer.WriteResult{ID: id}
+			} else {
+				rest = append(rest, i)
+			}
+		}
+		if pending = rest; len(pending) == 0 {
+			return
+		}
+		if serr := c.sleep(ctx, backoff(attempt)); serr != nil {
+			c.failAll(res, s, pending, classify(s.op, "", serr))
+			return
+		}
+	}
+}
+
+// submit sends one bulk request and returns the queued job.
+func (c *Client) submit(ctx context.Context, s bulkSpec, idx []int) (jobStatus, error) {
+	var resp struct {
+		JobStatus *jobStatus `json:"job_status"`
+	}
+	var err error
+	if s.key == "" {
+		ids := make([]string, 0, len(idx))
+		for _, i := range idx {
+			ids = append(ids, fmt.Sprint(s.ids[i]))
+		}
+		err = c.do(ctx, s.op, "", s.method, s.path+"?ids="+strings.Join(ids, ","), nil, &resp)
+	} else {
+		items := make([]any, 0, len(idx))
+		for _, i := range idx {
+			items = append(items, s.payload(i))
+		}
+		body := map[string]any{s.key: items}
+		var b []byte
+		if s.method == "PUT" {
+			b, err = c.api.Put(ctx, s.path, body)
+		} else {
+			b, err = c.api.Post(ctx, s.path, body)
+		}
+		if err == nil {
+			err = decode(s.op, "", b, &resp)
+		} else {
+			err = classify(s.op, "", err)
+		}
+	}
+	if err != nil {
+		return jobStatus{}, err
+	}
+	if resp.JobStatus == nil || resp.JobStatus.ID == "" {
+		return jobStatus{}, &syncer.Error{Code: syncer.CodeBadResponse, Op: s.op, Message: "the bulk request was answered without a job_status"}
+	}
+	return *resp.JobStatus, nil
+}
+
+// await polls the job until it completes, fails or runs out of time, and
+// maps its results onto the records.
+func (c *Client) await(ctx context.Context, s bulkSpec, idx []int, js jobStatus, res []syncer.WriteResult) {
+	var waited time.Duration
+	wait := firstPollWait(len(idx))
+	for js.Status == "queued" || js.Status == "working" || js.Status == "" {
+		if waited >= c.jobTimeout {
+			c.failAll(res, s, idx, &syncer.Error{Code: syncer.CodeOpenTimeout, Op: s.op,
+				Message: fmt.Sprintf("bulk job %s was still %s after %s", js.ID, js.Status, c.jobTimeout)})
+			return
+		}
+		if err := c.sleep(ctx, wait); err != nil {
+			c.failAll(res, s, idx, classify(s.op, "", err))
+			return
+		}
+		waited += wait
+		wait = min(2*wait, maxPollInterval)
+		var resp struct {
+			JobStatus *jobStatus `json:"job_status"`
+		}
+		if err := c.get(ctx, s.op, "", "/job_statuses/"+js.ID+".json", &resp); err != nil {
+			c.failAll(res, s, idx, err)
+			return
+		}
+		if resp.JobStatus == nil {
+			c.failAll(res, s, idx, &syncer.Error{Code: syncer.CodeBadResponse, Op: s.op, Message: "job status answered without a job_status"})
+			return
+		}
+		js = *resp.JobStatus
+	}
+	switch js.Status {
+	case "completed":
+		c.mapResults(s, idx, js.Results, res)
+	case "failed":
+		msg := "bulk job " + js.ID + " failed"
+		if js.Message != "" {
+			msg += ": " + js.Message
+		}
+		c.failAll(res, s, idx, &syncer.Error{Code: syncer.CodeAPIError, Op: s.op, Message: msg})
+	default:
+		c.failAll(res, s, idx, &syncer.Error{Code: syncer.CodeBadResponse, Op: s.op, Message: "bulk job " + js.ID + " has unknown status " + js.Status})
+	}
+}
+
+// mapResults assigns each result to its record: by index when present,
+// else by Zendesk ID, else by position.
+func (c *Client) mapResults(s bulkSpec, idx []int, results []jobResult, res []syncer.WriteResult) {
+	got := make([]*jobResult, len(idx))
+	byID := map[int64][]int{}
+	if s.ids != nil {
+		for pos, i := range idx {
+			byID[s.ids[i]] = append(byID[s.ids[i]], pos)
+		}
+	}
+	for k := range results {
+		r := &results[k]
+		pos := -1
+		switch {
+		case r.Index != nil:
+			if *r.Index >= 0 && *r.Index < len(idx) && got[*r.Index] == nil {
+				pos = *r.Index
+			}
+		case r.ID != 0 && s.ids != nil:
+			for _, p := range byID[r.ID] {
+				if got[p] == nil {
+					pos = p
+					break
+				}
+			}
+		case k < len(idx) && got[k] == nil:
+			pos = k
+		}
+		if pos >= 0 {
+			got[pos] = r
+		}
+	}
+	for pos, i := range idx {
+		r := got[pos]
+		var id int64
+		if s.ids != nil {
+			id = s.ids[i]
+		}
+		switch {
+		case r == nil:
+			res[i] = syncer.WriteResult{ID: id, Err: &syncer.Error{Code: syncer.CodeItemFailed, Op: s.op, Record: s.record(i),
+				Message: "the bulk job reported no result for this record"}}
+		case r.failed() && s.deleting && r.Error == "RecordNotFound":
+			res[i] = syncer.WriteResult{ID: id}
+		case r.failed():
+			msg := r.Error
+			if r.Details != "" {
+				if msg != "" {
+					msg += ": "
+				}
+				msg += r.Details
+			}
+			if msg == "" {
+				msg = "the record was rejected"
+			}
+			if r.ID != 0 {
+				id = r.ID
+			}
+			res[i] = syncer.WriteResult{ID: id, Exists: s.userCreate && emailTaken(r),
+				Err: &syncer.Error{Code: syncer.CodeItemFailed, Op: s.op, Record: s.record(i), Message: msg}}
+		default:
+			if r.ID != 0 {
+				id = r.ID
+			}
+			res[i] = syncer.WriteResult{ID: id}
+		}
+	}
+}
+
+// emailTaken reports whether a failed user create failed because the
+// e-mail belongs to an existing user.
+func emailTaken(r *jobResult) bool {
+	d := strings.ToLower(r.Details + " " + r.Error)
+	return r.Error == "DuplicateValue" || strings.Contains(d, "already being used") ||
+		(strings.Contains(d, "email") && strings.Contains(d, "already"))
+}
+
+// failAll fails every record of idx with err's code and message.
+func (c *Client) failAll(res []syncer.WriteResult, s bulkSpec, idx []int, err error) {
+	var se *syncer.Error
+	if !errors.As(err, &se) {
+		se = classify(s.op, "", err)
+	}
+	for _, i := range idx {
+		var id int64
+		if s.ids != nil {
+			id = s.ids[i]
+		}
+		res[i] = syncer.WriteResult{ID: id, Err: &syncer.Error{Code: se.Code, Op: s.op, Record: s.record(i), Message: se.Message, Err: se.Err}}
+	}
+}
+
+// --- the bulk operations ---
+
+// CreateOrgs creates organizations with POST /organizations/create_many.json,
+// sending only name, external_id, tags and organization_fields. A job whose
+// answer was lost is not sent again blindly: the records are first looked up
+// by external_id and those found count as created.
+func (c *Client) CreateOrgs(ctx context.Context, orgs []syncer.OrgWrite) []syncer.WriteResult {
+	return c.runBulk(ctx, bulkSpec{
+		op: "create org", method: "POST", path: "/organizations/create_many.json", key: "organizations", n: len(orgs),
+		record:  func(i int) string { return orgKey(orgs[i]) },
+		payload: func(i int) any { return orgCreatePayload(orgs[i]) },
+		lookup: func(ctx context.Context, idx []int) (map[int]int64, error) {
+			var exts []string
+			for _, i := range idx {
+				if orgs[i].ExternalID != "" {
+					exts = append(exts, orgs[i].ExternalID)
+				}
+			}
+			found := map[int]int64{}
+			if len(exts) == 0 {
+				return found, nil
+			}
+			existing, err := c.OrgsByExternalID(ctx, exts)
+			if err != nil {
+				return nil, err
+			}
+			byExt := map[string]int64{}
+			for _, o := range existing {
+				byExt[o.ExternalID] = o.ID
+			}
+			for _, i := range idx {
+				if id, ok := byExt[orgs[i].ExternalID]; ok && orgs[i].ExternalID != "" {
+					found[i] = id
+				}
+			}
+			return found, nil
+		},
+	})
+}
+
+// UpdateOrgs updates organizations with PUT /organizations/update_many.json,
+// sending each org's id and only what its OrgWrite sets: name when not
+// empty, tags when not nil, and the organization_fields keys given (Zendesk
+// merges organization_fields per key, so other fields survive).
+func (c *Client) UpdateOrgs(ctx context.Context, orgs []syncer.OrgWrite) []syncer.WriteResult {
+	ids := make([]int64, len(orgs))
+	for i, o := range orgs {
+		ids[i] = o.ID
+	}
+	return c.runBulk(ctx, bulkSpec{
+		op: "update org", method: "PUT", path: "/organizations/update_many.json", key: "organizations", n: len(orgs), ids: ids,
+		record:  func(i int) string { return orgKey(orgs[i]) },
+		payload: func(i int) any { return orgUpdatePayload(orgs[i]) },
+	})
+}
+
+// DeleteOrgs deletes organizations with DELETE
+// /organizations/destroy_many.json?ids=…. An org already gone counts as
+// deleted.
+func (c *Client) DeleteOrgs(ctx context.Context, ids []int64) []syncer.WriteResult {
+	return c.runBulk(ctx, bulkSpec{
+		op: "delete org", method: "DELETE", path: "/organizations/destroy_many.json", n: len(ids), ids: ids, deleting: true,
+		record: func(i int) string { return fmt.Sprint(ids[i]) },
+	})
+}
+
+// CreateUsers creates end-users with POST /users/create_many.json, without
+// welcome e-mails. A record whose e-mail already exists fails with Exists
+// set. A job whose answer was lost is not sent again blindly: the e-mails
+// are first looked up and the users found count as created.
+func (c *Client) CreateUsers(ctx context.Context, users []syncer.UserWrite) []syncer.WriteResult {
+	return c.runBulk(ctx, bulkSpec{
+		op: "create user", method: "POST", path: "/users/create_many.json", key: "users", n: len(users), userCreate: true,
+		record:  func(i int) string { return users[i].Email },
+		payload: func(i int) any { return userPayload(users[i], true) },
+		lookup: func(ctx context.Context, idx []int) (map[int]int64, error) {
+			emails := make([]string, 0, len(idx))
+			for _, i := range idx {
+				emails = append(emails, users[i].Email)
+			}
+			existing, err := c.UsersByEmail(ctx, emails)
+			if err != nil {
+				return nil, err
+			}
+			byEmail := map[string]int64{}
+			for _, u := range existing {
+				byEmail[strings.ToLower(u.Email)] = u.ID
+			}
+			found := map[int]int64{}
+			for _, i := range idx {
+				if id, ok := byEmail[strings.ToLower(users[i].Email)]; ok {
+					found[i] = id
+				}
+			}
+			return found, nil
+		},
+	})
+}
+
+// UpsertUsers creates or updates users matched by e-mail with POST
+// /users/create_or_update_many.json. The request is idempotent, so it is
+// retried like a PUT. The role is not sent, so that an existing agent is
+// never demoted; Zendesk creates new users as end-users.
+func (c *Client) UpsertUsers(ctx context.Context, users []syncer.UserWrite) []syncer.WriteResult {
+	return c.runBulk(ctx, bulkSpec{
+		op: "upsert user", method: "POST", path: "/users/create_or_update_many.json", key: "users", n: len(users), idempotent: true,
+		record:  func(i int) string { return users[i].Email },
+		payload: func(i int) any { return userPayload(users[i], false) },
+	})
+}
+
+func orgKey(o syncer.OrgWrite) string {
+	if o.ExternalID != "" {
+		return o.ExternalID
+	}
+	if o.ID != 0 {
+		return fmt.Sprint(o.ID)
+	}
+	return o.Name
+}
+
+func orgCreatePayload(o syncer.OrgWrite) map[string]any {
+	p := map[string]any{"name": o.Name}
+	if o.ExternalID != "" {
+		p["external_id"] = o.ExternalID
+	}
+	if o.Tags != nil {
+		p["tags"] = o.Tags
+	}
+	if len(o.Fields) > 0 {
+		p["organization_fields"] = o.Fields
+	}
+	return p
+}
+
+func orgUpdatePayload(o syncer.OrgWrite) map[string]any {
+	p := map[string]any{"id": o.ID}
+	if o.Name != "" {
+		p["name"] = o.Name
+	}
+	if o.Tags != nil {
+		p["tags"] = o.Tags
+	}
+	if len(o.Fields) > 0 {
+		p["organization_fields"] = o.Fields
+	}
+	return p
+}
+
+func userPayload(u syncer.UserWrite, create bool) map[string]any {
+	p := map[string]any{"email": u.Email, "name": u.Name, "skip_verify_email": true, "verified": true}
+	if create {
+		p["role"] = "end-user"
+	}
+	if u.OrgID != 0 {
+		p["organization_id"] = u.OrgID
+	}
+	return p
+}

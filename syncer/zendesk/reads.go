@@ -1,0 +1,150 @@
+package zendesk
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	gz "github.com/nukosuke/go-zendesk/zendesk"
+
+	"github.com/zdsync/zdsync/syncer"
+)
+
+// ListOrgs returns every organization, read in cursor pages of PageSize
+// with the library's iterator.
+func (c *Client) ListOrgs(ctx context.Context) ([]syncer.Org, error) {
+	it := c.api.GetOrganizationsIterator(ctx, gz.NewPaginationOptions())
+	var out []syncer.Org
+	for it.HasMore() {
+		page, err := it.GetNext()
+		if err != nil {
+			return nil, classify("list orgs", "", err)
+		}
+		for _, o := range page {
+			out = append(out, orgFromAPI(o))
+		}
+	}
+	return out, nil
+}
+
+// ListUsers returns every user, read in cursor pages of PageSize with the
+// library's iterator.
+func (c *Client) ListUsers(ctx context.Context) ([]syncer.User, error) {
+	it := c.api.GetUsersIterator(ctx, gz.NewPaginationOptions())
+	var out []syncer.User
+	for it.HasMore() {
+		page, err := it.GetNext()
+		if err != nil {
+			return nil, classify("list users", "", err)
+		}
+		for _, u := range page {
+			out = append(out, userFromAPI(u))
+		}
+	}
+	return out, nil
+}
+
+// OrgsByExternalID returns the orgs whose external_id is one of ids, with
+// GET /organizations/show_many.json?external_ids=… (MaxShowMany a call).
+func (c *Client) OrgsByExternalID(ctx context.Context, ids []string) ([]syncer.Org, error) {
+	var out []syncer.Org
+	for _, idx := range chunks(len(ids), MaxShowMany) {
+		esc := make([]string, 0, len(idx))
+		for _, i := range idx {
+			esc = append(esc, url.QueryEscape(ids[i]))
+		}
+		var resp struct {
+			Organizations []gz.Organization `json:"organizations"`
+		}
+		path := "/organizations/show_many.json?external_ids=" + strings.Join(esc, ",")
+		if err := c.get(ctx, "look up orgs by external ID", "", path, &resp); err != nil {
+			return nil, err
+		}
+		for _, o := range resp.Organizations {
+			out = append(out, orgFromAPI(o))
+		}
+	}
+	return out, nil
+}
+
+// GetOrg returns one organization.
+func (c *Client) GetOrg(ctx context.Context, id int64) (syncer.Org, error) {
+	o, err := c.api.GetOrganization(ctx, id)
+	if err != nil {
+		return syncer.Org{}, classify("get org", fmt.Sprint(id), err)
+	}
+	return orgFromAPI(o), nil
+}
+
+// UsersByEmail returns the users with one of the given e-mails (compared
+// case-insensitively), one GET /users/search.json?query=email:… a distinct
+// e-mail.
+func (c *Client) UsersByEmail(ctx context.Context, emails []string) ([]syncer.User, error) {
+	seen := map[string]bool{}
+	var out []syncer.User
+	for _, e := range emails {
+		key := strings.ToLower(strings.TrimSpace(e))
+		if key == "" || seen[key] {
+			continue
+		}
+		seen[key] = true
+		var resp struct {
+			Users []gz.User `json:"users"`
+		}
+		path := "/users/search.json?" + url.Values{"query": {"email:" + key}}.Encode()
+		if err := c.get(ctx, "look up user by e-mail", e, path, &resp); err != nil {
+			return nil, err
+		}
+		for _, u := range resp.Users {
+			if strings.EqualFold(u.Email, key) {
+				out = append(out, userFromAPI(u))
+			}
+		}
+	}
+	return out, nil
+}
+
+// OrgHasOpenTickets reports whether the org has a ticket whose status is
+// not closed, reading GET /organizations/{id}/tickets.json in cursor pages
+// and stopping at the first such ticket.
+func (c *Client) OrgHasOpenTickets(ctx context.Context, orgID int64) (bool, error) {
+	after := ""
+	for {
+		q := url.Values{"page[size]": {fmt.Sprint(PageSize)}}
+		if after != "" {
+			q.Set("page[after]", after)
+		}
+		var resp struct {
+			Tickets []struct {
+				Status string `json:"status"`
+			} `json:"tickets"`
+			Meta struct {
+				HasMore     bool   `json:"has_more"`
+				AfterCursor string `json:"after_cursor"`
+			} `json:"meta"`
+		}
+		path := fmt.Sprintf("/organizations/%d/tickets.json?%s", orgID, q.Encode())
+		if err := c.get(ctx, "list org tickets", fmt.Sprint(orgID), path, &resp); err != nil {
+			return false, err
+		}
+		for _, t := range resp.Tickets {
+			if t.Status != "closed" {
+				return true, nil
+			}
+		}
+		if !resp.Meta.HasMore || resp.Meta.AfterCursor == "" || resp.Meta.AfterCursor == after {
+			return false, nil
+		}
+		after = resp.Meta.AfterCursor
+	}
+}
+
+func orgFromAPI(o gz.Organization) syncer.Org {
+	return syncer.Org{ID: o.ID, Name: o.Name, ExternalID: o.ExternalID, Tags: o.Tags, Fields: o.OrganizationFields, UpdatedAt: o.UpdatedAt}
+}
+
+func userFromAPI(u gz.User) syncer.User {
+	return syncer.User{ID: u.ID, Name: u.Name, Email: u.Email, OrgID: u.OrganizationID, Role: u.Role,
+		Tags: u.Tags, Fields: map[string]any(u.UserFields), ExternalID: u.ExternalID}
+}

@@ -1,0 +1,292 @@
+package zendesk
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Call describes one HTTP request the adapter made (one attempt), for the
+// Config.Observe hook: metrics by system, endpoint pattern, method and status.
+type Call struct {
+	// System is always "zendesk".
+	System string
+	// Endpoint is the path pattern below /api/v2, as in
+	// "/organizations/{id}/tickets.json".
+	Endpoint string
+	// Method is the HTTP method.
+	Method string
+	// Status is the HTTP status answered, or 0 when no answer came.
+	Status int
+	// Duration is how long the attempt took.
+	Duration time.Duration
+}
+
+type ctxKey int
+
+// idempotentKey marks a request as safe to send again after a lost answer
+// (5xx, reset, timeout) even though its method is POST.
+const idempotentKey ctxKey = 1
+
+func withIdempotent(ctx context.Context) context.Context {
+	return context.WithValue(ctx, idempotentKey, true)
+}
+
+// transport paces, retries and counts every request of one Client.
+type transport struct {
+	base       http.RoundTripper
+	limiter    *rate.Limiter
+	export     *rate.Limiter
+	timeout    time.Duration
+	maxRetries int
+	rpm        int
+	sleep      func(ctx context.Context, d time.Duration) error
+	observe    func(Call)
+
+	mu        sync.Mutex
+	calls     map[string]int
+	remaining int // last X-Rate-Limit-Remaining seen, -1 before any
+	// pausedUntil is when a 429's Retry-After ends for every request.
+	pausedUntil time.Time
+	// rateLimitBudget bounds the total Retry-After waiting of one request.
+	rateLimitBudget time.Duration
+}
+
+// errRateLimited is returned, wrapped, when 429s outlast every retry.
+var errRateLimited = errors.New("rate limited")
+
+func (t *transport) count(method, endpoint string) {
+	t.mu.Lock()
+	t.calls[method+" "+endpoint]++
+	t.mu.Unlock()
+}
+
+func (t *transport) idempotent(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete, http.MethodOptions:
+		return true
+	}
+	v, _ := req.Context().Value(idempotentKey).(bool)
+	return v
+}
+
+// RoundTrip sends req, pacing it with the rate limiter, slowing down when
+// the API reports few remaining requests, waiting Retry-After on 429 and
+// retrying with backoff 5xx answers and connection failures of idempotent
+// requests. Each attempt gets its own timeout; the answer's body is read
+// whole before it is returned, so that the timeout covers it.
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	endpoint := endpointPattern(req.URL.Path)
+	lim := t.limiter
+	if strings.HasPrefix(endpoint, "/incremental/") {
+		lim = t.export
+	}
+	idem := t.idempotent(req)
+	failures, limited := 0, 0
+	var waited time.Duration
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 && req.GetBody != nil {
+			body, err := req.GetBody()
+			if err != nil {
+				return nil, err
+			}
+			req = req.Clone(ctx)
+			req.Body = body
+		}
+		if err := lim.Wait(ctx); err != nil {
+			return nil, err
+		}
+		if d := t.slowdown(); d > 0 {
+			if err := t.sleep(ctx, d); err != nil {
+				return nil, err
+			}
+		}
+		resp, err := t.attempt(req, endpoint)
+		if err != nil {
+			if ctx.Err() != nil || !idem || failures >= t.maxRetries {
+				return nil, err
+			}
+			if err := t.sleep(ctx, backoff(failures)); err != nil {
+				return nil, err
+			}
+			failures++
+			continue
+		}
+		switch {
+		case resp.StatusCode == http.StatusTooManyRequests:
+			// Zendesk's limit is per account and clears after
+			// Retry-After: 429s are waited out up to a budget of time,
+			// not counted as failures.
+			wait := retryAfter(resp.Header, backoff(limited))
+			if t.maxRetries < 0 || waited+wait > t.rateLimitBudget {
+				return resp, nil
+			}
+			waited += wait
+			limited++
+			t.pauseFor(wait)
+			if err := t.sleep(ctx, wait); err != nil {
+				return nil, err
+			}
+		case resp.StatusCode >= 500 && idem:
+			if failures >= t.maxRetries {
+				return resp, nil
+			}
+			if err := t.sleep(ctx, retryAfter(resp.Header, backoff(failures))); err != nil {
+				return nil, err
+			}
+			failures++
+		default:
+			return resp, nil
+		}
+	}
+}
+
+// pauseFor makes the client's other requests wait d too: a 429 means the
+// account's budget is used up for everyone, so sending more only makes a
+// storm of 429s.
+func (t *transport) pauseFor(d time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if until := time.Now().Add(d); until.After(t.pausedUntil) {
+		t.pausedUntil = until
+	}
+}
+
+// attempt sends one request with its own timeout and reads the answer.
+func (t *transport) attempt(req *http.Request, endpoint string) (*http.Response, error) {
+	t.count(req.Method, endpoint)
+	actx, cancel := context.WithTimeout(req.Context(), t.timeout)
+	defer cancel()
+	start := time.Now()
+	resp, err := t.base.RoundTrip(req.WithContext(actx))
+	var body []byte
+	if err == nil {
+		body, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	if err != nil && actx.Err() == context.DeadlineExceeded && req.Context().Err() == nil {
+		err = &timeoutError{err: err}
+	}
+	status := 0
+	if err == nil {
+		status = resp.StatusCode
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		resp.ContentLength = int64(len(body))
+		t.noteRemaining(resp.Header)
+	}
+	if t.observe != nil {
+		t.observe(Call{System: "zendesk", Endpoint: endpoint, Method: req.Method, Status: status, Duration: time.Since(start)})
+	}
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// timeoutError is a request that ran out of its per-attempt timeout.
+type timeoutError struct{ err error }
+
+func (e *timeoutError) Error() string   { return "request timed out: " + e.err.Error() }
+func (e *timeoutError) Unwrap() error   { return e.err }
+func (e *timeoutError) Timeout() bool   { return true }
+func (e *timeoutError) Temporary() bool { return true }
+
+func (t *transport) noteRemaining(h http.Header) {
+	v := h.Get("X-Rate-Limit-Remaining")
+	if v == "" {
+		return
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return
+	}
+	t.mu.Lock()
+	t.remaining = n
+	t.mu.Unlock()
+}
+
+// slowdown returns the extra wait before the next request when the API
+// reported that few requests remain in its window: below lowRemaining(rpm)
+// the pacing interval is stretched in proportion to how close to zero the
+// remainder is, so that the window refills instead of ending in a 429.
+func (t *transport) slowdown() time.Duration {
+	t.mu.Lock()
+	rem := t.remaining
+	paused := time.Until(t.pausedUntil)
+	t.mu.Unlock()
+	if paused > 0 {
+		return paused
+	}
+	low := lowRemaining(t.rpm)
+	if rem < 0 || rem >= low {
+		return 0
+	}
+	interval := time.Minute / time.Duration(max(t.rpm, 1))
+	return interval * time.Duration(low-rem)
+}
+
+// lowRemaining is the X-Rate-Limit-Remaining below which the client slows
+// down: a tenth of the per-minute budget, at least 5.
+func lowRemaining(rpm int) int { return max(5, rpm/10) }
+
+// retryAfter reads the Retry-After header (seconds), or returns def.
+func retryAfter(h http.Header, def time.Duration) time.Duration {
+	if v := h.Get("Retry-After"); v != "" {
+		if n, err := strconv.ParseFloat(v, 64); err == nil && n >= 0 {
+			return time.Duration(n * float64(time.Second))
+		}
+	}
+	return def
+}
+
+// backoff is the wait before retry number attempt+1: 500ms doubling, at
+// most 30s.
+func backoff(attempt int) time.Duration {
+	d := time.Duration(float64(500*time.Millisecond) * math.Pow(2, float64(attempt)))
+	return min(d, 30*time.Second)
+}
+
+// endpointPattern turns a request path into the pattern calls are counted
+// under: the path below /api/v2, numeric segments and job IDs as {id}.
+func endpointPattern(path string) string {
+	p := path
+	if i := strings.Index(p, "/api/v2"); i >= 0 {
+		p = p[i+len("/api/v2"):]
+	}
+	segs := strings.Split(p, "/")
+	for i, seg := range segs {
+		base := strings.TrimSuffix(seg, ".json")
+		if base == "" {
+			continue
+		}
+		numeric := strings.Trim(base, "0123456789") == ""
+		if numeric || (i > 0 && segs[i-1] == "job_statuses" && base != "show_many") {
+			segs[i] = "{id}" + seg[len(base):]
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+func realSleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,321 @@
+package zendesktest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// submit queues a bulk job for the records in the request body under key.
+func (s *Server) submit(w http.ResponseWriter, r *http.Request, endpoint, jobType, key string) {
+	var body map[string][]map[string]any
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		writeError(w, 400, "InvalidValue", "malformed JSON body")
+		return
+	}
+	items, ok := body[key]
+	if !ok || len(items) == 0 {
+		writeError(w, 400, "InvalidValue", fmt.Sprintf("%s: an array of records is required", key))
+		return
+	}
+	if len(items) > MaxJobItems {
+		writeError(w, 400, "InvalidValue", fmt.Sprintf("%s: at most %d records a job", key, MaxJobItems))
+		return
+	}
+	s.queue(w, &job{Type: jobType, Endpoint: endpoint, Items: items})
+}
+
+// submitDestroy queues an organizations destroy_many job for ?ids= or
+// ?external_ids=.
+func (s *Server) submitDestroy(w http.ResponseWriter, q url.Values, endpoint string) {
+	var ids []int64
+	if v := q.Get("external_ids"); v != "" {
+		for _, ext := range strings.Split(v, ",") {
+			if o := s.orgByExternalID(ext); o != nil {
+				ids = append(ids, o.ID)
+			} else {
+				ids = append(ids, 0)
+			}
+		}
+	} else {
+		var ok bool
+		ids, ok = parseIDs(q.Get("ids"))
+		if !ok {
+			writeError(w, 400, "InvalidValue", "ids must be numbers")
+			return
+		}
+	}
+	if len(ids) == 0 || len(ids) > MaxJobItems {
+		writeError(w, 400, "InvalidValue", fmt.Sprintf("between 1 and %d ids a job", MaxJobItems))
+		return
+	}
+	s.queue(w, &job{Type: "bulk_delete_organizations", Endpoint: endpoint, IDs: ids})
+}
+
+func (s *Server) queue(w http.ResponseWriter, j *job) {
+	s.jobSeq++
+	j.ID = fmt.Sprintf("%032x", s.jobSeq)
+	j.Created = s.now()
+	j.Status = "queued"
+	switch {
+	case s.stuckJobs > 0:
+		s.stuckJobs--
+		j.Stuck = true
+	case s.failJobs[j.Endpoint] > 0:
+		s.failJobs[j.Endpoint]--
+		j.Fail = true
+	case s.failJobs[""] > 0:
+		s.failJobs[""]--
+		j.Fail = true
+	case s.jobDelay == 0:
+		s.apply(j)
+	}
+	s.jobs[j.ID] = j
+	writeJSON(w, 200, map[string]any{"job_status": s.jobJSON(j)})
+}
+
+func (s *Server) showJob(w http.ResponseWriter, id string) {
+	j, ok := s.jobs[strings.TrimSuffix(id, ".json")]
+	if !ok {
+		writeError(w, 404, "RecordNotFound", "Not found")
+		return
+	}
+	switch {
+	case j.Stuck:
+	case j.Fail:
+		j.Status, j.Message = "failed", "Job failed: internal error"
+	default:
+		if !j.Applied && s.now().Sub(j.Created) >= s.jobDelay {
+			s.apply(j)
+		}
+		if j.Applied {
+			j.Status = "completed"
+			j.Message = "Completed at " + s.now().UTC().Format("2006-01-02 15:04:05 +0000")
+		}
+	}
+	writeJSON(w, 200, map[string]any{"job_status": s.jobJSON(j)})
+}
+
+func (s *Server) jobJSON(j *job) map[string]any {
+	total := len(j.Items) + len(j.IDs)
+	progress := 0
+	var results any
+	if j.Status == "completed" {
+		progress = total
+		results = j.Results
+	}
+	return map[string]any{
+		"id": j.ID, "url": fmt.Sprintf("%s/api/v2/job_statuses/%s.json", s.srv.URL, j.ID),
+		"job_type": j.Type, "status": j.Status, "total": total, "progress": progress,
+		"message": nullable(j.Message), "results": results,
+	}
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// apply writes a job's records and stores its per-item results.
+func (s *Server) apply(j *job) {
+	j.Applied = true
+	now := s.now().UTC()
+	for i, item := range j.Items {
+		idx := i
+		if s.itemFault != nil && s.itemFault(j.Endpoint, item) {
+			res := jobResult{Index: &idx, Success: false, Error: "InvalidValue", Details: "Record rejected: injected item failure"}
+			if id := intOf(item["id"]); id != 0 && j.Type == "update_many_organizations" {
+				res.Index, res.ID = nil, id
+			}
+			j.Results = append(j.Results, res)
+			continue
+		}
+		switch j.Type {
+		case "create_many_organizations":
+			j.Results = append(j.Results, s.createOrg(idx, item, now))
+		case "update_many_organizations":
+			j.Results = append(j.Results, s.updateOrg(item, now))
+		case "create_many_users":
+			j.Results = append(j.Results, s.createUser(idx, item, now, false))
+		case "create_or_update_many_users":
+			j.Results = append(j.Results, s.createUser(idx, item, now, true))
+		}
+	}
+	for _, id := range j.IDs {
+		if s.itemFault != nil && s.itemFault(j.Endpoint, map[string]any{"id": float64(id)}) {
+			j.Results = append(j.Results, jobResult{ID: id, Action: "delete", Success: false, Error: "InvalidValue", Details: "Record rejected: injected item failure"})
+			continue
+		}
+		if _, ok := s.orgs[id]; !ok {
+			j.Results = append(j.Results, jobResult{ID: id, Action: "delete", Success: false, Error: "RecordNotFound", Details: fmt.Sprintf("Organization %d not found", id)})
+			continue
+		}
+		delete(s.orgs, id)
+		for _, u := range s.users {
+			if u.OrgID != nil && *u.OrgID == id {
+				u.OrgID = nil
+			}
+		}
+		j.Results = append(j.Results, jobResult{ID: id, Action: "delete", Status: "Deleted", Success: true})
+	}
+}
+
+func (s *Server) createOrg(idx int, item map[string]any, now time.Time) jobResult {
+	fail := func(code, details string) jobResult {
+		return jobResult{Index: &idx, Action: "create", Success: false, Error: code, Details: details}
+	}
+	name, _ := item["name"].(string)
+	if strings.TrimSpace(name) == "" {
+		return fail("InvalidValue", "Name: cannot be blank")
+	}
+	if s.orgByName(name) != nil {
+		return fail("DuplicateValue", "Name: "+name+" has already been taken")
+	}
+	o := &org{ID: s.newID(), Name: name, Tags: []string{}, Fields: map[string]any{}, DomainNames: []string{}, CreatedAt: now, UpdatedAt: now}
+	if ext, _ := item["external_id"].(string); ext != "" {
+		if s.orgByExternalID(ext) != nil {
+			return fail("DuplicateValue", "External: "+ext+" has already been taken")
+		}
+		o.ExternalID = &ext
+	}
+	o.URL = s.apiURL("organizations", o.ID)
+	if tags, ok := item["tags"]; ok {
+		o.Tags = stringsOf(tags)
+	}
+	if f, ok := item["organization_fields"].(map[string]any); ok {
+		o.Fields = copyMap(f)
+	}
+	s.orgs[o.ID] = o
+	return jobResult{Index: &idx, ID: o.ID, Action: "create", Status: "Created", Success: true}
+}
+
+func (s *Server) updateOrg(item map[string]any, now time.Time) jobResult {
+	id := intOf(item["id"])
+	o, ok := s.orgs[id]
+	if !ok {
+		return jobResult{ID: id, Action: "update", Success: false, Error: "RecordNotFound", Details: fmt.Sprintf("Organization %d not found", id)}
+	}
+	if name, ok := item["name"].(string); ok {
+		if strings.TrimSpace(name) == "" {
+			return jobResult{ID: id, Action: "update", Success: false, Error: "InvalidValue", Details: "Name: cannot be blank"}
+		}
+		if other := s.orgByName(name); other != nil && other.ID != id {
+			return jobResult{ID: id, Action: "update", Success: false, Error: "DuplicateValue", Details: "Name: " + name + " has already been taken"}
+		}
+		o.Name = name
+	}
+	if ext, ok := item["external_id"].(string); ok {
+		o.ExternalID = &ext
+	}
+	if tags, ok := item["tags"]; ok {
+		o.Tags = stringsOf(tags)
+	}
+	if f, ok := item["organization_fields"].(map[string]any); ok {
+		if o.Fields == nil {
+			o.Fields = map[string]any{}
+		}
+		for k, v := range f {
+			o.Fields[k] = v
+		}
+	}
+	o.UpdatedAt = now
+	return jobResult{ID: id, Action: "update", Status: "Updated", Success: true}
+}
+
+func (s *Server) createUser(idx int, item map[string]any, now time.Time, upsert bool) jobResult {
+	fail := func(code, details string) jobResult {
+		return jobResult{Index: &idx, Success: false, Error: code, Details: details}
+	}
+	email, _ := item["email"].(string)
+	name, _ := item["name"].(string)
+	var existing *user
+	if email != "" {
+		existing = s.userByEmail(email)
+	}
+	if existing == nil && upsert {
+		if ext, _ := item["external_id"].(string); ext != "" {
+			for _, u := range s.users {
+				if u.ExternalID != nil && *u.ExternalID == ext {
+					existing = u
+				}
+			}
+		}
+	}
+	if existing != nil && !upsert {
+		return fail("DuplicateValue", "Email: "+email+" is already being used by another user")
+	}
+	var orgID *int64
+	if _, ok := item["organization_id"]; ok && item["organization_id"] != nil {
+		oid := intOf(item["organization_id"])
+		if _, ok := s.orgs[oid]; !ok {
+			return fail("InvalidValue", fmt.Sprintf("Organization: %d not found", oid))
+		}
+		orgID = &oid
+	}
+	if existing != nil {
+		if name != "" {
+			existing.Name = name
+		}
+		if orgID != nil {
+			existing.OrgID = orgID
+		}
+		if role, _ := item["role"].(string); role != "" {
+			existing.Role = role
+		}
+		existing.UpdatedAt = now
+		return jobResult{Index: &idx, ID: existing.ID, Action: "update", Status: "Updated", Success: true, Email: existing.Email}
+	}
+	if email == "" {
+		return fail("InvalidValue", "Email: cannot be blank")
+	}
+	if strings.TrimSpace(name) == "" {
+		return fail("InvalidValue", "Name: cannot be blank")
+	}
+	role, _ := item["role"].(string)
+	if role == "" {
+		role = "end-user"
+	}
+	verified, _ := item["verified"].(bool)
+	u := &user{ID: s.newID(), Name: name, Email: email, OrgID: orgID, Role: role, Verified: verified, Active: true,
+		Tags: []string{}, Fields: map[string]any{}, CreatedAt: now, UpdatedAt: now}
+	u.URL = s.apiURL("users", u.ID)
+	if ext, _ := item["external_id"].(string); ext != "" {
+		u.ExternalID = &ext
+	}
+	if tags, ok := item["tags"]; ok {
+		u.Tags = stringsOf(tags)
+	}
+	s.users[u.ID] = u
+	return jobResult{Index: &idx, ID: u.ID, Action: "create", Status: "Created", Success: true, Email: email}
+}
+
+func intOf(v any) int64 {
+	switch n := v.(type) {
+	case float64:
+		return int64(n)
+	case json.Number:
+		i, _ := n.Int64()
+		return i
+	case string:
+		var i int64
+		_, _ = fmt.Sscan(n, &i)
+		return i
+	}
+	return 0
+}
+
+func stringsOf(v any) []string {
+	out := []string{}
+	list, _ := v.([]any)
+	for _, x := range list {
+		if s, ok := x.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
