@@ -62,6 +62,16 @@ var OrgFields = []FieldMapping{
 
 // MappedFields returns the mapping rows that apply to scope.
 func MappedFields(scope Scope) []FieldMapping {
+	if scope == Federal {
+		return federalFields
+	}
+	return globalFields
+}
+
+// The mapping rows of each scope, computed once from OrgFields.
+var globalFields, federalFields = fieldsOf(Global), fieldsOf(Federal)
+
+func fieldsOf(scope Scope) []FieldMapping {
 	var out []FieldMapping
 	for _, m := range OrgFields {
 		if m.Scope == "" || m.Scope == scope {

@@ -3,7 +3,6 @@ package syncer
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -49,13 +48,40 @@ func IsAccountID(s string) bool {
 	return true
 }
 
-// IsSalesforceID reports whether s looks like a 15- or 18-character
-// Salesforce ID (what a person may paste as --account).
-func IsSalesforceID(s string) bool {
-	if len(s) == 15 {
-		return IsAccountID(s + "AAA")
+// NormalizeAccountID checks that id is a Salesforce record ID (15 or 18
+// ASCII letters and digits, what a person may paste as --account) and
+// returns its 18-character form, the one Account_ID_18__c and external_id
+// hold. Anything else is a *Error with CodeAPIError, so no unchecked text
+// ever reaches SOQL.
+func NormalizeAccountID(id string) (string, error) {
+	switch {
+	case len(id) == 15 && IsAccountID(id+"AAA"):
+		return caseSafeID(id), nil
+	case IsAccountID(id):
+		return id, nil
 	}
-	return IsAccountID(s)
+	shown := id
+	if len(shown) > 40 {
+		shown = shown[:40] + "…"
+	}
+	return "", Errorf(CodeAPIError, "invalid Salesforce ID %q: want 15 or 18 letters and digits", shown)
+}
+
+// caseSafeID appends to a 15-character ID the three characters that encode
+// which of its letters are upper case, giving the 18-character form.
+func caseSafeID(id15 string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+	b := []byte(id15)
+	for chunk := range 3 {
+		flags := 0
+		for i := range 5 {
+			if c := id15[chunk*5+i]; c >= 'A' && c <= 'Z' {
+				flags |= 1 << i
+			}
+		}
+		b = append(b, alphabet[flags])
+	}
+	return string(b)
 }
 
 // DesiredOrg is the org an account should have in Zendesk.
@@ -71,15 +97,16 @@ type DesiredOrg struct {
 
 // Desire computes the org an account should have in scope, on day now.
 func Desire(scope Scope, a Account, now time.Time, rules Rules) DesiredOrg {
-	d := DesiredOrg{Name: strings.TrimSpace(a.Name), ExternalID: a.ID, Fields: map[string]any{}, Problems: slices.Clone(a.Problems)}
-	tags := map[string]bool{}
+	fields := MappedFields(scope)
+	d := DesiredOrg{Name: strings.TrimSpace(a.Name), ExternalID: a.ID, Fields: make(map[string]any, len(fields)), Problems: slices.Clone(a.Problems)}
+	var tags []string
 
 	level, rank := "", 0
 	expiration := ""
-	for _, s := range append(slices.Clone(a.CustomerSubscriptions), a.ZuoraSubscriptions...) {
+	for s := range subscriptions(a) {
 		if s.Tier != "" {
 			if l, r, ok := tierOf(s.Tier); ok {
-				tags["sub_"+l] = true
+				tags = append(tags, "sub_"+l)
 				if r > rank {
 					level, rank = l, r
 				}
@@ -98,7 +125,7 @@ func Desire(scope Scope, a Account, now time.Time, rules Rules) DesiredOrg {
 	}
 	d.Expiration = expiration
 
-	for _, m := range MappedFields(scope) {
+	for _, m := range fields {
 		var v any
 		switch m.Zendesk {
 		case FieldSupportLevel:
@@ -122,16 +149,16 @@ func Desire(scope Scope, a Account, now time.Time, rules Rules) DesiredOrg {
 	}
 
 	if level != "" {
-		tags["support_level_"+level] = true
+		tags = append(tags, "support_level_"+level)
 	}
 	if expiration != "" {
 		if exp, err := time.Parse(time.DateOnly, expiration); err == nil {
 			today := now.UTC().Truncate(24 * time.Hour)
 			if exp.Before(today) {
-				tags["expired"] = true
+				tags = append(tags, "expired")
 			}
 			if !exp.After(today.Add(-rules.GreatlyExpiredAfter)) {
-				tags["greatly_expired"] = true
+				tags = append(tags, "greatly_expired")
 				d.GreatlyExpired = true
 			}
 		}
@@ -139,12 +166,26 @@ func Desire(scope Scope, a Account, now time.Time, rules Rules) DesiredOrg {
 	if scope == Global && a.Type == "Partner" {
 		for prefix, f := range map[string]string{"partner_": sfPartnerStatus, "partner_type_": sfPartnerType, "partner_track_": sfPartnerTrack} {
 			if w := tagWord(fmt.Sprint(a.Fields[f])); w != "" && a.Fields[f] != nil {
-				tags[prefix+w] = true
+				tags = append(tags, prefix+w)
 			}
 		}
 	}
-	d.Tags = slices.Sorted(maps.Keys(tags))
+	d.Tags = sortedUnique(tags)
 	return d
+}
+
+// subscriptions yields the account's active customer, then Zuora,
+// subscriptions.
+func subscriptions(a Account) func(yield func(Subscription) bool) {
+	return func(yield func(Subscription) bool) {
+		for _, list := range [][]Subscription{a.CustomerSubscriptions, a.ZuoraSubscriptions} {
+			for _, s := range list {
+				if !yield(s) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // Plan is the output of planning: the changes to make and the count of
@@ -299,6 +340,9 @@ func ownedOnly(tags []string) []string {
 }
 
 func sortedUnique(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
 	out := slices.Clone(s)
 	slices.Sort(out)
 	return slices.Compact(out)

@@ -223,9 +223,13 @@ func (r *Runner) execute(ctx context.Context, job Job, opts Options, s *Summary,
 		s.Code, s.Message = CodeInternal, fmt.Sprintf("%s is not a sync job", job)
 		return
 	}
-	if opts.Account != "" && !IsSalesforceID(opts.Account) {
-		s.Code, s.Message = CodeAPIError, fmt.Sprintf("--account %q is not a 15- or 18-character Salesforce ID", opts.Account)
-		return
+	if opts.Account != "" {
+		id, err := NormalizeAccountID(opts.Account)
+		if err != nil {
+			s.Code, s.Message = CodeAPIError, ErrorMessage(err)
+			return
+		}
+		opts.Account, s.Account = id, id
 	}
 	f, err := r.fetch(ctx, job, opts.Account)
 	if err != nil {
@@ -593,6 +597,9 @@ func stillHolds(planned, now Change, found bool) string {
 	}
 	if now.Action != planned.Action {
 		return fmt.Sprintf("the record changed since the preview: it now needs %s instead of %s", now.Action, planned.Action)
+	}
+	if string(now.Before) != string(planned.Before) {
+		return "the record changed in Zendesk since the preview"
 	}
 	if now.ID != planned.ID || string(mustJSON(now.Org)) != string(mustJSON(planned.Org)) || string(mustJSON(now.User)) != string(mustJSON(planned.User)) {
 		return "the record changed since the preview: the change would now be different"
