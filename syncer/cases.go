@@ -16,10 +16,10 @@ type Event string
 
 // The ticket events of the case push.
 const (
-	// EventCreated: a ticket with an organization was created; a case is
-	// created for it.
+	// EventCreated means a ticket with an organization was created: a
+	// case is created for it.
 	EventCreated Event = "created"
-	// EventClosed: a ticket was closed; its case is closed.
+	// EventClosed means a ticket was closed: its case is closed.
 	EventClosed Event = "closed"
 )
 
@@ -57,7 +57,7 @@ const (
 // case: the case field written, where its value comes from, and the
 // function that sets it.
 type CaseField struct {
-	Salesforce string // Case field, as the README names it
+	Salesforce string // API name of the Case field
 	Zendesk    string // where the value comes from
 	Rule       string // how it is derived, for the README
 	set        func(c *Case, t Ticket, accountID, ticketURL string)
@@ -83,9 +83,9 @@ var CaseFields = []CaseField{
 		func(c *Case, t Ticket, _, _ string) { c.Email = t.RequesterEmail }},
 	{"SuppliedName", "requester name", "as is",
 		func(c *Case, t Ticket, _, _ string) { c.Name = t.RequesterName }},
-	{"Zendesk ticket URL", "agent URL of the ticket", "as is",
+	{"Zendesk_Ticket_URL__c", "agent URL of the ticket", "as is",
 		func(c *Case, _ Ticket, _, ticketURL string) { c.TicketURL = ticketURL }},
-	{"Zendesk ticket ID", "ticket ID", "the key by which the push finds the case again (never two cases for one ticket)",
+	{"Zendesk_Ticket_ID__c", "ticket ID", "the key by which the push finds the case again (never two cases for one ticket)",
 		func(c *Case, t Ticket, _, _ string) { c.TicketID = t.ID }},
 }
 
@@ -153,17 +153,18 @@ type PushStatus string
 
 // The states of a case push.
 const (
-	// PushRetrying: an attempt failed with a retried code (3, 4, 5) and
-	// another attempt follows. A push whose last record is retrying was
-	// interrupted (or is still running).
+	// PushRetrying means an attempt failed with a retried code (3, 4, 5)
+	// and another attempt follows. A push whose last record is retrying
+	// was interrupted (or is still running).
 	PushRetrying PushStatus = "retrying"
-	// PushDone: the case was created, found or closed.
+	// PushDone means the case was created, found or closed.
 	PushDone PushStatus = "done"
-	// PushSkipped: there was nothing to push (the ticket has no org with a
-	// Salesforce account ID), or the push ended with a silent code (1, 2).
+	// PushSkipped means there was nothing to push (the ticket has no org
+	// with a Salesforce account ID), or the push ended with a silent code
+	// (1, 2).
 	PushSkipped PushStatus = "skipped"
-	// PushFailed: the push failed (codes 3–5 after their retries, or any
-	// other failing code) and is kept to be retried later.
+	// PushFailed means the push failed (codes 3–5 after their retries, or
+	// any other failing code) and is kept to be retried later.
 	PushFailed PushStatus = "failed"
 )
 

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/sethvargo/go-envconfig"
+)
+
+// Config is zdsync's configuration: environment variables, read once. The
+// names are a contract (DESIGN.md); the README's table lists them all.
+type Config struct {
+	Salesforce     SalesforceConfig `env:", prefix=SALESFORCE_"`
+	ZendeskGlobal  ZendeskConfig    `env:", prefix=ZENDESK_GLOBAL_"`
+	ZendeskFederal ZendeskConfig    `env:", prefix=ZENDESK_FEDERAL_"`
+
+	DatabaseURL string `env:"DATABASE_URL" help:"SQLite file (default zdsync.db in the working directory) or postgres://… for several replicas"`
+
+	SlackBotToken       string   `env:"SLACK_BOT_TOKEN" help:"Slack bot token xoxb-… (secret); needed by serve"`
+	SlackAppToken       string   `env:"SLACK_APP_TOKEN" help:"Slack app-level token xapp-… for Socket Mode (secret); needed by serve"`
+	SlackAPIURL         string   `env:"SLACK_API_URL" help:"override of the Slack API URL, for tests"`
+	SlackAlertChannel   string   `env:"SLACK_ALERT_CHANNEL" help:"channel ID for failure alerts"`
+	SlackSummaryChannel string   `env:"SLACK_SUMMARY_CHANNEL" help:"channel ID for run summaries and the quiet-run status message"`
+	SlackWriters        []string `env:"SLACK_WRITERS" help:"comma-separated Slack user or user-group IDs allowed to run writing commands"`
+
+	ZendeskWebhookSecret string        `env:"ZENDESK_WEBHOOK_SECRET" help:"signing secret of the Zendesk webhook that reports ticket events (secret); needed by serve"`
+	ZendeskCaseIDField   int64         `env:"ZENDESK_CASE_ID_FIELD" help:"ID of the Zendesk Global ticket custom field holding the Salesforce case ID"`
+	ZendeskRateLimit     int           `env:"ZENDESK_RATE_LIMIT, default=700" help:"requests a minute zdsync allows itself per Zendesk instance (Enterprise: 700)"`
+	CasePushRetries      int           `env:"CASE_PUSH_RETRIES, default=3" help:"retries of a case push failing with code 3, 4 or 5"`
+	CasePushRetryDelay   time.Duration `env:"CASE_PUSH_RETRY_DELAY, default=5s" help:"wait between case push attempts"`
+
+	HTTPAddr    string        `env:"HTTP_ADDR, default=:8080" help:"listen address of serve (webhooks, /healthz, /readyz, /metrics)"`
+	HTTPTimeout time.Duration `env:"HTTP_TIMEOUT, default=30s" help:"timeout of each outbound API request (Salesforce, Zendesk, Slack)"`
+	PlanTTL     time.Duration `env:"PLAN_TTL, default=30m" help:"how long a stored preview can be applied"`
+
+	ScheduleGlobalOrgs string `env:"SCHEDULE_GLOBAL_ORGS, default=0 * * * *" help:"cron expression of global-orgs; off disables it"`
+	ScheduleFederal    string `env:"SCHEDULE_FEDERAL, default=30 * * * *" help:"cron expression of federal-orgs then federal-users; off disables it"`
+	ScheduleCaseSweep  string `env:"SCHEDULE_CASE_SWEEP, default=*/10 * * * *" help:"cron expression of the case parity sweep; off disables it"`
+
+	DeleteLimit         int     `env:"DELETE_LIMIT, default=500" help:"most org deletions one run may make; a plan with more deletes none"`
+	ShrinkRatio         float64 `env:"SHRINK_RATIO, default=0.9" help:"a full run whose Salesforce result is below this share of the last successful run deletes nothing"`
+	ApprovalThreshold   int     `env:"APPROVAL_THRESHOLD, default=50" help:"a global-orgs run deleting more orgs than this holds the deletions for approval in Slack (0: never)"`
+	GreatlyExpiredYears int     `env:"GREATLY_EXPIRED_YEARS, default=3" help:"years after expiry an account is greatly expired and its Global org deleted"`
+
+	LogLevel string `env:"LOG_LEVEL, default=info" help:"debug, info, warn or error"`
+}
+
+// SalesforceConfig is the Salesforce login. Without Username, Password and
+// SecurityToken the client-credentials flow is used.
+type SalesforceConfig struct {
+	URL           string `env:"URL" help:"Salesforce login domain, e.g. https://login.salesforce.com, https://test.salesforce.com"`
+	ClientID      string `env:"CLIENT_ID" help:"connected app consumer key"`
+	ClientSecret  string `env:"CLIENT_SECRET" help:"connected app consumer secret (secret)"`
+	Username      string `env:"USERNAME" help:"password flow: user name; without USERNAME, PASSWORD and SECURITY_TOKEN the client-credentials flow is used"`
+	Password      string `env:"PASSWORD" help:"password flow: password (secret)"`
+	SecurityToken string `env:"SECURITY_TOKEN" help:"password flow: security token (secret)"`
+}
+
+// ZendeskConfig is the login of one Zendesk instance.
+type ZendeskConfig struct {
+	URL      string `env:"URL" help:"instance URL, e.g. https://example.zendesk.com (the client adds /api/v2)"`
+	Email    string `env:"EMAIL" help:"agent e-mail of the API token"`
+	APIToken string `env:"API_TOKEN" help:"API token (secret)"`
+}
+
+// usageError is a usage or configuration error: exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+// LoadConfig reads the configuration from lookuper and checks the values
+// every command needs.
+func LoadConfig(ctx context.Context, l envconfig.Lookuper) (Config, error) {
+	var c Config
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: l}); err != nil {
+		return c, usagef("configuration: %s", cleanEnvError(err))
+	}
+	switch {
+	case c.CasePushRetries < 0:
+		return c, usagef("configuration: CASE_PUSH_RETRIES must be 0 or more")
+	case c.CasePushRetryDelay < 0:
+		return c, usagef("configuration: CASE_PUSH_RETRY_DELAY must not be negative")
+	case c.HTTPTimeout <= 0:
+		return c, usagef("configuration: HTTP_TIMEOUT must be positive")
+	case c.PlanTTL <= 0:
+		return c, usagef("configuration: PLAN_TTL must be positive")
+	case c.ShrinkRatio < 0 || c.ShrinkRatio > 1:
+		return c, usagef("configuration: SHRINK_RATIO must be between 0 and 1")
+	case c.DeleteLimit < 0 || c.ApprovalThreshold < 0 || c.GreatlyExpiredYears < 1:
+		return c, usagef("configuration: DELETE_LIMIT and APPROVAL_THRESHOLD must be 0 or more, GREATLY_EXPIRED_YEARS 1 or more")
+	case c.ZendeskRateLimit < 1:
+		return c, usagef("configuration: ZENDESK_RATE_LIMIT must be 1 or more")
+	}
+	return c, nil
+}
+
+// configVar is one variable Config reads: its name, default and meaning.
+type configVar struct{ name, def, help, field string }
+
+// configVars lists every variable Config reads, from its struct tags (the
+// README's configuration table is generated from it).
+func configVars() []configVar {
+	var out []configVar
+	var walk func(t reflect.Type, prefix, path string)
+	walk = func(t reflect.Type, prefix, path string) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, opts, _ := strings.Cut(f.Tag.Get("env"), ",")
+			if f.Type.Kind() == reflect.Struct {
+				p := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(opts), "prefix="))
+				walk(f.Type, prefix+p, path+f.Name+": ")
+				continue
+			}
+			def := ""
+			if _, d, ok := strings.Cut(opts, "default="); ok {
+				def = "`" + d + "`"
+			}
+			out = append(out, configVar{prefix + name, def, f.Tag.Get("help"), path + f.Name})
+		}
+	}
+	walk(reflect.TypeFor[Config](), "", "")
+	return out
+}
+
+// cleanEnvError turns go-envconfig's error, which names the Go field and
+// repeats the value, into one line naming the variable without its value
+// (which may be a secret).
+func cleanEnvError(err error) string {
+	s := err.Error()
+	for _, v := range configVars() {
+		if rest, ok := strings.CutPrefix(s, v.field+": "); ok {
+			reason := "invalid value"
+			switch {
+			case strings.Contains(rest, "duration"):
+				reason = "not a duration (use e.g. 30s, 5m)"
+			case strings.Contains(rest, "ParseInt"), strings.Contains(rest, "ParseFloat"):
+				reason = "not a number"
+			case strings.Contains(rest, "missing required"):
+				reason = "is required"
+			}
+			return v.name + ": " + reason
+		}
+	}
+	return "invalid environment"
+}
+
+// need checks that the named variables are set, naming the first missing.
+func need(vars ...[2]string) error {
+	for _, v := range vars {
+		if strings.TrimSpace(v[1]) == "" {
+			return usagef("configuration: %s is not set", v[0])
+		}
+	}
+	return nil
+}
+
+// needSalesforce checks the Salesforce login variables.
+func (c *Config) needSalesforce() error {
+	return need([2]string{"SALESFORCE_URL", c.Salesforce.URL}, [2]string{"SALESFORCE_CLIENT_ID", c.Salesforce.ClientID},
+		[2]string{"SALESFORCE_CLIENT_SECRET", c.Salesforce.ClientSecret})
+}
+
+// needZendesk checks the login variables of one Zendesk instance.
+func needZendesk(prefix string, z ZendeskConfig) error {
+	return need([2]string{prefix + "URL", z.URL}, [2]string{prefix + "EMAIL", z.Email}, [2]string{prefix + "API_TOKEN", z.APIToken})
+}

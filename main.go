@@ -1,0 +1,286 @@
+// Command zdsync keeps Zendesk in step with Salesforce and pushes Zendesk
+// tickets into Salesforce cases; on-call engineers drive it from Slack.
+//
+//	zdsync demo                       run every job against built-in sandboxes
+//	zdsync serve                      the bot: Slack Socket Mode + scheduler + HTTP
+//	zdsync sync <job> [--dry-run [--save-plan]] [--account SFID] [--json]
+//	zdsync plan show <plan-id> [--json|--csv] | zdsync plan apply <plan-id> [--json]
+//	zdsync case push <ticket-id> [--event created|closed] [--json]
+//
+// main.go is the only place that knows every part: it reads the
+// configuration, builds the adapters and wires them together.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/zdsync/zdsync/syncer"
+)
+
+// Exit statuses (DESIGN.md).
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+const usage = `usage:
+  zdsync demo                       run every job against built-in sandboxes; no credentials needed
+  zdsync serve                      the bot: Slack Socket Mode + scheduler + HTTP (webhooks, /healthz, /metrics)
+  zdsync sync <job> [--dry-run [--save-plan]] [--account SFID] [--json]
+                                    jobs: global-orgs, federal-orgs, federal-users
+  zdsync plan show <plan-id> [--json|--csv]
+  zdsync plan apply <plan-id> [--json]
+  zdsync case push <ticket-id> [--event created|closed] [--json]
+Configuration is read from environment variables; see the README.`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m := NewMain()
+	code := m.Run(ctx, os.Args[1:])
+	m.Close()
+	os.Exit(code)
+}
+
+// Main is the program: what a test starts to run zdsync end to end.
+type Main struct {
+	Stdout io.Writer
+	Stderr io.Writer
+	// Env is where configuration is read from (the process environment
+	// by default).
+	Env envconfig.Lookuper
+	// Terminal says that Stderr is a terminal: long phases show progress.
+	Terminal bool
+	// Ready, if set, receives the HTTP address once serve listens.
+	Ready chan<- string
+
+	closers []func()
+}
+
+// NewMain returns a Main on the process's standard streams and environment.
+func NewMain() *Main {
+	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr, Env: envconfig.OsLookuper()}
+	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		m.Terminal = true
+	}
+	return m
+}
+
+// Close releases what Run opened.
+func (m *Main) Close() {
+	for i := len(m.closers) - 1; i >= 0; i-- {
+		m.closers[i]()
+	}
+	m.closers = nil
+}
+
+func (m *Main) onClose(f func()) { m.closers = append(m.closers, f) }
+
+// Run runs one command and returns its exit status.
+func (m *Main) Run(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprintln(m.Stderr, usage)
+		return exitUsage
+	}
+	var err error
+	code := exitOK
+	switch args[0] {
+	case "demo":
+		code, err = m.runDemo(ctx, args[1:])
+	case "serve":
+		err = m.runServe(ctx, args[1:])
+	case "sync":
+		code, err = m.runSync(ctx, args[1:])
+	case "plan":
+		code, err = m.runPlan(ctx, args[1:])
+	case "case":
+		code, err = m.runCase(ctx, args[1:])
+	case "help", "-h", "--help":
+		fmt.Fprintln(m.Stdout, usage)
+		return exitOK
+	default:
+		err = usagef("unknown command %q", args[0])
+	}
+	var ue *usageError
+	switch {
+	case errors.As(err, &ue):
+		fmt.Fprintln(m.Stderr, "zdsync: "+ue.msg)
+		if strings.HasPrefix(ue.msg, "usage") || strings.HasPrefix(ue.msg, "unknown") {
+			fmt.Fprintln(m.Stderr, usage)
+		}
+		return exitUsage
+	case err != nil:
+		fmt.Fprintln(m.Stderr, "zdsync: "+err.Error())
+		return exitFail
+	}
+	return code
+}
+
+// parseArgs parses flags placed anywhere among the positional arguments.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, usagef("usage: %s", err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func (m *Main) config(ctx context.Context) (Config, error) {
+	return LoadConfig(ctx, m.Env)
+}
+
+// logger returns the structured JSON logger on stderr.
+func (m *Main) logger(cfg Config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	return slog.New(slog.NewJSONHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// printSummary prints a summary as the single JSON object of --json, or as
+// text, and returns the exit status it calls for.
+func (m *Main) printSummary(s *syncer.Summary, asJSON bool) int {
+	if asJSON {
+		enc := json.NewEncoder(m.Stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(s)
+	} else {
+		s.WriteText(m.Stdout, 20)
+	}
+	if s.OK() {
+		return exitOK
+	}
+	return exitFail
+}
+
+func (m *Main) runSync(ctx context.Context, args []string) (int, error) {
+	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
+	dry := fs.Bool("dry-run", false, "")
+	save := fs.Bool("save-plan", false, "")
+	account := fs.String("account", "", "")
+	asJSON := fs.Bool("json", false, "")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return 0, err
+	}
+	if len(pos) != 1 {
+		return 0, usagef("usage: zdsync sync <global-orgs|federal-orgs|federal-users> [--dry-run [--save-plan]] [--account SFID] [--json]")
+	}
+	job, ok := syncer.ParseJob(pos[0])
+	if !ok || job == syncer.JobCaseSweep {
+		return 0, usagef("unknown job %q: use global-orgs, federal-orgs or federal-users", pos[0])
+	}
+	if *save && !*dry {
+		return 0, usagef("--save-plan needs --dry-run")
+	}
+	if *account != "" {
+		if _, err := syncer.NormalizeAccountID(*account); err != nil {
+			return 0, usagef("--account: %s", syncer.ErrorMessage(err))
+		}
+	}
+	cfg, err := m.config(ctx)
+	if err != nil {
+		return 0, err
+	}
+	app, err := m.app(ctx, cfg, job)
+	if err != nil {
+		return 0, err
+	}
+	s := app.Runner.Run(ctx, job, syncer.Options{DryRun: *dry, SavePlan: *save, Account: *account, By: "cli"})
+	return m.printSummary(s, *asJSON), nil
+}
+
+func (m *Main) runPlan(ctx context.Context, args []string) (int, error) {
+	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "")
+	asCSV := fs.Bool("csv", false, "")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return 0, err
+	}
+	if len(pos) != 2 || (pos[0] != "show" && pos[0] != "apply") {
+		return 0, usagef("usage: zdsync plan show <plan-id> [--json|--csv] | zdsync plan apply <plan-id> [--json]")
+	}
+	cfg, err := m.config(ctx)
+	if err != nil {
+		return 0, err
+	}
+	db, err := m.openStore(ctx, cfg)
+	if err != nil {
+		return 0, err
+	}
+	p, err := db.GetPlan(ctx, pos[1])
+	if err != nil {
+		return 0, fmt.Errorf("plan %s: %s", pos[1], syncer.ErrorMessage(err))
+	}
+	if pos[0] == "show" {
+		switch {
+		case *asJSON:
+			enc := json.NewEncoder(m.Stdout)
+			enc.SetIndent("", "  ")
+			return exitOK, enc.Encode(p)
+		case *asCSV:
+			return exitOK, syncer.WriteCSV(m.Stdout, p.Changes)
+		}
+		syncer.WritePlanText(m.Stdout, p, 50)
+		return exitOK, nil
+	}
+	app, err := m.app(ctx, cfg, p.Job)
+	if err != nil {
+		return 0, err
+	}
+	s := app.Runner.ApplyPlan(ctx, p.ID, "cli")
+	return m.printSummary(s, *asJSON), nil
+}
+
+func (m *Main) runCase(ctx context.Context, args []string) (int, error) {
+	fs := flag.NewFlagSet("case", flag.ContinueOnError)
+	event := fs.String("event", "created", "")
+	asJSON := fs.Bool("json", false, "")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return 0, err
+	}
+	if len(pos) != 2 || pos[0] != "push" {
+		return 0, usagef("usage: zdsync case push <ticket-id> [--event created|closed] [--json]")
+	}
+	id, err := strconv.ParseInt(pos[1], 10, 64)
+	if err != nil || id <= 0 {
+		return 0, usagef("ticket ID %q is not a positive number", pos[1])
+	}
+	ev, ok := syncer.ParseEvent(*event)
+	if !ok {
+		return 0, usagef("--event %q: use created or closed", *event)
+	}
+	cfg, err := m.config(ctx)
+	if err != nil {
+		return 0, err
+	}
+	app, err := m.app(ctx, cfg, syncer.JobCases)
+	if err != nil {
+		return 0, err
+	}
+	s := app.Pusher.Push(ctx, id, ev)
+	return m.printSummary(s, *asJSON), nil
+}

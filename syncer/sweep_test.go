@@ -1,0 +1,176 @@
+package syncer_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/zdsync/zdsync/syncer"
+)
+
+// memCursors is an in-memory syncer.CursorStore.
+type memCursors struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (c *memCursors) GetCursor(_ context.Context, name string) (string, bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[name]
+	return v, ok, nil
+}
+
+func (c *memCursors) SetCursor(_ context.Context, name, value string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]string{}
+	}
+	c.m[name] = value
+	return nil
+}
+
+type enqueued struct {
+	id int64
+	ev syncer.Event
+}
+
+// recordingQueue is a syncer.Enqueuer that records what it was given, and
+// optionally pushes it at once.
+type recordingQueue struct {
+	mu   sync.Mutex
+	got  []enqueued
+	err  error
+	push *syncer.Pusher
+}
+
+func (q *recordingQueue) Enqueue(ctx context.Context, id int64, ev syncer.Event) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.err != nil {
+		return q.err
+	}
+	q.got = append(q.got, enqueued{id, ev})
+	if q.push != nil {
+		q.push.Push(ctx, id, ev)
+	}
+	return nil
+}
+
+func newSweep(f *pushFixture) (*syncer.Sweeper, *recordingQueue, *memCursors) {
+	q := &recordingQueue{}
+	c := &memCursors{}
+	return &syncer.Sweeper{Zendesk: f.zd, Salesforce: f.sf, Cursors: c, Queue: q, Log: f.log}, q, c
+}
+
+func TestSweepFindsMissingPushes(t *testing.T) {
+	f := newPushFixture()                                                             // ticket 101: org with account, no case
+	f.zd.put(syncer.Ticket{ID: 102, OrgID: 2, Status: "open"})                        // org without account
+	f.zd.put(syncer.Ticket{ID: 103, Status: "open"})                                  // no org
+	f.zd.put(syncer.Ticket{ID: 104, OrgID: 1, Status: "open", CaseID: "500OPEN"})     // has case, open
+	f.zd.put(syncer.Ticket{ID: 105, OrgID: 1, Status: "closed", CaseID: "500OPEN"})   // closed, case open
+	f.zd.put(syncer.Ticket{ID: 106, OrgID: 1, Status: "closed", CaseID: "500CLOSED"}) // closed, case closed
+	f.zd.put(syncer.Ticket{ID: 107, OrgID: 1, Status: "closed"})                      // closed, never got a case
+	f.zd.put(syncer.Ticket{ID: 108, OrgID: 1, Status: "closed", CaseID: "500GONE"})   // case does not exist
+	f.sf.cases["500OPEN"] = syncer.Case{ID: "500OPEN", Status: "Working"}
+	f.sf.cases["500CLOSED"] = syncer.Case{ID: "500CLOSED", Status: "Closed"}
+	w, q, cursors := newSweep(f)
+
+	s := w.Run(t.Context())
+	if !s.OK() || s.Job != syncer.JobCaseSweep || s.Fetched != 8 {
+		t.Fatalf("summary = %+v", s)
+	}
+	want := []enqueued{{101, syncer.EventCreated}, {105, syncer.EventClosed}, {107, syncer.EventCreated}}
+	slices.SortFunc(q.got, func(a, b enqueued) int { return int(a.id - b.id) })
+	if !slices.Equal(q.got, want) {
+		t.Errorf("enqueued %v, want %v", q.got, want)
+	}
+	if s.Created != 2 || s.Updated != 1 {
+		t.Errorf("created %d updated %d", s.Created, s.Updated)
+	}
+	if cursors.m[syncer.SweepCursor] != "8" {
+		t.Errorf("cursor = %q, want 8", cursors.m[syncer.SweepCursor])
+	}
+
+	// The next sweep goes on from the cursor: nothing new, nothing enqueued.
+	q.got = nil
+	if s := w.Run(t.Context()); !s.OK() || s.Fetched != 0 || len(q.got) != 0 {
+		t.Errorf("second sweep: %+v, enqueued %v", s, q.got)
+	}
+}
+
+func TestSweepFixesTicketWhoseWebhookNeverArrived(t *testing.T) {
+	f := newPushFixture() // ticket 101 was created, its webhook never arrived
+	w, q, _ := newSweep(f)
+	q.push = f.p
+	if s := w.Run(t.Context()); !s.OK() || s.Created != 1 {
+		t.Fatalf("sweep = %+v", s)
+	}
+	cs := f.sf.casesOf(101)
+	if len(cs) != 1 || f.zd.ticket(101).CaseID != cs[0].ID {
+		t.Fatalf("cases %+v, ticket case ID %q", cs, f.zd.ticket(101).CaseID)
+	}
+	// The ticket is closed and that webhook is lost too.
+	tk := f.zd.ticket(101)
+	tk.Status = "closed"
+	f.zd.put(tk)
+	if s := w.Run(t.Context()); !s.OK() || s.Updated != 1 {
+		t.Fatalf("sweep = %+v", s)
+	}
+	if st := f.sf.casesOf(101)[0].Status; st != syncer.CaseStatusClosed {
+		t.Errorf("case status %q, want closed", st)
+	}
+}
+
+func TestSweepEnqueuesFailedPushesAgain(t *testing.T) {
+	f := newPushFixture()
+	f.p.Retries = -1
+	f.sf.failNext(1, syncer.CodeUnableToLockRow)
+	if s := f.p.Push(t.Context(), 101, syncer.EventCreated); s.OK() {
+		t.Fatal("push should fail")
+	}
+	w, q, cursors := newSweep(f)
+	cursors.SetCursor(t.Context(), syncer.SweepCursor, "1") // past ticket 101 in the export
+	q.push = f.p
+	if s := w.Run(t.Context()); !s.OK() {
+		t.Fatalf("sweep = %+v", s)
+	}
+	if !slices.Equal(q.got, []enqueued{{101, syncer.EventCreated}}) || len(f.sf.casesOf(101)) != 1 {
+		t.Fatalf("enqueued %v, cases %d", q.got, len(f.sf.casesOf(101)))
+	}
+	if failed, _ := f.log.Pushes(t.Context(), syncer.PushFailed); len(failed) != 0 {
+		t.Errorf("failed pushes left: %+v", failed)
+	}
+}
+
+func TestSweepKeepsCursorWhenEnqueueFails(t *testing.T) {
+	f := newPushFixture()
+	w, q, cursors := newSweep(f)
+	q.err = errors.New("database is locked")
+	s := w.Run(t.Context())
+	if s.OK() || s.Code != syncer.CodeInternal {
+		t.Fatalf("summary = %+v", s)
+	}
+	if _, ok := cursors.m[syncer.SweepCursor]; ok {
+		t.Errorf("cursor advanced past a page whose pushes were not enqueued")
+	}
+}
+
+func TestSweepReadsAtMostMaxPages(t *testing.T) {
+	f := newPushFixture()
+	for id := int64(200); id < 220; id++ {
+		f.zd.put(syncer.Ticket{ID: id, Status: "open"})
+	}
+	w, _, cursors := newSweep(f)
+	w.MaxPages = 3
+	s := w.Run(t.Context())
+	if !s.OK() || s.Fetched != 6 || s.APICalls != 4 { // 3 pages + 1 org read
+		t.Fatalf("summary = %+v", s)
+	}
+	if cursors.m[syncer.SweepCursor] != "6" {
+		t.Errorf("cursor = %q", cursors.m[syncer.SweepCursor])
+	}
+}
