@@ -137,7 +137,7 @@ func (a *App) wire() {
 	if delay == 0 {
 		delay = -1
 	}
-	a.Pusher = &syncer.Pusher{Retries: retries, RetryDelay: delay, Logger: a.Log}
+	a.Pusher = &syncer.Pusher{Retries: retries, RetryDelay: delay, Logger: a.Log, Log: a.DB}
 	if a.SF != nil {
 		a.Pusher.Salesforce = a.SF
 	}

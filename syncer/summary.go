@@ -77,8 +77,9 @@ type Summary struct {
 	HeldPlanID string        `json:"held_plan_id,omitempty"` // deletions held for approval
 	CaseID     string        `json:"case_id,omitempty"`
 	APICalls   int           `json:"api_calls"`
-	// Code is the run's own outcome: CodeNone when it did its work
-	// (silent codes included), else the code that failed it.
+	// Code is the run's own outcome: CodeNone when it did its work, a
+	// silent code (1, 2) when it did and that code applied (still exit 0,
+	// see OK), else the code that failed it.
 	Code    Code   `json:"code"`
 	Message string `json:"message,omitempty"`
 }

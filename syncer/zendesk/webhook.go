@@ -47,15 +47,16 @@ const maxSignatureLen = 128
 
 // Errors of VerifyWebhook.
 var (
-	// ErrWebhookUnsigned: the signature or timestamp header is missing.
+	// ErrWebhookUnsigned means the signature or timestamp header is
+	// missing.
 	ErrWebhookUnsigned = errors.New("webhook request is not signed")
-	// ErrWebhookSignature: the signature does not match the body.
+	// ErrWebhookSignature means the signature does not match the body.
 	ErrWebhookSignature = errors.New("webhook signature does not match")
-	// ErrWebhookStale: the timestamp is unreadable, too old or too far in
-	// the future.
+	// ErrWebhookStale means the timestamp is unreadable, too old or too
+	// far in the future.
 	ErrWebhookStale = errors.New("webhook timestamp is stale")
-	// ErrWebhookNoSecret: no signing secret is configured, so nothing can
-	// be verified.
+	// ErrWebhookNoSecret means no signing secret is configured, so
+	// nothing can be verified.
 	ErrWebhookNoSecret = errors.New("webhook signing secret is not configured")
 )
 
