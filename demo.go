@@ -5,14 +5,21 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/zdsync/zdsync/syncer"
+	"github.com/zdsync/zdsync/syncer/pushqueue"
+	"github.com/zdsync/zdsync/syncer/salesforce/salesforcetest"
 	"github.com/zdsync/zdsync/syncer/sandbox"
+	"github.com/zdsync/zdsync/syncer/zendesk"
+	"github.com/zdsync/zdsync/syncer/zendesk/zendesktest"
 )
 
 // runDemo runs every job against built-in sandboxes: no credentials, no
@@ -44,6 +51,7 @@ func (m *Main) runDemo(ctx context.Context, args []string) (int, error) {
 	env["DATABASE_URL"] = filepath.Join(dir, "zdsync.db")
 	env["LOG_LEVEL"] = "warn"
 	env["CASE_PUSH_RETRY_DELAY"] = "100ms"
+	env["ZENDESK_WEBHOOK_SECRET"] = "demo-webhook-secret"
 	fmt.Fprintf(out, "  Salesforce: %d generated accounts and %d contacts; Zendesk Global: %d orgs; Zendesk US Federal: %d orgs, %d users\n",
 		len(sb.Salesforce.Accounts()), len(sb.Salesforce.Contacts()), len(sb.Global.Orgs()), len(sb.Federal.Orgs()), len(sb.Federal.Users()))
 
@@ -104,6 +112,10 @@ func (m *Main) runDemo(ctx context.Context, args []string) (int, error) {
 	again := app.Runner.ApplyPlan(ctx, plan.ID, "demo")
 	fmt.Fprintf(out, "  %s\n", again.Message)
 
+	if err := m.demoCases(ctx, app, sb, env["ZENDESK_WEBHOOK_SECRET"], report); err != nil {
+		return 0, err
+	}
+
 	section(out, "Done")
 	if failed {
 		fmt.Fprintln(out, "  some runs failed; see above")
@@ -115,4 +127,108 @@ func (m *Main) runDemo(ctx context.Context, args []string) (int, error) {
 
 func section(w io.Writer, title string) {
 	fmt.Fprintf(w, "\n== %s\n%s\n", title, strings.Repeat("-", min(78, len(title)+3)))
+}
+
+// demoCases shows the case sync: signed webhooks for new tickets become
+// durable queue jobs and then cases; a closed ticket closes its case; a
+// push that keeps hitting UnableToLockRow fails with code 3 after its
+// retries and succeeds when retried.
+func (m *Main) demoCases(ctx context.Context, app *App, sb *sandbox.Sandbox, secret string, report func(*syncer.Summary)) error {
+	out := m.Stdout
+	section(out, "6. cases: Zendesk ticket events → Salesforce cases, through the signed webhook and the durable queue")
+	var orgs []syncer.Org
+	var foreign syncer.Org
+	for _, o := range sb.Global.Orgs() {
+		switch {
+		case syncer.IsAccountID(o.ExternalID) && len(orgs) < 3:
+			orgs = append(orgs, o)
+		case !syncer.IsAccountID(o.ExternalID):
+			foreign = o
+		}
+	}
+	var tickets []int64
+	for i, o := range orgs {
+		tickets = append(tickets, sb.Global.AddTicket(syncer.Ticket{Subject: fmt.Sprintf("Pipeline %d is stuck", i+1),
+			Description: "Our CI jobs wait forever since this morning.", Priority: "high", Status: "new", OrgID: o.ID}))
+	}
+	internal := sb.Global.AddTicket(syncer.Ticket{Subject: "Internal question", Status: "new", OrgID: foreign.ID})
+
+	done := make(chan *syncer.Summary, 16)
+	q, err := pushqueue.New(ctx, app.DB, app.Pusher, pushqueue.Config{PollInterval: 50 * time.Millisecond,
+		Done: func(_ context.Context, s *syncer.Summary) { done <- s }})
+	if err != nil {
+		return err
+	}
+	if err := q.Start(ctx); err != nil {
+		return err
+	}
+	defer q.Stop(context.WithoutCancel(ctx))
+	hook := httptest.NewServer(zendesk.NewWebhookHandler(secret, q, app.Log))
+	defer hook.Close()
+	send := func(id int64, event syncer.Event) error {
+		body := fmt.Appendf(nil, `{"ticket_id": "%d", "event": %q}`, id, event)
+		req, err := zendesktest.NewWebhookRequest(hook.URL+zendesk.WebhookPath, secret, body, time.Now())
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		fmt.Fprintf(out, "  webhook ticket %d %s → HTTP %d\n", id, event, resp.StatusCode)
+		return nil
+	}
+	wait := func(n int) {
+		for range n {
+			select {
+			case s := <-done:
+				fmt.Fprintf(out, "  pushed: %s\n", pushLine(s))
+			case <-time.After(30 * time.Second):
+				fmt.Fprintln(out, "  (timed out waiting for the queue)")
+				return
+			}
+		}
+	}
+	for _, id := range append(tickets, internal) {
+		if err := send(id, syncer.EventCreated); err != nil {
+			return err
+		}
+	}
+	if err := send(tickets[0], syncer.EventCreated); err != nil { // a redelivery
+		return err
+	}
+	wait(len(tickets) + 1)
+	fmt.Fprintf(out, "  Salesforce now has %d cases (the redelivered event made no second one)\n", len(sb.Salesforce.Cases()))
+
+	sb.Global.SetTicketStatus(tickets[0], "closed")
+	if err := send(tickets[0], syncer.EventClosed); err != nil {
+		return err
+	}
+	wait(1)
+
+	fmt.Fprintln(out, "\n  Salesforce keeps the case row locked (UNABLE_TO_LOCK_ROW) for the next 4 writes:")
+	sb.Salesforce.FailCaseWrites(4, salesforcetest.ErrUnableToLockRow)
+	locked := sb.Global.AddTicket(syncer.Ticket{Subject: "Locked account", Status: "new", OrgID: orgs[len(orgs)-1].ID})
+	app.Pusher.Push(ctx, locked, syncer.EventCreated).WriteText(out, 5) // fails on purpose: not counted
+	fmt.Fprintf(out, "  on-call retries it (zdsync case push %d, or /zdsync case retry %d):\n", locked, locked)
+	report(app.Pusher.Push(ctx, locked, syncer.EventCreated))
+	return nil
+}
+
+// pushLine renders one push outcome on one line.
+func pushLine(s *syncer.Summary) string {
+	line := s.Message
+	switch {
+	case s.Created > 0:
+		line = "case " + s.CaseID + " created"
+	case s.Updated > 0:
+		line = "case " + s.CaseID + " closed"
+	case s.CaseID != "":
+		line = "case " + s.CaseID + " already there"
+	}
+	for _, e := range s.Errors {
+		line += fmt.Sprintf(" [code %d %s]", e.Code, e.Name)
+	}
+	return line
 }

@@ -282,5 +282,8 @@ func (m *Main) runCase(ctx context.Context, args []string) (int, error) {
 		return 0, err
 	}
 	s := app.Pusher.Push(ctx, id, ev)
+	if err := app.DB.SaveRun(ctx, s); err != nil {
+		app.Log.Error("save run", "run_id", s.RunID, "err", err)
+	}
 	return m.printSummary(s, *asJSON), nil
 }

@@ -318,7 +318,9 @@ func (p *Pusher) Push(ctx context.Context, ticketID int64, event Event) *Summary
 
 	maxAttempts := 1 + p.retries()
 	var res pushResult
+	attempts := 0
 	for attempt := 1; ; attempt++ {
+		attempts = attempt
 		res = p.pushOnce(ctx, ticketID, event, s)
 		code := ErrorCode(res.err)
 		if res.status == "" {
@@ -366,7 +368,7 @@ func (p *Pusher) Push(ctx context.Context, ticketID int64, event Event) *Summary
 	default:
 		s.Failed = 1
 		s.AddError(record, res.err)
-		s.Code, s.Message = ErrorCode(res.err), ErrorMessage(res.err)
+		s.Code, s.Message = ErrorCode(res.err), fmt.Sprintf("%s (after %d attempts; kept for a retry)", ErrorMessage(res.err), attempts)
 	}
 	return s
 }
