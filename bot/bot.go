@@ -1,0 +1,469 @@
+// Package bot is zdsync's Slack runtime: the Socket Mode connection that
+// receives /zdsync commands and button presses, the Block Kit rendering of
+// every message, the Notifier that posts run summaries, quiet-run status
+// and grouped failure alerts, and the gocron Scheduler of the sync jobs.
+//
+// Commands are handled by package commands; bot only moves them between
+// Slack and it. Every envelope is acknowledged at once (Slack allows
+// AckDeadline), the work runs afterwards in a goroutine bounded by a
+// semaphore, and the answer goes through the command's response_url or
+// chat.postMessage.
+package bot
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/zdsync/zdsync/commands"
+)
+
+// AckDeadline is how long Slack waits for an envelope to be acknowledged
+// before it tells the user the command failed: "your app must respond
+// within 3 seconds" (https://api.slack.com/apis/socket-mode#acknowledge,
+// https://api.slack.com/interactivity/slash-commands#responding_basic_receipt).
+const AckDeadline = 3 * time.Second
+
+// ResponseURLLifetime is how long a response_url accepts posts: "up to 5
+// times within 30 minutes"
+// (https://api.slack.com/interactivity/handling#message_responses).
+const ResponseURLLifetime = 30 * time.Minute
+
+// WorkingText is the immediate answer to every command, sent with its ack.
+const WorkingText = "Working on it…"
+
+// Defaults of Config.
+const (
+	// DefaultMaxConcurrent is how many commands are worked on at once.
+	DefaultMaxConcurrent = 8
+	// DefaultWorkTimeout leaves a command time to answer before its
+	// response_url expires.
+	DefaultWorkTimeout = ResponseURLLifetime - 2*time.Minute
+	// DefaultShutdownGrace is how long Run lets running commands finish
+	// at shutdown.
+	DefaultShutdownGrace = 20 * time.Second
+)
+
+// Config configures a Bot.
+type Config struct {
+	// BotToken (xoxb-…) and AppToken (xapp-…, with connections:write)
+	// are SLACK_BOT_TOKEN and SLACK_APP_TOKEN.
+	BotToken string
+	AppToken string
+	// APIURL overrides Slack's Web API URL (SLACK_API_URL), for tests.
+	APIURL string
+	// HTTPClient makes every Slack request; nil means a client with a
+	// 30 s timeout.
+	HTTPClient *http.Client
+	// Commands handles commands and presses. Required.
+	Commands *commands.Commands
+	// MaxConcurrent bounds the commands worked on at once.
+	MaxConcurrent int
+	// WorkTimeout bounds one command's work (it must answer while its
+	// response_url is still valid).
+	WorkTimeout time.Duration
+	// ShutdownGrace is how long Run waits for running commands after its
+	// context ends before cancelling them.
+	ShutdownGrace time.Duration
+	// Logger receives the bot's logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Bot is the Slack Socket Mode runtime. Create it with New and Run it.
+type Bot struct {
+	api     *slack.Client
+	sm      *socketmode.Client
+	http    *http.Client
+	cmds    *commands.Commands
+	sem     chan struct{}
+	timeout time.Duration
+	grace   time.Duration
+	log     *slog.Logger
+	botUser atomic.Value // string
+	// connected is set while the Socket Mode connection is up.
+	connected atomic.Bool
+	wg        sync.WaitGroup
+}
+
+// NewClient returns a slack-go Web API client for the given tokens and
+// optional API URL (a trailing slash is added when missing); a nil hc
+// means a client with a 30 s timeout.
+func NewClient(botToken, appToken, apiURL string, hc *http.Client) *slack.Client {
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	opts := []slack.Option{slack.OptionAppLevelToken(appToken), slack.OptionHTTPClient(hc)}
+	if apiURL != "" {
+		if !strings.HasSuffix(apiURL, "/") {
+			apiURL += "/"
+		}
+		opts = append(opts, slack.OptionAPIURL(apiURL))
+	}
+	return slack.New(botToken, opts...)
+}
+
+// New returns a Bot for cfg. It makes no network call.
+func New(cfg Config) (*Bot, error) {
+	if cfg.Commands == nil {
+		return nil, errors.New("bot: no Commands")
+	}
+	if !strings.HasPrefix(cfg.AppToken, "xapp-") {
+		return nil, errors.New("SLACK_APP_TOKEN must be an app-level token (xapp-…)")
+	}
+	if cfg.BotToken == "" {
+		return nil, errors.New("SLACK_BOT_TOKEN is not set")
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if cfg.MaxConcurrent <= 0 {
+		cfg.MaxConcurrent = DefaultMaxConcurrent
+	}
+	if cfg.WorkTimeout <= 0 {
+		cfg.WorkTimeout = DefaultWorkTimeout
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = DefaultShutdownGrace
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	api := NewClient(cfg.BotToken, cfg.AppToken, cfg.APIURL, cfg.HTTPClient)
+	b := &Bot{
+		api:     api,
+		sm:      socketmode.New(api, socketmode.OptionLog(slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug))),
+		http:    cfg.HTTPClient,
+		cmds:    cfg.Commands,
+		sem:     make(chan struct{}, cfg.MaxConcurrent),
+		timeout: cfg.WorkTimeout,
+		grace:   cfg.ShutdownGrace,
+		log:     cfg.Logger,
+	}
+	b.botUser.Store("")
+	return b, nil
+}
+
+// API returns the bot's Web API client, for the Notifier and GroupMembers.
+func (b *Bot) API() *slack.Client { return b.api }
+
+// Connected reports whether the Socket Mode connection is up (for
+// /readyz).
+func (b *Bot) Connected() bool { return b.connected.Load() }
+
+// Run connects to Slack and handles commands until ctx ends, reconnecting
+// on its own (with backoff) whenever the connection drops. It then waits up
+// to ShutdownGrace for running commands, cancels the rest, and returns nil;
+// it returns an error early only when Slack refuses the tokens.
+func (b *Bot) Run(ctx context.Context) error {
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	go b.events(ctx, workCtx)
+
+	var runErr error
+	backoff := time.Second
+	for ctx.Err() == nil {
+		if b.botUser.Load().(string) == "" {
+			if at, err := b.api.AuthTestContext(ctx); err == nil {
+				b.botUser.Store(at.UserID)
+			} else if isAuthError(err) {
+				runErr = fmt.Errorf("slack auth.test: %w", err)
+				break
+			}
+		}
+		start := time.Now()
+		err := b.sm.RunContext(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		if isAuthError(err) {
+			runErr = fmt.Errorf("slack socket mode: %w", err)
+			break
+		}
+		if time.Since(start) > time.Minute {
+			backoff = time.Second
+		}
+		b.log.WarnContext(ctx, "slack connection lost; reconnecting", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Minute)
+	}
+
+	done := make(chan struct{})
+	go func() { b.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(b.grace):
+		b.log.Warn("cancelling running commands at shutdown")
+		cancelWork()
+		<-done
+	}
+	return runErr
+}
+
+func isAuthError(err error) bool {
+	if err == nil {
+		return false
+	}
+	switch err.Error() {
+	case "invalid_auth", "account_inactive", "not_authed", "token_revoked", "not_allowed_token_type":
+		return true
+	}
+	var sc slack.StatusCodeError
+	return errors.As(err, &sc) && sc.Code == http.StatusNotFound
+}
+
+// events reads the Socket Mode client's events until ctx ends.
+func (b *Bot) events(ctx, workCtx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case evt := <-b.sm.Events:
+			b.handle(ctx, workCtx, evt)
+		}
+	}
+}
+
+func (b *Bot) handle(ctx, workCtx context.Context, evt socketmode.Event) {
+	switch evt.Type {
+	case socketmode.EventTypeSlashCommand:
+		cmd, ok := evt.Data.(slack.SlashCommand)
+		if !ok || evt.Request == nil {
+			return
+		}
+		b.ack(ctx, evt.Request, map[string]any{"response_type": "ephemeral", "text": WorkingText + " `" + cmd.Command + " " + cut(cmd.Text, 200) + "`"})
+		b.spawn(workCtx, func(ctx context.Context) { b.command(ctx, cmd) })
+	case socketmode.EventTypeInteractive:
+		cb, ok := evt.Data.(slack.InteractionCallback)
+		if !ok || evt.Request == nil {
+			return
+		}
+		b.ack(ctx, evt.Request, nil)
+		if cb.Type != slack.InteractionTypeBlockActions || len(cb.ActionCallback.BlockActions) == 0 {
+			return
+		}
+		act := cb.ActionCallback.BlockActions[0]
+		b.spawn(workCtx, func(ctx context.Context) { b.press(ctx, cb, act) })
+	case socketmode.EventTypeEventsAPI:
+		if evt.Request != nil {
+			b.ack(ctx, evt.Request, nil)
+		}
+	case socketmode.EventTypeConnected:
+		b.connected.Store(true)
+		b.log.InfoContext(ctx, "slack connected")
+	case socketmode.EventTypeConnecting, socketmode.EventTypeDisconnect:
+		b.connected.Store(false)
+	case socketmode.EventTypeConnectionError, socketmode.EventTypeIncomingError, socketmode.EventTypeErrorBadMessage, socketmode.EventTypeErrorWriteFailed:
+		if evt.Type == socketmode.EventTypeConnectionError {
+			b.connected.Store(false)
+		}
+		b.log.WarnContext(ctx, "slack socket mode", "event", string(evt.Type), "data", fmt.Sprint(evt.Data))
+	}
+}
+
+// ack acknowledges an envelope at once; Slack gives AckDeadline.
+func (b *Bot) ack(ctx context.Context, req *socketmode.Request, payload any) {
+	actx, cancel := context.WithTimeout(ctx, AckDeadline)
+	defer cancel()
+	if err := b.sm.AckCtx(actx, req.EnvelopeID, payload); err != nil {
+		b.log.ErrorContext(ctx, "ack", "envelope", req.EnvelopeID, "err", err)
+	}
+}
+
+// spawn runs work after the ack, at most MaxConcurrent at once.
+func (b *Bot) spawn(ctx context.Context, work func(ctx context.Context)) {
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		select {
+		case b.sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		defer func() { <-b.sem }()
+		wctx, cancel := context.WithTimeout(ctx, b.timeout)
+		defer cancel()
+		work(wctx)
+	}()
+}
+
+func (b *Bot) command(ctx context.Context, cmd slack.SlashCommand) {
+	r := b.cmds.Run(ctx, commands.Request{User: cmd.UserID, Text: cmd.Text})
+	m := RenderReply(r)
+	if err := b.respond(ctx, cmd.ResponseURL, m, r.Public, false); err != nil {
+		b.log.ErrorContext(ctx, "answer command", "user", cmd.UserID, "command", r.Command, "err", err)
+		return
+	}
+	if m.CSV != nil {
+		b.attach(ctx, cmd.ChannelID, "", cmd.ResponseURL, m.CSV)
+	}
+}
+
+func (b *Bot) press(ctx context.Context, cb slack.InteractionCallback, act *slack.BlockAction) {
+	action, _, _ := strings.Cut(act.ActionID, ":")
+	_ = b.respond(ctx, cb.ResponseURL, Message{Text: WorkingText}, false, false)
+	r := b.cmds.Press(ctx, commands.Press{Action: action, Value: act.Value, User: cb.User.ID,
+		FromBot: cb.User.ID != "" && cb.User.ID == b.botUser.Load().(string)})
+	m := RenderReply(r)
+	var err error
+	switch {
+	case r.Kind == commands.KindUsage || r.Kind == commands.KindDenied || r.Kind == commands.KindError:
+		err = b.respond(ctx, cb.ResponseURL, m, false, false)
+	case action == commands.ActionApply || action == commands.ActionDiscard:
+		// The plan's message becomes its outcome: no buttons to press twice.
+		err = b.respond(ctx, cb.ResponseURL, m, true, true)
+		if err == nil && m.CSV != nil {
+			ts := cb.Container.MessageTs
+			if ts == "" {
+				ts = cb.Message.Timestamp
+			}
+			b.attach(ctx, cb.Channel.ID, ts, cb.ResponseURL, m.CSV)
+		}
+	default:
+		// Retry and Run again answer in the alert's thread.
+		ts := cb.Container.MessageTs
+		if ts == "" {
+			ts = cb.Message.Timestamp
+		}
+		p := poster{api: b.api}
+		if _, err = p.post(ctx, cb.Channel.ID, ts, m); err != nil {
+			err = b.respond(ctx, cb.ResponseURL, m, true, false)
+		} else if m.CSV != nil {
+			b.attach(ctx, cb.Channel.ID, ts, cb.ResponseURL, m.CSV)
+		}
+	}
+	if err != nil {
+		b.log.ErrorContext(ctx, "answer button", "user", cb.User.ID, "action", action, "err", err)
+	}
+}
+
+// respond posts m to a response_url: visible to the channel when public,
+// replacing the message the button was on when replace.
+func (b *Bot) respond(ctx context.Context, url string, m Message, public, replace bool) error {
+	if url == "" {
+		return errors.New("no response_url")
+	}
+	msg := &slack.WebhookMessage{Text: cut(m.Text, MaxMessageText), ResponseType: slack.ResponseTypeEphemeral, ReplaceOriginal: replace}
+	if public {
+		msg.ResponseType = slack.ResponseTypeInChannel
+	}
+	if len(m.Blocks) > 0 {
+		msg.Blocks = &slack.Blocks{BlockSet: m.Blocks}
+	}
+	return slack.PostWebhookCustomHTTPContext(ctx, url, b.http, msg)
+}
+
+// attach uploads a CSV to channel (in thread when set); a failure (the bot
+// is not in the channel) is told to the user through responseURL.
+func (b *Bot) attach(ctx context.Context, channel, thread, responseURL string, f *File) {
+	p := poster{api: b.api}
+	if err := p.upload(ctx, channel, thread, f); err != nil {
+		b.log.WarnContext(ctx, "attach CSV", "channel", channel, "file", f.Name, "err", err)
+		_ = b.respond(ctx, responseURL, Message{Text: "The full list could not be attached here (" + err.Error() + "): invite the bot to this channel, or use the CLI."}, false, false)
+	}
+}
+
+// poster posts, updates and uploads through the Web API, waiting and
+// retrying when Slack rate-limits (about one message a second a channel).
+type poster struct {
+	api *slack.Client
+}
+
+const maxRateLimitRetries = 3
+
+func (p poster) retry(ctx context.Context, fn func() error) error {
+	for i := 0; ; i++ {
+		err := fn()
+		var rl *slack.RateLimitedError
+		if !errors.As(err, &rl) || i >= maxRateLimitRetries {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(rl.RetryAfter):
+		}
+	}
+}
+
+func msgOptions(m Message) []slack.MsgOption {
+	opts := []slack.MsgOption{slack.MsgOptionText(cut(m.Text, MaxMessageText), false)}
+	if len(m.Blocks) > 0 {
+		opts = append(opts, slack.MsgOptionBlocks(m.Blocks...))
+	}
+	return opts
+}
+
+// post posts m to channel (as a thread reply when thread is set) and
+// returns its ts.
+func (p poster) post(ctx context.Context, channel, thread string, m Message) (string, error) {
+	opts := msgOptions(m)
+	if thread != "" {
+		opts = append(opts, slack.MsgOptionTS(thread))
+	}
+	var ts string
+	err := p.retry(ctx, func() error {
+		var err error
+		_, ts, err = p.api.PostMessageContext(ctx, channel, opts...)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("post to %s: %w", channel, err)
+	}
+	return ts, nil
+}
+
+// update replaces the message channel/ts with m.
+func (p poster) update(ctx context.Context, channel, ts string, m Message) error {
+	err := p.retry(ctx, func() error {
+		_, _, _, err := p.api.UpdateMessageContext(ctx, channel, ts, msgOptions(m)...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("update %s %s: %w", channel, ts, err)
+	}
+	return nil
+}
+
+// upload attaches f to channel (in thread when set) with the files upload
+// v2 flow: files.getUploadURLExternal, the upload, then
+// files.completeUploadExternal.
+func (p poster) upload(ctx context.Context, channel, thread string, f *File) error {
+	if f == nil || len(f.Content) == 0 {
+		return nil
+	}
+	err := p.retry(ctx, func() error {
+		_, err := p.api.UploadFileContext(ctx, slack.UploadFileParameters{
+			Reader: bytes.NewReader(f.Content), FileSize: len(f.Content), Filename: f.Name, Title: f.Title,
+			Channel: channel, ThreadTimestamp: thread, SnippetType: "csv",
+		})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("upload %s to %s: %w", f.Name, channel, err)
+	}
+	return nil
+}
+
+// GroupMembers implements commands.GroupMembers over Slack's
+// usergroups.users.list (scope usergroups:read).
+type GroupMembers struct {
+	API *slack.Client
+}
+
+// GroupMembers returns the user IDs of the members of a user group.
+func (g GroupMembers) GroupMembers(ctx context.Context, groupID string) ([]string, error) {
+	return g.API.GetUserGroupMembersContext(ctx, groupID)
+}

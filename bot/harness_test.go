@@ -1,0 +1,273 @@
+package bot_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zdsync/zdsync/bot"
+	"github.com/zdsync/zdsync/bot/slacktest"
+	"github.com/zdsync/zdsync/commands"
+	"github.com/zdsync/zdsync/syncer"
+	"github.com/zdsync/zdsync/syncer/store"
+)
+
+// The users of the tests: a writer (in SLACK_WRITERS by user ID), an
+// on-call member (through the user group SONCALL) and a reader.
+const (
+	writer = "UWRITER"
+	oncall = "UONCALL"
+	reader = "UREADER"
+)
+
+var epoch = time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+
+// fakeService is the application behind the commands: it records its
+// calls and answers with fixed summaries. gate, when set, holds every call
+// until it is closed.
+type fakeService struct {
+	mu    sync.Mutex
+	calls []string
+	gate  chan struct{}
+}
+
+func (f *fakeService) call(ctx context.Context, s string) {
+	f.mu.Lock()
+	f.calls = append(f.calls, s)
+	gate := f.gate
+	f.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+		}
+	}
+}
+
+func (f *fakeService) Calls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.calls...)
+}
+
+func sampleSummary(job syncer.Job) *syncer.Summary {
+	return &syncer.Summary{RunID: "run-" + string(job), Job: job, StartedAt: epoch, FinishedAt: epoch.Add(1500 * time.Millisecond),
+		DurationMS: 1500, Fetched: 120, Updated: 1, Unchanged: 119, APICalls: 7,
+		Changes: []syncer.Change{{Action: syncer.Update, Kind: "org", Key: "0015g00000ABCDEFGH", Name: "Acme <Corp>", ID: 42,
+			Diffs: []syncer.FieldDiff{{Field: "support_level", Before: "gold", After: "platinum"}}}}}
+}
+
+func samplePlan(id string, job syncer.Job, action syncer.Action, n int) *syncer.StoredPlan {
+	p := &syncer.StoredPlan{ID: id, Job: job, CreatedAt: epoch, ExpiresAt: epoch.Add(30 * time.Minute), CreatedBy: writer}
+	for i := range n {
+		c := syncer.Change{Action: action, Kind: "user", Key: fmt.Sprintf("user%03d@example.com", i), Name: fmt.Sprintf("User %d", i)}
+		if action == syncer.Delete {
+			c.Kind, c.Key, c.Name, c.ID, c.Reason = "org", fmt.Sprintf("0015g%013d", i), fmt.Sprintf("Org %d", i), int64(1000+i), "greatly expired"
+		}
+		p.Changes = append(p.Changes, c)
+	}
+	return p
+}
+
+func (f *fakeService) SyncAccount(ctx context.Context, scope syncer.Scope, sfid string, dry bool, by string) (*syncer.Summary, error) {
+	f.call(ctx, fmt.Sprintf("account %s %s dry=%v by=%s", sfid, scope, dry, by))
+	s := sampleSummary(syncer.JobGlobalOrgs)
+	s.Account, s.DryRun = sfid, dry
+	return s, nil
+}
+
+func (f *fakeService) RunJob(ctx context.Context, job syncer.Job, dry bool, by string) (*syncer.Summary, error) {
+	f.call(ctx, fmt.Sprintf("run %s dry=%v by=%s", job, dry, by))
+	s := sampleSummary(job)
+	s.DryRun = dry
+	return s, nil
+}
+
+func (f *fakeService) RetryCase(ctx context.Context, id int64, by string) (*syncer.Summary, error) {
+	f.call(ctx, fmt.Sprintf("retry %d by=%s", id, by))
+	return &syncer.Summary{RunID: "run-case", Job: syncer.JobCases, Created: 1, CaseID: "500Dn000001XYZ"}, nil
+}
+
+func (f *fakeService) PreviewFederalUsers(ctx context.Context, by string) (*syncer.StoredPlan, *syncer.Summary, error) {
+	f.call(ctx, "preview by="+by)
+	p := samplePlan("plan-fed", syncer.JobFederalUsers, syncer.Create, 25)
+	return p, &syncer.Summary{Job: syncer.JobFederalUsers, DryRun: true, Created: 25, PlanID: p.ID}, nil
+}
+
+func (f *fakeService) ApplyPlan(ctx context.Context, id, by string) (*syncer.Summary, error) {
+	f.call(ctx, "apply "+id+" by="+by)
+	if id == "plan-stale" {
+		return nil, syncer.Errorf(syncer.CodePlanStale, "plan %s expired", id)
+	}
+	return &syncer.Summary{RunID: "run-apply", Job: syncer.JobFederalUsers, Created: 25, PlanID: id}, nil
+}
+
+func (f *fakeService) DiscardPlan(ctx context.Context, id, by string) error {
+	f.call(ctx, "discard "+id+" by="+by)
+	return nil
+}
+
+func (f *fakeService) Status(ctx context.Context) (commands.Status, error) {
+	f.call(ctx, "status")
+	return commands.Status{Jobs: []commands.JobStatus{
+		{Job: syncer.JobGlobalOrgs, Schedule: "0 * * * *", NextRun: epoch.Add(time.Hour), LastRun: sampleSummary(syncer.JobGlobalOrgs)},
+		{Job: syncer.JobFederalOrgs, Schedule: "off"},
+	}}, nil
+}
+
+// memAudit is the audit of the tests.
+type memAudit struct {
+	mu   sync.Mutex
+	recs []store.CommandRecord
+}
+
+func (m *memAudit) RecordCommand(_ context.Context, r store.CommandRecord) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.recs = append(m.recs, r)
+	return nil
+}
+
+func (m *memAudit) Records() []store.CommandRecord {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]store.CommandRecord(nil), m.recs...)
+}
+
+// harness is a bot connected to a fake Slack.
+type harness struct {
+	srv   *slacktest.Server
+	svc   *fakeService
+	audit *memAudit
+	bot   *bot.Bot
+	db    *store.DB
+	ctx   context.Context
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func newHarness(t testing.TB) *harness {
+	t.Helper()
+	srv := slacktest.NewServer()
+	srv.SetGroup("SONCALL", oncall)
+	svc := &fakeService{}
+	audit := &memAudit{}
+	api := bot.NewClient(slacktest.BotToken, slacktest.AppToken, srv.APIURL(), nil)
+	cmds := commands.New(commands.Config{
+		Service:    svc,
+		Authorizer: commands.NewAuthorizer([]string{writer}, []string{"SONCALL"}, bot.GroupMembers{API: api}, 0, nil),
+		Auditor:    audit,
+		Logger:     quietLogger(),
+	})
+	b, err := bot.New(bot.Config{BotToken: slacktest.BotToken, AppToken: slacktest.AppToken, APIURL: srv.APIURL(),
+		Commands: cmds, Logger: quietLogger(), MaxConcurrent: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		srv.Close()
+	})
+	wctx, wcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(wcancel)
+	if err := srv.WaitConnected(wctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	return &harness{srv: srv, svc: svc, audit: audit, bot: b, ctx: wctx}
+}
+
+// openStore opens a real SQLite store in a temporary directory.
+func openStore(t testing.TB) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "zdsync.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func (h *harness) notifier(t testing.TB) *bot.Notifier {
+	t.Helper()
+	if h.db == nil {
+		h.db = openStore(t)
+	}
+	n, err := bot.NewNotifier(bot.NotifierConfig{API: h.bot.API(), SummaryChannel: "CSUMMARY", AlertChannel: "CALERT",
+		Alerts: h.db, Logger: quietLogger(), Now: func() time.Time { return epoch }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// response is a decoded post to a response_url.
+type response struct {
+	Text            string          `json:"text"`
+	ResponseType    string          `json:"response_type"`
+	ReplaceOriginal bool            `json:"replace_original"`
+	Blocks          json.RawMessage `json:"blocks"`
+}
+
+func decode(t testing.TB, e slacktest.Event) response {
+	t.Helper()
+	var r response
+	if err := json.Unmarshal(e.Body, &r); err != nil {
+		t.Fatalf("response body %s: %v", e.Body, err)
+	}
+	return r
+}
+
+// command sends a slash command and returns its ack and its final answer.
+// (That the ack comes before the answer is checked with slow work in
+// TestAckArrivesBeforeTheWorkIsDone: with instant work the two race on
+// loopback.)
+func (h *harness) command(t testing.TB, user, text string) (slacktest.Event, response) {
+	t.Helper()
+	x, err := h.srv.SendSlashCommand(h.ctx, slacktest.SlashCommand{User: user, Text: text})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack, err := x.Ack(h.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := x.Responses(h.ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ack, decode(t, rs[0])
+}
+
+// press presses a button of msg and returns the final answer to it (the
+// second post to its response_url, after "working on it").
+func (h *harness) press(t testing.TB, user, actionID string, msg slacktest.Message) (*slacktest.Exchange, response) {
+	t.Helper()
+	x, err := h.srv.PressButton(h.ctx, slacktest.ButtonPress{User: user, ActionID: actionID, Message: msg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.Ack(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := x.Responses(h.ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := decode(t, rs[0]); !strings.Contains(r.Text, bot.WorkingText) || r.ReplaceOriginal {
+		t.Errorf("first answer to a press = %+v, want an ephemeral %q", r, bot.WorkingText)
+	}
+	return x, decode(t, rs[1])
+}

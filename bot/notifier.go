@@ -1,0 +1,267 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/zdsync/zdsync/syncer"
+	"github.com/zdsync/zdsync/syncer/store"
+)
+
+// AlertStore keeps the open alerts, so that failures group across runs and
+// replicas. *store.DB satisfies it.
+type AlertStore interface {
+	OpenAlert(ctx context.Context, job syncer.Job, code syncer.Code) (*store.Alert, bool, error)
+	SaveAlert(ctx context.Context, a *store.Alert) error
+	ResolveAlerts(ctx context.Context, job syncer.Job, at time.Time) ([]store.Alert, error)
+}
+
+// RunGetter reads a stored run; when the AlertStore also implements it
+// (*store.DB does), a resolved alert keeps showing its last failure.
+type RunGetter interface {
+	GetRun(ctx context.Context, runID string) (*syncer.Summary, error)
+}
+
+// NotifierConfig configures a Notifier.
+type NotifierConfig struct {
+	// API posts the messages (Bot.API()). Required.
+	API *slack.Client
+	// SummaryChannel (SLACK_SUMMARY_CHANNEL) receives run summaries and
+	// the quiet-runs status message; AlertChannel (SLACK_ALERT_CHANNEL)
+	// receives failure alerts and mass-deletion approvals.
+	SummaryChannel string
+	AlertChannel   string
+	// Alerts groups failures. Required.
+	Alerts AlertStore
+	// QuietJobs are jobs whose successful runs never post a summary, only
+	// count in the quiet-runs message (their failures still alert). Nil
+	// means the per-ticket case push (syncer.JobCases), which runs once
+	// a ticket event.
+	QuietJobs []syncer.Job
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+	// Logger; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Notifier posts what the runner reports: a summary of each run that
+// changed something or failed, one status message edited in place for quiet
+// runs, and failure alerts grouped by job and code (a repeat replies in the
+// alert's thread and updates its count; the next successful run marks it
+// resolved). Silent codes never alert. It is safe for concurrent use.
+type Notifier struct {
+	p              poster
+	summaryChannel string
+	alertChannel   string
+	alerts         AlertStore
+	quietJobs      []syncer.Job
+	now            func() time.Time
+	log            *slog.Logger
+
+	mu       sync.Mutex
+	quiet    map[syncer.Job]*QuietRun
+	statusTS string
+}
+
+// NewNotifier returns a Notifier for cfg.
+func NewNotifier(cfg NotifierConfig) (*Notifier, error) {
+	if cfg.API == nil || cfg.Alerts == nil {
+		return nil, errors.New("bot: notifier needs a Slack client and an alert store")
+	}
+	if cfg.SummaryChannel == "" {
+		return nil, errors.New("SLACK_SUMMARY_CHANNEL is not set")
+	}
+	if cfg.AlertChannel == "" {
+		return nil, errors.New("SLACK_ALERT_CHANNEL is not set")
+	}
+	if cfg.QuietJobs == nil {
+		cfg.QuietJobs = []syncer.Job{syncer.JobCases}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Notifier{p: poster{api: cfg.API}, summaryChannel: cfg.SummaryChannel, alertChannel: cfg.AlertChannel,
+		alerts: cfg.Alerts, quietJobs: cfg.QuietJobs, now: cfg.Now, log: cfg.Logger, quiet: map[syncer.Job]*QuietRun{}}, nil
+}
+
+// FailureCode returns the code a run should alert with: the run's own code
+// when it failed, else the first non-silent record error's, else
+// syncer.CodeNone. Silent codes never alert.
+func FailureCode(s *syncer.Summary) syncer.Code {
+	if s.Code != syncer.CodeNone && !s.Code.Silent() {
+		return s.Code
+	}
+	return s.FirstFailure()
+}
+
+// Notify reports one finished run. Dry runs are not reported (their
+// requester gets the answer).
+func (n *Notifier) Notify(ctx context.Context, s *syncer.Summary) error {
+	if s == nil || s.DryRun {
+		return nil
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	at := s.FinishedAt
+	if at.IsZero() {
+		at = n.now()
+	}
+	code := FailureCode(s)
+	changed := s.Created+s.Updated+s.Deleted > 0
+	var errs []error
+	if code != syncer.CodeNone || (changed && !slices.Contains(n.quietJobs, s.Job)) {
+		delete(n.quiet, s.Job)
+		m := RenderSummary(s)
+		ts, err := n.p.post(ctx, n.summaryChannel, "", m)
+		if err == nil && m.CSV != nil {
+			err = n.p.upload(ctx, n.summaryChannel, ts, m.CSV)
+		}
+		errs = append(errs, err)
+	} else {
+		errs = append(errs, n.quietRun(ctx, s, at))
+	}
+	if code != syncer.CodeNone {
+		errs = append(errs, n.alert(ctx, s, code, at))
+	} else if s.Account == "" {
+		errs = append(errs, n.resolve(ctx, s, at))
+	}
+	if err := errors.Join(errs...); err != nil {
+		n.log.ErrorContext(ctx, "notify", "job", s.Job, "run_id", s.RunID, "err", err)
+		return fmt.Errorf("notify run %s of %s: %w", s.RunID, s.Job, err)
+	}
+	return nil
+}
+
+func (n *Notifier) quietRun(ctx context.Context, s *syncer.Summary, at time.Time) error {
+	q := n.quiet[s.Job]
+	if q == nil {
+		q = &QuietRun{Job: s.Job}
+		n.quiet[s.Job] = q
+	}
+	q.Count++
+	q.Last, q.RunID = at, s.RunID
+	for _, e := range s.Errors {
+		if e.Code.Silent() {
+			q.Silent++
+		}
+	}
+	var runs []QuietRun
+	for _, q := range n.quiet {
+		runs = append(runs, *q)
+	}
+	slices.SortFunc(runs, func(a, b QuietRun) int { return jobOrder(a.Job) - jobOrder(b.Job) })
+	m := RenderQuiet(runs)
+	if n.statusTS != "" {
+		err := n.p.update(ctx, n.summaryChannel, n.statusTS, m)
+		if err == nil {
+			return nil
+		}
+		n.log.WarnContext(ctx, "edit quiet-runs message; posting a new one", "err", err)
+	}
+	ts, err := n.p.post(ctx, n.summaryChannel, "", m)
+	if err != nil {
+		return err
+	}
+	n.statusTS = ts
+	return nil
+}
+
+func jobOrder(j syncer.Job) int {
+	order := []syncer.Job{syncer.JobGlobalOrgs, syncer.JobFederalOrgs, syncer.JobFederalUsers, syncer.JobCaseSweep, syncer.JobCases}
+	if i := slices.Index(order, j); i >= 0 {
+		return i
+	}
+	return len(order)
+}
+
+func (n *Notifier) alert(ctx context.Context, s *syncer.Summary, code syncer.Code, at time.Time) error {
+	a, open, err := n.alerts.OpenAlert(ctx, s.Job, code)
+	if err != nil {
+		return err
+	}
+	if open && a.TS != "" {
+		a.Count++
+		a.LastAt = at
+		a.RunIDs = append(a.RunIDs, s.RunID)
+		view := AlertView{Job: a.Job, Code: a.Code, Count: a.Count, FirstAt: a.FirstAt, LastAt: a.LastAt, Latest: s}
+		reply := RenderAlertReply(view)
+		_, perr := n.p.post(ctx, a.Channel, a.TS, reply)
+		uerr := n.p.update(ctx, a.Channel, a.TS, RenderAlert(view))
+		return errors.Join(perr, uerr, n.alerts.SaveAlert(ctx, a))
+	}
+	view := AlertView{Job: s.Job, Code: code, Count: 1, FirstAt: at, LastAt: at, Latest: s}
+	m := RenderAlert(view)
+	ts, err := n.p.post(ctx, n.alertChannel, "", m)
+	if err != nil {
+		return err
+	}
+	if m.CSV != nil {
+		if err := n.p.upload(ctx, n.alertChannel, ts, m.CSV); err != nil {
+			n.log.WarnContext(ctx, "attach alert CSV", "err", err)
+		}
+	}
+	if open {
+		// An alert saved without its message (a failed post earlier):
+		// adopt the new message.
+		a.Channel, a.TS, a.Count, a.LastAt = n.alertChannel, ts, a.Count+1, at
+		a.RunIDs = append(a.RunIDs, s.RunID)
+		return n.alerts.SaveAlert(ctx, a)
+	}
+	err = n.alerts.SaveAlert(ctx, &store.Alert{Job: s.Job, Code: code, Channel: n.alertChannel, TS: ts, Count: 1,
+		FirstAt: at, LastAt: at, RunIDs: []string{s.RunID}})
+	if errors.Is(err, store.ErrAlertOpen) {
+		// Another replica opened it at the same moment; both messages
+		// stand, the stored one groups what follows.
+		n.log.WarnContext(ctx, "alert opened concurrently", "job", s.Job, "code", int(code))
+		return nil
+	}
+	return err
+}
+
+func (n *Notifier) resolve(ctx context.Context, s *syncer.Summary, at time.Time) error {
+	resolved, err := n.alerts.ResolveAlerts(ctx, s.Job, at)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, a := range resolved {
+		if a.TS == "" {
+			continue
+		}
+		latest := &syncer.Summary{Job: a.Job, RunID: a.LastRunID()}
+		if rg, ok := n.alerts.(RunGetter); ok && a.LastRunID() != "" {
+			if got, err := rg.GetRun(ctx, a.LastRunID()); err == nil && got != nil {
+				latest = got
+			}
+		}
+		view := AlertView{Job: a.Job, Code: a.Code, Count: a.Count, FirstAt: a.FirstAt, LastAt: a.LastAt,
+			ResolvedAt: at, ResolvedBy: s.RunID, Latest: latest}
+		errs = append(errs, n.p.update(ctx, a.Channel, a.TS, RenderAlert(view)))
+	}
+	return errors.Join(errs...)
+}
+
+// RequestApproval posts a mass-deletion approval to the alert channel: the
+// deletions a run held back as the stored plan p, with Apply / Discard and
+// the full list attached as CSV.
+func (n *Notifier) RequestApproval(ctx context.Context, p *syncer.StoredPlan, s *syncer.Summary) error {
+	m := RenderApproval(p, s)
+	ts, err := n.p.post(ctx, n.alertChannel, "", m)
+	if err != nil {
+		return fmt.Errorf("request approval of plan %s: %w", p.ID, err)
+	}
+	if err := n.p.upload(ctx, n.alertChannel, ts, m.CSV); err != nil {
+		return fmt.Errorf("request approval of plan %s: %w", p.ID, err)
+	}
+	return nil
+}

@@ -1,0 +1,709 @@
+package bot
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/slack-go/slack"
+
+	"github.com/zdsync/zdsync/commands"
+	"github.com/zdsync/zdsync/syncer"
+)
+
+// Slack's documented Block Kit limits
+// (https://api.slack.com/reference/block-kit/blocks and the pages of each
+// block and element). Every rendered message stays within them; CheckLimits
+// verifies it.
+const (
+	// MaxBlocks is the most blocks a message may carry.
+	MaxBlocks = 50
+	// MaxSectionText is the longest text of a section block.
+	MaxSectionText = 3000
+	// MaxSectionFields is the most fields a section block may carry.
+	MaxSectionFields = 10
+	// MaxFieldText is the longest text of one section field.
+	MaxFieldText = 2000
+	// MaxHeaderText is the longest plain text of a header block.
+	MaxHeaderText = 150
+	// MaxContextElements is the most elements a context block may carry.
+	MaxContextElements = 10
+	// MaxActionElements is the most elements an actions block may carry.
+	MaxActionElements = 25
+	// MaxButtonText is the longest label of a button.
+	MaxButtonText = 75
+	// MaxButtonValue is the longest value of a button.
+	MaxButtonValue = 2000
+	// MaxActionID is the longest action_id (and block_id).
+	MaxActionID = 255
+	// MaxMessageText is the longest top-level text of chat.postMessage;
+	// Slack truncates beyond it.
+	MaxMessageText = 40000
+)
+
+// Our own presentation limits, well within Slack's.
+const (
+	// MaxListedChanges is how many changes a message lists before "and N
+	// more"; the full list is attached as CSV.
+	MaxListedChanges = 10
+	// MaxListedErrors is how many record errors a message lists.
+	MaxListedErrors = 5
+	// MaxLineRunes is the longest single line of a list (one change with
+	// its diffs, one error).
+	MaxLineRunes = 400
+	// MaxRetryButtons is how many Retry buttons a case alert offers.
+	MaxRetryButtons = 5
+)
+
+// Message is one rendered Slack message: its notification text, its blocks
+// and, when a list was cut, the full list as a CSV file to attach.
+type Message struct {
+	Text   string
+	Blocks []slack.Block
+	CSV    *File
+}
+
+// File is a file to upload beside a message.
+type File struct {
+	Name    string
+	Title   string
+	Content []byte
+}
+
+// AlertView is what a failure alert shows: the job and code it groups, how
+// many failed runs it counts and since when, and the latest failed run.
+type AlertView struct {
+	Job        syncer.Job
+	Code       syncer.Code
+	Count      int
+	FirstAt    time.Time
+	LastAt     time.Time
+	ResolvedAt time.Time
+	// ResolvedBy is the run ID of the successful run that resolved it.
+	ResolvedBy string
+	// Latest is the newest failed run's summary.
+	Latest *syncer.Summary
+}
+
+// QuietRun is one line of the quiet-runs status message.
+type QuietRun struct {
+	Job    syncer.Job
+	Last   time.Time
+	Count  int
+	Silent int
+	RunID  string
+}
+
+// esc escapes the three characters Slack's mrkdwn requires escaped
+// (https://api.slack.com/reference/surfaces/formatting#escaping).
+var esc = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace
+
+// cut shortens s to n runes, ending it with "…" when cut.
+func cut(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+func fmtDuration(ms int64) string {
+	d := time.Duration(ms) * time.Millisecond
+	if d < time.Second {
+		return d.String()
+	}
+	return d.Round(100 * time.Millisecond).String()
+}
+
+func mrkdwn(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
+}
+
+func plain(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.PlainTextType, s, true, false)
+}
+
+func header(s string) slack.Block {
+	return slack.NewHeaderBlock(plain(cut(s, MaxHeaderText)))
+}
+
+func section(s string) slack.Block {
+	return slack.NewSectionBlock(mrkdwn(cut(s, MaxSectionText)), nil, nil)
+}
+
+func fieldsBlock(pairs ...string) slack.Block {
+	var fs []*slack.TextBlockObject
+	for i := 0; i+1 < len(pairs) && len(fs) < MaxSectionFields; i += 2 {
+		fs = append(fs, mrkdwn(cut("*"+pairs[i]+"*\n"+pairs[i+1], MaxFieldText)))
+	}
+	return slack.NewSectionBlock(nil, fs, nil)
+}
+
+func contextBlock(parts ...string) slack.Block {
+	var els []slack.MixedElement
+	for _, p := range parts {
+		if p != "" && len(els) < MaxContextElements {
+			els = append(els, mrkdwn(cut(p, MaxSectionText)))
+		}
+	}
+	return slack.NewContextBlock("", els...)
+}
+
+func button(actionID, label, value, style string) *slack.ButtonBlockElement {
+	b := slack.NewButtonBlockElement(cut(actionID, MaxActionID), cut(value, MaxButtonValue), plain(cut(label, MaxButtonText)))
+	if style != "" {
+		b.Style = slack.Style(style)
+	}
+	return b
+}
+
+func actions(blockID string, bs ...*slack.ButtonBlockElement) slack.Block {
+	var els []slack.BlockElement
+	for _, b := range bs {
+		if len(els) < MaxActionElements {
+			els = append(els, b)
+		}
+	}
+	return slack.NewActionBlock(blockID, els...)
+}
+
+// listSection renders title and as many lines as fit (at most max, and
+// within MaxSectionText) in one section, ending with "…and N more" when some
+// were left out.
+func listSection(title string, lines []string, max int, more string) (slack.Block, bool) {
+	var b strings.Builder
+	b.WriteString(title)
+	shown := 0
+	// Reserve room for the "and N more" line.
+	const reserve = 120
+	for _, l := range lines {
+		if shown >= max || b.Len()+1+len(l)+reserve > MaxSectionText {
+			break
+		}
+		b.WriteString("\n")
+		b.WriteString(l)
+		shown++
+	}
+	cutList := shown < len(lines)
+	if cutList {
+		fmt.Fprintf(&b, "\n…and %d more%s", len(lines)-shown, more)
+	}
+	return section(b.String()), cutList
+}
+
+// ChangeLine renders one change as a list line (mrkdwn, escaped, at most
+// MaxLineRunes): action, kind, key, name and the field diffs before → after.
+func ChangeLine(c syncer.Change) string {
+	s := fmt.Sprintf("%s %s %s", c.Action, c.Kind, c.Key)
+	if c.Name != "" && c.Name != c.Key {
+		s += " " + c.Name
+	}
+	var diffs []string
+	for _, d := range c.Diffs {
+		diffs = append(diffs, fmt.Sprintf("%s: %s → %s", d.Field, orNone(d.Before), orNone(d.After)))
+	}
+	if len(diffs) > 0 {
+		s += ": " + strings.Join(diffs, "; ")
+	}
+	if c.Reason != "" {
+		s += " (" + c.Reason + ")"
+	}
+	return "• " + esc(cut(s, MaxLineRunes))
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "∅"
+	}
+	return s
+}
+
+func errorLine(e syncer.RecordError) string {
+	s := fmt.Sprintf("%s — code %d %s", e.Record, int(e.Code), e.Code.Info().Name)
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	return "• " + esc(cut(s, MaxLineRunes))
+}
+
+// ChangesCSV renders changes and record errors as CSV: one row per field
+// diff (or per change without diffs), then one row per error.
+func ChangesCSV(changes []syncer.Change, errs []syncer.RecordError) []byte {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	_ = w.Write([]string{"action", "kind", "key", "name", "zendesk_id", "field", "before", "after", "reason", "code", "message"})
+	for _, c := range changes {
+		id := ""
+		if c.ID != 0 {
+			id = strconv.FormatInt(c.ID, 10)
+		}
+		if len(c.Diffs) == 0 {
+			_ = w.Write([]string{string(c.Action), c.Kind, c.Key, c.Name, id, "", "", "", c.Reason, "", ""})
+		}
+		for _, d := range c.Diffs {
+			_ = w.Write([]string{string(c.Action), c.Kind, c.Key, c.Name, id, d.Field, d.Before, d.After, c.Reason, "", ""})
+		}
+	}
+	for _, e := range errs {
+		_ = w.Write([]string{"error", "", e.Record, "", "", "", "", "", "", strconv.Itoa(int(e.Code)), e.Message})
+	}
+	w.Flush()
+	return buf.Bytes()
+}
+
+func csvFile(name, title string, changes []syncer.Change, errs []syncer.RecordError) *File {
+	return &File{Name: name, Title: title, Content: ChangesCSV(changes, errs)}
+}
+
+func silentCounts(s *syncer.Summary) string {
+	counts := map[syncer.Code]int{}
+	var order []syncer.Code
+	for _, e := range s.Errors {
+		if e.Code.Silent() {
+			if counts[e.Code] == 0 {
+				order = append(order, e.Code)
+			}
+			counts[e.Code]++
+		}
+	}
+	var parts []string
+	for _, c := range order {
+		parts = append(parts, fmt.Sprintf("%d × code %s", counts[c], c))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "silent (counted, not alerted): " + strings.Join(parts, ", ")
+}
+
+func runIcon(s *syncer.Summary) string {
+	switch {
+	case !s.OK() || s.FirstFailure() != syncer.CodeNone:
+		return "❌"
+	case s.DryRun:
+		return "🔍"
+	default:
+		return "✅"
+	}
+}
+
+// RenderSummary renders a run's summary: counts by action, duration and
+// API calls, silent codes counted, the first changes before → after, the
+// first errors, and how to see more (the attached CSV, the run ID).
+func RenderSummary(s *syncer.Summary) Message {
+	line := commands.SummaryLine(s)
+	blocks := []slack.Block{
+		header(runIcon(s) + " " + line),
+		fieldsBlock("Created", strconv.Itoa(s.Created), "Updated", strconv.Itoa(s.Updated),
+			"Deleted", strconv.Itoa(s.Deleted), "Unchanged", strconv.Itoa(s.Unchanged),
+			"Skipped", strconv.Itoa(s.Skipped), "Failed", strconv.Itoa(s.Failed)),
+		contextBlock("Run `"+esc(orNone(s.RunID))+"`", "took "+fmtDuration(s.DurationMS),
+			strconv.Itoa(s.APICalls)+" API calls", "started "+fmtTime(s.StartedAt), silentCounts(s)),
+	}
+	if !s.OK() {
+		info := s.Code.Info()
+		blocks = append(blocks, section(fmt.Sprintf("*Code %d %s:* %s", int(s.Code), esc(info.Name), esc(cut(s.Message, 1000)))))
+	}
+	msg := Message{Text: line}
+	var listCut bool
+	if len(s.Changes) > 0 {
+		lines := make([]string, len(s.Changes))
+		for i, c := range s.Changes {
+			lines[i] = ChangeLine(c)
+		}
+		title := "*Changes*"
+		if s.DryRun {
+			title = "*Planned changes*"
+		}
+		b, c := listSection(title, lines, MaxListedChanges, " (all in the attached CSV)")
+		blocks = append(blocks, b)
+		listCut = listCut || c
+	}
+	if len(s.Errors) > 0 {
+		lines := make([]string, len(s.Errors))
+		for i, e := range s.Errors {
+			lines[i] = errorLine(e)
+		}
+		b, c := listSection("*Errors*", lines, MaxListedErrors, " (all in the attached CSV)")
+		blocks = append(blocks, b)
+		listCut = listCut || c
+	}
+	more := "Details: `zdsync sync " + string(s.Job) + " --dry-run --json` shows the full plan"
+	if s.PlanID != "" {
+		more = "Full plan: `zdsync plan show " + esc(s.PlanID) + "`"
+	}
+	if listCut {
+		msg.CSV = csvFile(csvName(s.Job, s.RunID), "All changes and errors of "+string(s.Job)+" run "+s.RunID, s.Changes, s.Errors)
+		more = "Full list attached as CSV · " + more
+	}
+	blocks = append(blocks, contextBlock(more))
+	msg.Blocks = blocks
+	return msg
+}
+
+func csvName(job syncer.Job, id string) string {
+	if id == "" {
+		id = "run"
+	}
+	safe := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, id)
+	return string(job) + "-" + cut(safe, 80) + ".csv"
+}
+
+// RenderAlert renders a failure alert: the code and name from syncer.Codes,
+// what happened to which records, the runbook text, the run ID, the count
+// of grouped failures, and Retry (failed case push) or Run again (failed
+// job) buttons. A resolved alert loses its buttons and says which run
+// resolved it.
+func RenderAlert(a AlertView) Message {
+	info := a.Code.Info()
+	title := fmt.Sprintf("🚨 %s failed: code %d %s", a.Job, int(a.Code), info.Name)
+	if !a.ResolvedAt.IsZero() {
+		title = fmt.Sprintf("✅ Resolved: %s code %d %s", a.Job, int(a.Code), info.Name)
+	}
+	s := a.Latest
+	if s == nil {
+		s = &syncer.Summary{Job: a.Job}
+	}
+	what := "*What happened:* " + esc(info.Meaning)
+	if s.Message != "" {
+		what += "\n> " + esc(cut(s.Message, 1000))
+	}
+	blocks := []slack.Block{header(title), section(what)}
+	var recs []syncer.RecordError
+	for _, e := range s.Errors {
+		if e.Code == a.Code {
+			recs = append(recs, e)
+		}
+	}
+	msg := Message{Text: title}
+	if len(recs) > 0 {
+		lines := make([]string, len(recs))
+		for i, e := range recs {
+			lines[i] = errorLine(e)
+		}
+		b, c := listSection(fmt.Sprintf("*Records affected (%d):*", len(recs)), lines, MaxListedErrors, " (all in the attached CSV)")
+		blocks = append(blocks, b)
+		if c {
+			msg.CSV = csvFile(csvName(a.Job, s.RunID), "Failed records of "+string(a.Job)+" run "+s.RunID, nil, recs)
+		}
+	}
+	blocks = append(blocks, section("*Runbook:* "+esc(info.Runbook)))
+	count := "failed once"
+	if a.Count > 1 {
+		count = fmt.Sprintf("failed %d times", a.Count)
+	}
+	ctx := []string{"Run `" + esc(orNone(s.RunID)) + "`", count + " since " + fmtTime(a.FirstAt), "last " + fmtTime(a.LastAt)}
+	if !a.ResolvedAt.IsZero() {
+		ctx = append(ctx, "resolved "+fmtTime(a.ResolvedAt)+" by run `"+esc(orNone(a.ResolvedBy))+"`")
+	}
+	blocks = append(blocks, contextBlock(ctx...))
+	if a.ResolvedAt.IsZero() {
+		if a.Job == syncer.JobCases {
+			var bs []*slack.ButtonBlockElement
+			seen := map[int64]bool{}
+			for _, e := range recs {
+				id, err := commands.ParseTicketID(e.Record)
+				if err != nil || seen[id] || len(bs) >= MaxRetryButtons {
+					continue
+				}
+				seen[id] = true
+				label := "Retry"
+				if len(recs) > 1 {
+					label = "Retry #" + strconv.FormatInt(id, 10)
+				}
+				bs = append(bs, button(commands.ActionRetry+":"+strconv.FormatInt(id, 10), label, strconv.FormatInt(id, 10), "primary"))
+			}
+			if len(bs) > 0 {
+				blocks = append(blocks, actions("alert_actions", bs...))
+			}
+		} else {
+			blocks = append(blocks, actions("alert_actions", button(commands.ActionRunAgain, "Run again", string(a.Job), "primary")))
+		}
+	}
+	msg.Blocks = blocks
+	return msg
+}
+
+// RenderAlertReply renders the thread reply that a repeated failure adds
+// under its open alert.
+func RenderAlertReply(a AlertView) Message {
+	s := a.Latest
+	if s == nil {
+		s = &syncer.Summary{Job: a.Job}
+	}
+	t := fmt.Sprintf("Failed again (%d times now): run `%s` at %s", a.Count, esc(orNone(s.RunID)), fmtTime(a.LastAt))
+	if s.Message != "" {
+		t += " — " + esc(cut(s.Message, 500))
+	}
+	return Message{Text: t, Blocks: []slack.Block{section(t)}}
+}
+
+func planCounts(p *syncer.StoredPlan) (create, update, del, skip int) {
+	for _, c := range p.Changes {
+		switch c.Action {
+		case syncer.Create:
+			create++
+		case syncer.Update:
+			update++
+		case syncer.Delete:
+			del++
+		case syncer.Skip:
+			skip++
+		}
+	}
+	return
+}
+
+func planList(p *syncer.StoredPlan, title string) (slack.Block, bool) {
+	lines := make([]string, len(p.Changes))
+	for i, c := range p.Changes {
+		lines[i] = ChangeLine(c)
+	}
+	return listSection(title, lines, MaxListedChanges, " (all in the attached CSV)")
+}
+
+func planActions(p *syncer.StoredPlan) slack.Block {
+	return actions("plan_actions",
+		button(commands.ActionApply, "Apply", p.ID, "primary"),
+		button(commands.ActionDiscard, "Discard", p.ID, "danger"))
+}
+
+func planContext(p *syncer.StoredPlan) slack.Block {
+	by := ""
+	if p.CreatedBy != "" {
+		by = "made by <@" + esc(p.CreatedBy) + ">"
+	}
+	return contextBlock("Plan `"+esc(p.ID)+"`", "expires "+fmtTime(p.ExpiresAt), by,
+		"Only allowed writers can Apply or Discard", "`zdsync plan show "+esc(p.ID)+"` shows it all")
+}
+
+// RenderPreview renders a stored plan awaiting approval: counts by action,
+// the first changes, and Apply / Discard buttons; the full list is
+// attached as CSV.
+func RenderPreview(p *syncer.StoredPlan, s *syncer.Summary) Message {
+	c, u, d, k := planCounts(p)
+	title := fmt.Sprintf("🔍 Preview of %s: %d changes", p.Job, c+u+d)
+	blocks := []slack.Block{
+		header(title),
+		fieldsBlock("To create", strconv.Itoa(c), "To update", strconv.Itoa(u), "To delete", strconv.Itoa(d), "Skipped", strconv.Itoa(k)),
+	}
+	if s != nil && len(s.Errors) > 0 {
+		blocks = append(blocks, contextBlock(fmt.Sprintf("%d records reported during planning (in the CSV)", len(s.Errors)), silentCounts(s)))
+	}
+	msg := Message{Text: title}
+	if len(p.Changes) == 0 {
+		blocks = append(blocks, section("Nothing to change: Zendesk is already in step."))
+	} else {
+		b, _ := planList(p, "*First changes*")
+		blocks = append(blocks, b)
+	}
+	var errs []syncer.RecordError
+	if s != nil {
+		errs = s.Errors
+	}
+	if len(p.Changes) > 0 || len(errs) > 0 {
+		msg.CSV = csvFile(csvName(p.Job, p.ID), "Preview "+p.ID+" of "+string(p.Job), p.Changes, errs)
+	}
+	blocks = append(blocks, planContext(p), planActions(p))
+	msg.Blocks = blocks
+	return msg
+}
+
+// RenderApproval renders a mass-deletion approval: the deletions a run held
+// back because they exceeded the threshold, with Apply / Discard.
+func RenderApproval(p *syncer.StoredPlan, s *syncer.Summary) Message {
+	_, _, d, _ := planCounts(p)
+	title := fmt.Sprintf("⚠️ %s: %d deletions need approval", p.Job, d)
+	text := fmt.Sprintf("The run wanted to delete %d organizations, more than the threshold allows without approval. "+
+		"These deletions were held back as a stored plan; the rest of the run was applied. "+
+		"Check that Salesforce returned the full account list before you Apply.", d)
+	if s != nil && s.RunID != "" {
+		text += " Run `" + esc(s.RunID) + "`."
+	}
+	blocks := []slack.Block{header(title), section(text)}
+	b, _ := planList(p, "*Deletions*")
+	blocks = append(blocks, b, planContext(p), planActions(p))
+	return Message{Text: title, Blocks: blocks, CSV: csvFile(csvName(p.Job, p.ID), "Deletions held for approval, plan "+p.ID, p.Changes, nil)}
+}
+
+// RenderQuiet renders the status message that quiet runs edit in place.
+func RenderQuiet(runs []QuietRun) Message {
+	var lines []string
+	for _, q := range runs {
+		l := fmt.Sprintf("• `%s` last quiet run %s, %d quiet run", q.Job, fmtTime(q.Last), q.Count)
+		if q.Count != 1 {
+			l += "s"
+		}
+		l += " in a row"
+		if q.Silent > 0 {
+			l += fmt.Sprintf(" (%d silent codes counted)", q.Silent)
+		}
+		lines = append(lines, l)
+	}
+	b, _ := listSection("*Quiet runs* (nothing changed, nothing failed)", lines, 40, "")
+	return Message{Text: "zdsync quiet runs", Blocks: []slack.Block{b}}
+}
+
+// RenderStatus renders /zdsync status.
+func RenderStatus(st commands.Status) Message {
+	blocks := []slack.Block{header("zdsync status")}
+	var jobs []string
+	for _, j := range st.Jobs {
+		sched := j.Schedule
+		if sched == "" {
+			sched = "off"
+		}
+		next := "not scheduled"
+		if !j.NextRun.IsZero() {
+			next = "next " + fmtTime(j.NextRun)
+		}
+		l := fmt.Sprintf("• *%s* — schedule `%s`, %s", j.Job, esc(sched), next)
+		if j.LastRun != nil {
+			l += fmt.Sprintf("\n   last %s %s", fmtTime(j.LastRun.StartedAt), esc(runIcon(j.LastRun)+" "+commands.SummaryLine(j.LastRun)))
+		} else {
+			l += "\n   never ran"
+		}
+		jobs = append(jobs, l)
+	}
+	b, _ := listSection("*Jobs*", jobs, 20, "")
+	blocks = append(blocks, b)
+	var pushes []string
+	for _, p := range st.FailedPushes {
+		pushes = append(pushes, esc(fmt.Sprintf("• ticket %d — code %s at %s: %s", p.TicketID, p.Code, fmtTime(p.At), cut(p.Message, 200))))
+	}
+	if len(pushes) == 0 {
+		pushes = []string{"none"}
+	}
+	b, _ = listSection("*Failed case pushes*", pushes, MaxListedChanges, "")
+	blocks = append(blocks, b)
+	var alerts []string
+	for _, a := range st.OpenAlerts {
+		alerts = append(alerts, esc(fmt.Sprintf("• %s code %s — %d failures since %s", a.Job, a.Code, a.Count, fmtTime(a.FirstAt))))
+	}
+	if len(alerts) == 0 {
+		alerts = []string{"none"}
+	}
+	b, _ = listSection("*Open alerts*", alerts, MaxListedChanges, "")
+	blocks = append(blocks, b)
+	return Message{Text: "zdsync status", Blocks: blocks}
+}
+
+// RenderReply renders the answer to a command or a button press.
+func RenderReply(r commands.Reply) Message {
+	switch r.Kind {
+	case commands.KindSummary:
+		if r.Summary != nil {
+			m := RenderSummary(r.Summary)
+			if r.Command == commands.ActionApply || r.Command == commands.ActionRetry || r.Command == commands.ActionRunAgain {
+				m.Blocks = append([]slack.Block{section(esc(r.Text))}, m.Blocks...)
+			}
+			m.Text = r.Text
+			return m
+		}
+	case commands.KindPreview:
+		if r.Plan != nil {
+			return RenderPreview(r.Plan, r.Summary)
+		}
+	case commands.KindStatus:
+		if r.Status != nil {
+			return RenderStatus(*r.Status)
+		}
+	case commands.KindUsage:
+		return Message{Text: r.Text, Blocks: []slack.Block{section("⚠️ " + esc(r.Text))}}
+	case commands.KindDenied:
+		return Message{Text: r.Text, Blocks: []slack.Block{section("⛔ " + esc(r.Text))}}
+	case commands.KindError:
+		info := r.Code.Info()
+		return Message{Text: r.Text, Blocks: []slack.Block{section("❌ " + esc(r.Text)), contextBlock("*Runbook:* " + esc(info.Runbook))}}
+	case commands.KindDiscarded:
+		return Message{Text: r.Text, Blocks: []slack.Block{section("🗑️ " + esc(r.Text))}}
+	}
+	return Message{Text: r.Text, Blocks: []slack.Block{section(esc(r.Text))}}
+}
+
+// CheckLimits reports the first way m exceeds Slack's documented Block Kit
+// limits, or nil.
+func CheckLimits(m Message) error {
+	if len(m.Blocks) > MaxBlocks {
+		return fmt.Errorf("%d blocks, more than %d", len(m.Blocks), MaxBlocks)
+	}
+	if n := utf8.RuneCountInString(m.Text); n > MaxMessageText {
+		return fmt.Errorf("message text of %d characters, more than %d", n, MaxMessageText)
+	}
+	text := func(where string, t *slack.TextBlockObject, max int) error {
+		if t != nil && utf8.RuneCountInString(t.Text) > max {
+			return fmt.Errorf("%s text of %d characters, more than %d", where, utf8.RuneCountInString(t.Text), max)
+		}
+		return nil
+	}
+	for i, b := range m.Blocks {
+		where := fmt.Sprintf("block %d (%s)", i, b.BlockType())
+		switch b := b.(type) {
+		case *slack.HeaderBlock:
+			if err := text(where, b.Text, MaxHeaderText); err != nil {
+				return err
+			}
+		case *slack.SectionBlock:
+			if err := text(where, b.Text, MaxSectionText); err != nil {
+				return err
+			}
+			if len(b.Fields) > MaxSectionFields {
+				return fmt.Errorf("%s has %d fields, more than %d", where, len(b.Fields), MaxSectionFields)
+			}
+			for _, f := range b.Fields {
+				if err := text(where+" field", f, MaxFieldText); err != nil {
+					return err
+				}
+			}
+		case *slack.ContextBlock:
+			if len(b.ContextElements.Elements) > MaxContextElements {
+				return fmt.Errorf("%s has %d elements, more than %d", where, len(b.ContextElements.Elements), MaxContextElements)
+			}
+			for _, e := range b.ContextElements.Elements {
+				if t, ok := e.(*slack.TextBlockObject); ok {
+					if err := text(where+" element", t, MaxSectionText); err != nil {
+						return err
+					}
+				}
+			}
+		case *slack.ActionBlock:
+			if len(b.Elements.ElementSet) > MaxActionElements {
+				return fmt.Errorf("%s has %d elements, more than %d", where, len(b.Elements.ElementSet), MaxActionElements)
+			}
+			ids := map[string]bool{}
+			for _, e := range b.Elements.ElementSet {
+				btn, ok := e.(*slack.ButtonBlockElement)
+				if !ok {
+					continue
+				}
+				if err := text(where+" button", btn.Text, MaxButtonText); err != nil {
+					return err
+				}
+				if len(btn.Value) > MaxButtonValue || len(btn.ActionID) > MaxActionID {
+					return fmt.Errorf("%s button value or action_id too long", where)
+				}
+				if ids[btn.ActionID] {
+					return fmt.Errorf("%s has duplicate action_id %q", where, btn.ActionID)
+				}
+				ids[btn.ActionID] = true
+			}
+		}
+	}
+	return nil
+}
