@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/zdsync/zdsync/syncer"
+	"github.com/zdsync/zdsync/syncer/metrics"
 	"github.com/zdsync/zdsync/syncer/salesforce"
 	"github.com/zdsync/zdsync/syncer/store"
 	"github.com/zdsync/zdsync/syncer/zendesk"
@@ -23,6 +24,8 @@ type App struct {
 	Global  *zendesk.Client
 	Federal *zendesk.Client
 	SF      *salesforce.Client
+	// Metrics counts runs and API calls for /metrics (serve).
+	Metrics *metrics.Metrics
 }
 
 // rules returns the business rules of the configuration.
@@ -77,18 +80,18 @@ func (m *Main) app(ctx context.Context, cfg Config, jobs ...syncer.Job) (*App, e
 			return nil, err
 		}
 	}
-	a := &App{Config: cfg, Log: m.logger(cfg)}
+	a := &App{Config: cfg, Log: m.logger(cfg), Metrics: metrics.New()}
 	var err error
 	if a.DB, err = m.openStore(ctx, cfg); err != nil {
 		return nil, err
 	}
 	if cfg.ZendeskGlobal.URL != "" && cfg.ZendeskGlobal.APIToken != "" {
-		if a.Global, err = m.zendesk(cfg, cfg.ZendeskGlobal); err != nil {
+		if a.Global, err = m.zendesk(cfg, cfg.ZendeskGlobal, a.Metrics); err != nil {
 			return nil, fmt.Errorf("ZENDESK_GLOBAL_URL: %w", err)
 		}
 	}
 	if cfg.ZendeskFederal.URL != "" && cfg.ZendeskFederal.APIToken != "" {
-		if a.Federal, err = m.zendesk(cfg, cfg.ZendeskFederal); err != nil {
+		if a.Federal, err = m.zendesk(cfg, cfg.ZendeskFederal, a.Metrics); err != nil {
 			return nil, fmt.Errorf("ZENDESK_FEDERAL_URL: %w", err)
 		}
 	}
@@ -112,9 +115,10 @@ func nonZero(v int64) string {
 	return fmt.Sprint(v)
 }
 
-func (m *Main) zendesk(cfg Config, z ZendeskConfig) (*zendesk.Client, error) {
+func (m *Main) zendesk(cfg Config, z ZendeskConfig, mt *metrics.Metrics) (*zendesk.Client, error) {
 	return zendesk.New(zendesk.Config{URL: z.URL, Email: z.Email, Token: z.APIToken, Timeout: cfg.HTTPTimeout,
-		RequestsPerMinute: cfg.ZendeskRateLimit, CaseIDField: cfg.ZendeskCaseIDField})
+		RequestsPerMinute: cfg.ZendeskRateLimit, CaseIDField: cfg.ZendeskCaseIDField,
+		Observe: func(c zendesk.Call) { mt.ObserveCall(c.System, c.Endpoint, c.Method, c.Status, c.Duration) }})
 }
 
 // wire builds the runner and pusher over whatever adapters are set.

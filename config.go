@@ -45,6 +45,8 @@ type Config struct {
 	ApprovalThreshold   int     `env:"APPROVAL_THRESHOLD, default=50" help:"a global-orgs run deleting more orgs than this holds the deletions for approval in Slack (0: never)"`
 	GreatlyExpiredYears int     `env:"GREATLY_EXPIRED_YEARS, default=3" help:"years after expiry an account is greatly expired and its Global org deleted"`
 
+	FreshnessMaxAge time.Duration `env:"FRESHNESS_MAX_AGE, default=3h" help:"serve alerts once when a scheduled job has not succeeded for longer than this"`
+
 	LogLevel string `env:"LOG_LEVEL, default=info" help:"debug, info, warn or error"`
 }
 
@@ -87,6 +89,8 @@ func LoadConfig(ctx context.Context, l envconfig.Lookuper) (Config, error) {
 		return c, usagef("configuration: CASE_PUSH_RETRY_DELAY must not be negative")
 	case c.HTTPTimeout <= 0:
 		return c, usagef("configuration: HTTP_TIMEOUT must be positive")
+	case c.FreshnessMaxAge <= 0:
+		return c, usagef("configuration: FRESHNESS_MAX_AGE must be positive")
 	case c.PlanTTL <= 0:
 		return c, usagef("configuration: PLAN_TTL must be positive")
 	case c.ShrinkRatio < 0 || c.ShrinkRatio > 1:

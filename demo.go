@@ -14,6 +14,7 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/zdsync/zdsync/bot"
 	"github.com/zdsync/zdsync/syncer"
 	"github.com/zdsync/zdsync/syncer/pushqueue"
 	"github.com/zdsync/zdsync/syncer/salesforce/salesforcetest"
@@ -63,10 +64,12 @@ func (m *Main) runDemo(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	app.Runner.Progress = func(job syncer.Job, msg string) { fmt.Fprintf(m.Stderr, "  · %s: %s\n", job, msg) }
+	app.Runner.Progress = m.progress()
 	failed := false
+	var runs []*syncer.Summary
 	report := func(s *syncer.Summary) {
 		s.WriteText(out, 12)
+		runs = append(runs, s)
 		if !s.OK() {
 			failed = true
 		}
@@ -112,9 +115,17 @@ func (m *Main) runDemo(ctx context.Context, args []string) (int, error) {
 	again := app.Runner.ApplyPlan(ctx, plan.ID, "demo")
 	fmt.Fprintf(out, "  %s\n", again.Message)
 
-	if err := m.demoCases(ctx, app, sb, env["ZENDESK_WEBHOOK_SECRET"], report); err != nil {
+	lockFailure, err := m.demoCases(ctx, app, sb, env["ZENDESK_WEBHOOK_SECRET"], report)
+	if err != nil {
 		return 0, err
 	}
+
+	section(out, "7. What the bot posts in Slack for these runs (rendered as text)")
+	fmt.Fprintln(out, "  #summary channel, after the first global-orgs run:")
+	fmt.Fprintln(out, indent(bot.Text(bot.RenderSummary(runs[0])), "    "))
+	fmt.Fprintln(out, "  #alerts channel, for the case push that failed with code 3:")
+	fmt.Fprintln(out, indent(bot.Text(bot.RenderAlert(bot.AlertView{Job: syncer.JobCases, Code: lockFailure.Code, Count: 1,
+		FirstAt: lockFailure.StartedAt, LastAt: lockFailure.StartedAt, Latest: lockFailure})), "    "))
 
 	section(out, "Done")
 	if failed {
@@ -133,7 +144,7 @@ func section(w io.Writer, title string) {
 // durable queue jobs and then cases; a closed ticket closes its case; a
 // push that keeps hitting UnableToLockRow fails with code 3 after its
 // retries and succeeds when retried.
-func (m *Main) demoCases(ctx context.Context, app *App, sb *sandbox.Sandbox, secret string, report func(*syncer.Summary)) error {
+func (m *Main) demoCases(ctx context.Context, app *App, sb *sandbox.Sandbox, secret string, report func(*syncer.Summary)) (*syncer.Summary, error) {
 	out := m.Stdout
 	section(out, "6. cases: Zendesk ticket events → Salesforce cases, through the signed webhook and the durable queue")
 	var orgs []syncer.Org
@@ -157,10 +168,10 @@ func (m *Main) demoCases(ctx context.Context, app *App, sb *sandbox.Sandbox, sec
 	q, err := pushqueue.New(ctx, app.DB, app.Pusher, pushqueue.Config{PollInterval: 50 * time.Millisecond,
 		Done: func(_ context.Context, s *syncer.Summary) { done <- s }})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := q.Start(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	defer q.Stop(context.WithoutCancel(ctx))
 	hook := httptest.NewServer(zendesk.NewWebhookHandler(secret, q, app.Log))
@@ -192,28 +203,29 @@ func (m *Main) demoCases(ctx context.Context, app *App, sb *sandbox.Sandbox, sec
 	}
 	for _, id := range append(tickets, internal) {
 		if err := send(id, syncer.EventCreated); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := send(tickets[0], syncer.EventCreated); err != nil { // a redelivery
-		return err
+		return nil, err
 	}
 	wait(len(tickets) + 1)
 	fmt.Fprintf(out, "  Salesforce now has %d cases (the redelivered event made no second one)\n", len(sb.Salesforce.Cases()))
 
 	sb.Global.SetTicketStatus(tickets[0], "closed")
 	if err := send(tickets[0], syncer.EventClosed); err != nil {
-		return err
+		return nil, err
 	}
 	wait(1)
 
 	fmt.Fprintln(out, "\n  Salesforce keeps the case row locked (UNABLE_TO_LOCK_ROW) for the next 4 writes:")
 	sb.Salesforce.FailCaseWrites(4, salesforcetest.ErrUnableToLockRow)
 	locked := sb.Global.AddTicket(syncer.Ticket{Subject: "Locked account", Status: "new", OrgID: orgs[len(orgs)-1].ID})
-	app.Pusher.Push(ctx, locked, syncer.EventCreated).WriteText(out, 5) // fails on purpose: not counted
+	lockFailure := app.Pusher.Push(ctx, locked, syncer.EventCreated) // fails on purpose: not counted
+	lockFailure.WriteText(out, 5)
 	fmt.Fprintf(out, "  on-call retries it (zdsync case push %d, or /zdsync case retry %d):\n", locked, locked)
 	report(app.Pusher.Push(ctx, locked, syncer.EventCreated))
-	return nil
+	return lockFailure, nil
 }
 
 // pushLine renders one push outcome on one line.
@@ -231,4 +243,9 @@ func pushLine(s *syncer.Summary) string {
 		line += fmt.Sprintf(" [code %d %s]", e.Code, e.Name)
 	}
 	return line
+}
+
+// indent prefixes every line of s.
+func indent(s, prefix string) string {
+	return prefix + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+prefix)
 }

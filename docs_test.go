@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zdsync/zdsync/commands"
 	"github.com/zdsync/zdsync/syncer"
 )
 
@@ -68,6 +69,20 @@ func readmeTables() map[string]string {
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", f.Salesforce, f.Zendesk, f.Rule)
 	}
 	t["case-fields"] = b.String()
+
+	b.Reset()
+	b.WriteString("| command | writes | what it does |\n|---|---|---|\n")
+	for _, c := range commands.Table() {
+		writes := "no"
+		if c.Writes {
+			writes = "yes — writers only"
+			if c.DryRun {
+				writes += " (`--dry-run`: no)"
+			}
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", c.Usage(), writes, c.Description)
+	}
+	t["slash"] = b.String()
 
 	b.Reset()
 	b.WriteString("| variable | default | meaning |\n|---|---|---|\n")

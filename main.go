@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/sethvargo/go-envconfig"
@@ -158,6 +159,17 @@ func (m *Main) logger(cfg Config) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
 }
 
+// progress returns a Runner.Progress that writes to stderr; the runner
+// calls it from its fetching goroutines, so writes are serialized.
+func (m *Main) progress() func(job syncer.Job, msg string) {
+	var mu sync.Mutex
+	return func(job syncer.Job, msg string) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(m.Stderr, "  · %s: %s\n", job, msg)
+	}
+}
+
 // printSummary prints a summary as the single JSON object of --json, or as
 // text, and returns the exit status it calls for.
 func (m *Main) printSummary(s *syncer.Summary, asJSON bool) int {
@@ -206,6 +218,9 @@ func (m *Main) runSync(ctx context.Context, args []string) (int, error) {
 	app, err := m.app(ctx, cfg, job)
 	if err != nil {
 		return 0, err
+	}
+	if m.Terminal {
+		app.Runner.Progress = m.progress()
 	}
 	s := app.Runner.Run(ctx, job, syncer.Options{DryRun: *dry, SavePlan: *save, Account: *account, By: "cli"})
 	return m.printSummary(s, *asJSON), nil

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
@@ -14,7 +16,9 @@ import (
 	"github.com/zdsync/zdsync/bot"
 	"github.com/zdsync/zdsync/commands"
 	"github.com/zdsync/zdsync/syncer"
+	"github.com/zdsync/zdsync/syncer/metrics"
 	"github.com/zdsync/zdsync/syncer/pushqueue"
+	"github.com/zdsync/zdsync/syncer/store"
 	"github.com/zdsync/zdsync/syncer/zendesk"
 )
 
@@ -32,6 +36,13 @@ type server struct {
 	queue    *pushqueue.Queue
 	sweeper  *syncer.Sweeper
 	bot      *bot.Bot
+	metrics  *metrics.Metrics
+	elector  *store.Elector
+	// freshness is FRESHNESS_MAX_AGE; started is when serve started (a
+	// job that never succeeded is stale that long after the start).
+	freshness time.Duration
+	started   time.Time
+	schedules bot.Schedules
 }
 
 // needServe checks the variables serve needs beyond the jobs'.
@@ -70,7 +81,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	s := &server{app: app, log: app.Log}
+	s := &server{app: app, log: app.Log, metrics: app.Metrics, freshness: cfg.FreshnessMaxAge, started: time.Now()}
 
 	slackHTTP := &http.Client{Timeout: cfg.HTTPTimeout}
 	api := bot.NewClient(cfg.SlackBotToken, cfg.SlackAppToken, cfg.SlackAPIURL, slackHTTP)
@@ -78,13 +89,12 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		AlertChannel: cfg.SlackAlertChannel, Alerts: app.DB, Logger: app.Log}); err != nil {
 		return usagef("configuration: %s", err)
 	}
-	var schedOpts []gocron.SchedulerOption
-	if elector, err := app.DB.NewElector("zdsync-scheduler"); err != nil {
+	if s.elector, err = app.DB.NewElector("zdsync-scheduler", store.ElectorLogger(app.Log)); err != nil {
 		return fmt.Errorf("scheduler leader election: %w", err)
-	} else if elector != nil {
-		defer elector.Close()
-		schedOpts = append(schedOpts, gocron.WithDistributedElector(elector))
 	}
+	defer s.elector.Close()
+	schedOpts := []gocron.SchedulerOption{gocron.WithDistributedElector(s.elector)}
+	s.schedules = schedules
 	if s.sched, err = bot.NewScheduler(bot.SchedulerConfig{Schedules: schedules, Run: s.scheduled, Options: schedOpts, Logger: app.Log}); err != nil {
 		return usagef("configuration: %s", err)
 	}
@@ -103,6 +113,22 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.ready)
+	mux.Handle("GET /metrics", s.metrics.Handler())
+	s.metrics.SetLeaderFunc(s.elector.Leading)
+	s.metrics.SetQueueFunc(func() (int, time.Duration) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		c, err := s.queue.Counts(ctx)
+		if err != nil {
+			return -1, 0
+		}
+		return c.Queued, c.OldestQueued
+	})
+	for _, job := range append(slices.Clone(syncer.SyncJobs), syncer.JobCaseSweep) {
+		if last, ok, err := app.DB.LastSuccessfulRun(ctx, job); err == nil && ok {
+			s.metrics.SetLastSuccess(job, last.FinishedAt)
+		}
+	}
 	mux.Handle("POST "+zendesk.WebhookPath, zendesk.NewWebhookHandler(cfg.ZendeskWebhookSecret, s.queue, app.Log))
 	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
 
@@ -120,6 +146,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	s.sched.Start()
+	go s.watchFreshness(runCtx)
 	app.Log.Info("zdsync serving", "http_addr", ln.Addr().String(), "database", app.DB.Backend())
 	if m.Ready != nil {
 		m.Ready <- ln.Addr().String()
@@ -169,21 +196,25 @@ func joinComma(s []string) string {
 func (s *server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := s.app.DB.Ping(ctx); err != nil {
+	dbErr := s.app.DB.Ping(ctx)
+	slackUp := s.bot != nil && s.bot.Connected()
+	s.metrics.SetReady("database", dbErr == nil)
+	s.metrics.SetReady("slack", slackUp)
+	switch {
+	case dbErr != nil:
 		http.Error(w, "database unreachable", http.StatusServiceUnavailable)
-		return
-	}
-	if !s.bot.Connected() {
+	case !slackUp:
 		http.Error(w, "slack not connected", http.StatusServiceUnavailable)
-		return
+	default:
+		fmt.Fprintln(w, "ready")
 	}
-	fmt.Fprintln(w, "ready")
 }
 
 // report tells Slack about a finished run: a summary, an alert, or the
 // quiet-run status; and asks for approval of deletions it held.
 func (s *server) report(ctx context.Context, sum *syncer.Summary) {
 	ctx = context.WithoutCancel(ctx)
+	s.metrics.ObserveRun(sum)
 	if err := s.notifier.Notify(ctx, sum); err != nil {
 		s.log.Error("notify slack", "run_id", sum.RunID, "err", err)
 	}
@@ -311,4 +342,63 @@ func (s *server) Status(ctx context.Context) (commands.Status, error) {
 		st.OpenAlerts = append(st.OpenAlerts, commands.OpenAlert{Job: a.Job, Code: a.Code, Count: a.Count, FirstAt: a.FirstAt, LastAt: a.LastAt, RunID: a.LastRunID()})
 	}
 	return st, nil
+}
+
+// freshnessCheckEvery is how often serve looks for jobs that have not
+// succeeded for too long.
+const freshnessCheckEvery = time.Minute
+
+// watchFreshness raises the freshness alarm: a scheduled job that has not
+// succeeded for longer than FRESHNESS_MAX_AGE gets one alert (code 14,
+// grouped like the others, resolved by its next successful run), so that a
+// stuck scheduler is never silent. Only the leader checks.
+func (s *server) watchFreshness(ctx context.Context) {
+	t := time.NewTicker(freshnessCheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.checkFreshness(ctx, time.Now())
+		}
+	}
+}
+
+// checkFreshness alerts once for each scheduled job whose last success is
+// older than the freshness limit.
+func (s *server) checkFreshness(ctx context.Context, now time.Time) {
+	if !s.elector.Leading() {
+		return
+	}
+	scheduled := map[syncer.Job]string{syncer.JobGlobalOrgs: s.schedules.GlobalOrgs, syncer.JobFederalOrgs: s.schedules.Federal,
+		syncer.JobFederalUsers: s.schedules.Federal, syncer.JobCaseSweep: s.schedules.CaseSweep}
+	for _, job := range append(slices.Clone(syncer.SyncJobs), syncer.JobCaseSweep) {
+		if sched := scheduled[job]; sched == "" || strings.EqualFold(sched, bot.Off) {
+			continue
+		}
+		since, what := s.started, "since zdsync started"
+		last, ok, err := s.app.DB.LastSuccessfulRun(ctx, job)
+		if err != nil {
+			s.log.Error("freshness check", "job", job, "err", err)
+			continue
+		}
+		if ok {
+			since, what = last.FinishedAt, "since run "+last.RunID
+		}
+		age := now.Sub(since)
+		if age <= s.freshness {
+			continue
+		}
+		if _, open, err := s.app.DB.OpenAlert(ctx, job, syncer.CodeStale); err != nil || open {
+			continue
+		}
+		sum := &syncer.Summary{RunID: syncer.NewID(now), Job: job, StartedAt: now, FinishedAt: now, Errors: []syncer.RecordError{},
+			Code: syncer.CodeStale, Message: fmt.Sprintf("%s has not succeeded for %s (%s; limit FRESHNESS_MAX_AGE=%s)",
+				job, age.Round(time.Minute), what, s.freshness)}
+		s.log.Warn("job is stale", "job", job, "age", age.Round(time.Second).String())
+		if err := s.notifier.AlertStale(ctx, sum); err != nil {
+			s.log.Error("freshness alert", "job", job, "err", err)
+		}
+	}
 }

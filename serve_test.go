@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,9 +14,13 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/zdsync/zdsync/bot"
 	"github.com/zdsync/zdsync/bot/slacktest"
+	"github.com/zdsync/zdsync/commands"
 	"github.com/zdsync/zdsync/syncer"
+	"github.com/zdsync/zdsync/syncer/metrics"
 	"github.com/zdsync/zdsync/syncer/sandbox"
+	"github.com/zdsync/zdsync/syncer/store"
 	"github.com/zdsync/zdsync/syncer/zendesk"
 	"github.com/zdsync/zdsync/syncer/zendesk/zendesktest"
 )
@@ -147,6 +153,25 @@ func TestServe(t *testing.T) {
 		}
 	})
 
+	t.Run("/metrics exposes runs, API calls, the queue and readiness", func(t *testing.T) {
+		get("/readyz")
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body bytes.Buffer
+		body.ReadFrom(resp.Body)
+		for _, series := range []string{`zdsync_runs_total{job="global-orgs",outcome="ok"}`, `zdsync_runs_total{job="cases",outcome="ok"}`,
+			`zdsync_changes_total{action="update",job="global-orgs"}`, `zdsync_api_calls_total{`, `system="zendesk"`,
+			"zdsync_push_queue_depth", "zdsync_push_queue_oldest_age_seconds", `zdsync_last_success_timestamp_seconds{job="global-orgs"}`,
+			`zdsync_ready{check="database"} 1`, `zdsync_ready{check="slack"} 1`, "zdsync_scheduler_leader 1"} {
+			if !strings.Contains(body.String(), series) {
+				t.Errorf("/metrics lacks %s", series)
+			}
+		}
+	})
+
 	stop()
 	select {
 	case code := <-done:
@@ -160,5 +185,87 @@ func TestServe(t *testing.T) {
 		if strings.Contains(stderr.String(), secret) {
 			t.Errorf("logs contain the secret %q", secret)
 		}
+	}
+}
+
+// serverFor builds the parts of serve that the freshness alarm and
+// readiness use, on a SQLite store and a fake Slack.
+func serverFor(t *testing.T) (*server, *slacktest.Server) {
+	t.Helper()
+	ctx := context.Background()
+	slack := slacktest.NewServer()
+	t.Cleanup(slack.Close)
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "zdsync.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	api := bot.NewClient(slacktest.BotToken, slacktest.AppToken, slack.APIURL(), nil)
+	n, err := bot.NewNotifier(bot.NotifierConfig{API: api, SummaryChannel: "CSUMMARY", AlertChannel: "CALERT", Alerts: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	el, err := db.NewElector("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bot.New(bot.Config{BotToken: slacktest.BotToken, AppToken: slacktest.AppToken, APIURL: slack.APIURL(), Commands: commands.New(commands.Config{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &server{app: &App{DB: db}, log: slog.New(slog.DiscardHandler), notifier: n, elector: el, metrics: metrics.New(), bot: b,
+		freshness: 3 * time.Hour, started: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), schedules: bot.DefaultSchedules()}, slack
+}
+
+func TestFreshnessAlarm(t *testing.T) {
+	ctx := context.Background()
+	s, slack := serverFor(t)
+	start := s.started
+	ok := &syncer.Summary{RunID: "r-ok", Job: syncer.JobGlobalOrgs, StartedAt: start, FinishedAt: start.Add(time.Minute), Errors: []syncer.RecordError{}}
+	if err := s.app.DB.SaveRun(ctx, ok); err != nil {
+		t.Fatal(err)
+	}
+	s.checkFreshness(ctx, start.Add(2*time.Hour))
+	if n := len(slack.Messages("CALERT")); n != 0 {
+		t.Fatalf("%d alerts within the limit", n)
+	}
+	s.checkFreshness(ctx, start.Add(4*time.Hour))
+	msgs := slack.Messages("CALERT")
+	stale := 0
+	for _, m := range msgs {
+		if strings.Contains(m.Text, "Stale") || strings.Contains(string(m.Blocks), "has not succeeded") {
+			stale++
+		}
+	}
+	// Every scheduled job is stale: global-orgs since its last run, the
+	// others since the start.
+	if stale != 4 {
+		t.Fatalf("%d stale alerts, want one per scheduled job:\n%+v", stale, msgs)
+	}
+	s.checkFreshness(ctx, start.Add(5*time.Hour))
+	if n := len(slack.Messages("CALERT")); n != len(msgs) {
+		t.Errorf("the alarm fired again: %d messages", n)
+	}
+	// The job's next success resolves its alert.
+	ok2 := &syncer.Summary{RunID: "r-ok2", Job: syncer.JobGlobalOrgs, StartedAt: start.Add(5 * time.Hour), FinishedAt: start.Add(5 * time.Hour), Errors: []syncer.RecordError{}}
+	if err := s.notifier.Notify(ctx, ok2); err != nil {
+		t.Fatal(err)
+	}
+	if _, open, _ := s.app.DB.OpenAlert(ctx, syncer.JobGlobalOrgs, syncer.CodeStale); open {
+		t.Error("the stale alert is still open after a successful run")
+	}
+}
+
+func TestReadyzTurnsUnreadyWhenTheDatabaseGoesAway(t *testing.T) {
+	s, _ := serverFor(t)
+	s.bot = nil
+	probe := func() int {
+		rec := httptest.NewRecorder()
+		s.ready(rec, httptest.NewRequest("GET", "/readyz", nil))
+		return rec.Code
+	}
+	s.app.DB.Close()
+	if code := probe(); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz %d with the database closed", code)
 	}
 }

@@ -142,6 +142,16 @@ func (n *Notifier) Notify(ctx context.Context, s *syncer.Summary) error {
 	return nil
 }
 
+// AlertStale raises the freshness alarm of s.Job (s.Code is
+// syncer.CodeStale and s.Message says for how long the job has not
+// succeeded): an alert grouped like the others, without a run summary.
+// The job's next successful run resolves it.
+func (n *Notifier) AlertStale(ctx context.Context, s *syncer.Summary) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.alert(ctx, s, s.Code, n.now())
+}
+
 func (n *Notifier) quietRun(ctx context.Context, s *syncer.Summary, at time.Time) error {
 	q := n.quiet[s.Job]
 	if q == nil {

@@ -26,6 +26,7 @@ const (
 	CodePlanStale          Code = 11
 	CodeAPIError           Code = 12
 	CodeInternal           Code = 13
+	CodeStale              Code = 14
 )
 
 // CodeInfo describes one pipeline error code: what it is called, whether it
@@ -84,6 +85,9 @@ var Codes = []CodeInfo{
 	{CodeInternal, "Internal", false, false,
 		"zdsync itself failed (a bug or a store error).",
 		"Open an issue with the run ID; the logs of that run say more."},
+	{CodeStale, "Stale", false, false,
+		"A scheduled job has not succeeded for longer than FRESHNESS_MAX_AGE.",
+		"Look at /zdsync status: if its runs fail, follow their alerts; if none ran, the scheduler is stuck — check the pods' /readyz and logs and restart the deployment."},
 }
 
 // Info returns the description of c, or a description of an unknown code.

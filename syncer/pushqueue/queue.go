@@ -263,6 +263,8 @@ type JobCounts struct {
 	Running   int
 	Completed int // pushed, or nothing to push (kept a day by River)
 	Failed    int // cancelled after a failed push (the push log keeps it)
+	// OldestQueued is the age of the oldest queued push (0 when none).
+	OldestQueued time.Duration
 }
 
 // maxCounted bounds how many jobs of one state Counts reads.
@@ -285,6 +287,11 @@ func (q *Queue) Counts(ctx context.Context) (JobCounts, error) {
 			return JobCounts{}, fmt.Errorf("push queue: count jobs: %w", err)
 		}
 		*st.n = len(res.Jobs)
+		if st.n == &c.Queued {
+			for _, j := range res.Jobs {
+				c.OldestQueued = max(c.OldestQueued, time.Since(j.CreatedAt))
+			}
+		}
 	}
 	return c, nil
 }

@@ -28,8 +28,8 @@ import (
 // Takeover time. When the leader's process stops or crashes, its operating
 // system closes the socket and Postgres releases the lock at once. When the
 // leader's node or network dies silently, Postgres notices through the TCP
-// keepalives this connection asks for (electorKeepalive: probes after 10 s
-// idle, every 5 s, 3 unanswered probes) or, while it has unacknowledged data
+// keepalives this connection asks for (electorKeepaliveIdle, …Interval,
+// …Count: probes after 10 s idle, every 5 s, 3 unanswered probes) or, while it has unacknowledged data
 // to send, tcp_user_timeout (electorUserTimeout); both bound the detection
 // at about 25 s. A replica takes over at the first scheduled tick after the
 // lock is released, so the takeover time is at most the detection time plus
@@ -47,9 +47,9 @@ import (
 
 // Settings of the elector's connection (see the comment above).
 const (
-	// electorKeepalive is tcp_keepalives_idle, tcp_keepalives_interval and
-	// tcp_keepalives_count of the elector's session, in seconds and probes:
-	// Postgres drops a silent peer after about 10 + 3×5 = 25 s.
+	// The tcp_keepalives_idle, tcp_keepalives_interval (seconds) and
+	// tcp_keepalives_count (probes) of the elector's session: Postgres
+	// drops a silent peer after about 10 + 3×5 = 25 s.
 	electorKeepaliveIdle     = 10
 	electorKeepaliveInterval = 5
 	electorKeepaliveCount    = 3
