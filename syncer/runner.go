@@ -1,6 +1,7 @@
 package syncer
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -95,7 +96,28 @@ func (r *Runner) target(job Job) (Zendesk, Scope) {
 	return r.Federal, Federal
 }
 
+// orgPager is the capability of a Zendesk target to hand over its org
+// listing page by page, so that a listing stopped early keeps what it read.
+// syncer/zendesk implements it; a target without it is listed whole.
+type orgPager interface {
+	EachOrgPage(ctx context.Context, fn func(page []Org)) error
+}
+
 // fetch reads Salesforce and Zendesk concurrently.
+//
+// The orgs a plan needs are those whose external_id is one of the account
+// IDs Salesforce returns (PlanOrgs and PlanUsers ignore every other org).
+// Zendesk's cursor listing is sequential: at 100 ms a call, 100,000 orgs
+// take 100 s, more than the 86 s a 700-a-minute budget needs for the same
+// 1,000 calls. So the orgs are read in two overlapping ways: the listing
+// runs while Salesforce is queried; if it reaches its end first (small
+// instances), that is the whole read; otherwise it is stopped when the
+// accounts arrive, and the account IDs it has not yet seen are looked up
+// with show_many, 100 a call, several calls in flight, paced by the
+// adapter's rate limiter. Either way about one call per 100 orgs is made,
+// and the Salesforce query's time is not lost. Zendesk's external_id is
+// unique per org, so the listing and the look-ups never need each other's
+// duplicates.
 func (r *Runner) fetch(ctx context.Context, job Job, account string) (*fetched, error) {
 	zd, scope := r.target(job)
 	f := &fetched{scope: scope}
@@ -121,22 +143,33 @@ func (r *Runner) fetch(ctx context.Context, job Job, account string) (*fetched, 
 			}
 		}()
 	}
+	// keys receives the account IDs whose orgs are needed, once Salesforce
+	// answered; it is closed without a value when Salesforce failed.
+	keys := make(chan []string, 1)
+	run(func() (err error) {
+		if account != "" {
+			f.orgs, err = zd.OrgsByExternalID(ctx, []string{account})
+		} else {
+			f.orgs, err = r.orgsFor(ctx, zd, keys)
+		}
+		r.progress(job, "Zendesk: %d orgs read", len(f.orgs))
+		return err
+	})
 	if job == JobFederalUsers {
 		contactsDone := make(chan struct{})
 		run(func() error {
 			defer close(contactsDone)
+			defer close(keys)
 			c, err := r.Salesforce.FederalContacts(ctx, account)
 			f.contacts = c
 			r.progress(job, "Salesforce: %d contacts fetched", len(c))
-			return err
-		})
-		run(func() (err error) {
-			if account != "" {
-				f.orgs, err = zd.OrgsByExternalID(ctx, []string{account})
-			} else {
-				f.orgs, err = zd.ListOrgs(ctx)
+			if err == nil {
+				ids := make([]string, 0, len(c))
+				for _, ct := range c {
+					ids = append(ids, ct.AccountID)
+				}
+				keys <- ids
 			}
-			r.progress(job, "Zendesk: %d orgs listed", len(f.orgs))
 			return err
 		})
 		run(func() (err error) {
@@ -159,23 +192,113 @@ func (r *Runner) fetch(ctx context.Context, job Job, account string) (*fetched, 
 		})
 	} else {
 		run(func() error {
+			defer close(keys)
 			a, err := r.Salesforce.Accounts(ctx, scope, account)
 			f.accounts = a
 			r.progress(job, "Salesforce: %d accounts fetched", len(a))
-			return err
-		})
-		run(func() (err error) {
-			if account != "" {
-				f.orgs, err = zd.OrgsByExternalID(ctx, []string{account})
-			} else {
-				f.orgs, err = zd.ListOrgs(ctx)
+			if err == nil {
+				ids := make([]string, 0, len(a))
+				for _, acc := range a {
+					ids = append(ids, acc.ID)
+				}
+				keys <- ids
 			}
-			r.progress(job, "Zendesk: %d orgs listed", len(f.orgs))
 			return err
 		})
 	}
 	wg.Wait()
 	return f, firstErr
+}
+
+// orgsFor returns the orgs whose external_id is one of the keys (see
+// fetch), sorted by ID: the listing while the keys are not known, then
+// look-ups of the keys the listing has not seen.
+func (r *Runner) orgsFor(ctx context.Context, zd Zendesk, keys <-chan []string) ([]Org, error) {
+	pager, ok := zd.(orgPager)
+	if !ok {
+		orgs, err := zd.ListOrgs(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ids, ok := <-keys
+		if !ok {
+			return nil, nil
+		}
+		return relevantOrgs(orgs, ids), nil
+	}
+	lctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var mu sync.Mutex
+	var listed []Org
+	done := make(chan error, 1)
+	go func() {
+		done <- pager.EachOrgPage(lctx, func(page []Org) {
+			mu.Lock()
+			listed = append(listed, page...)
+			mu.Unlock()
+		})
+	}()
+	var ids []string
+	var have bool
+	select {
+	case err := <-done:
+		if err != nil {
+			// The listing failed: the look-ups below read what is
+			// needed once the keys are known.
+			r.log().Warn("org listing failed; looking the orgs up instead", "err", err)
+		}
+		ids, have = <-keys
+		if have && err == nil {
+			return relevantOrgs(listed, ids), nil
+		}
+	case ids, have = <-keys:
+		stop()
+		if err := <-done; err == nil {
+			return relevantOrgs(listed, ids), nil // the listing ended in time
+		}
+	}
+	if !have {
+		return nil, nil // Salesforce failed; its error is the run's
+	}
+	mu.Lock()
+	seen := make(map[string]bool, len(listed))
+	for _, o := range listed {
+		seen[o.ExternalID] = true
+	}
+	mu.Unlock()
+	var rest []string
+	asked := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if IsAccountID(id) && !seen[id] && !asked[id] {
+			asked[id] = true
+			rest = append(rest, id)
+		}
+	}
+	found, err := zd.OrgsByExternalID(ctx, rest)
+	if err != nil {
+		return nil, err
+	}
+	return relevantOrgs(append(listed, found...), ids), nil
+}
+
+// relevantOrgs returns the orgs, once each, whose external_id is one of
+// ids, sorted by ID: the same input gives the same plan fingerprint however
+// the orgs were read, and orgs no plan looks at are not kept in memory.
+func relevantOrgs(orgs []Org, ids []string) []Org {
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	out := make([]Org, 0, min(len(orgs), len(ids)))
+	seen := make(map[int64]bool, len(ids))
+	for _, o := range orgs {
+		if want[o.ExternalID] && !seen[o.ID] {
+			seen[o.ID] = true
+			out = append(out, o)
+		}
+	}
+	slices.SortFunc(out, func(a, b Org) int { return cmp.Compare(a.ID, b.ID) })
+	return out
 }
 
 func (r *Runner) plan(job Job, f *fetched) Plan {

@@ -11,7 +11,9 @@ package salesforce
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -114,13 +116,12 @@ func (c *Client) Accounts(ctx context.Context, scope syncer.Scope, accountID str
 	if err != nil {
 		return nil, withOp(err, op, accountID)
 	}
-	var recs []map[string]any
-	if err := c.call(ctx, op, accountID, func() error { return c.sf.Query(q, &recs) }); err != nil {
+	var out []syncer.Account
+	err = c.call(ctx, op, accountID, func() error {
+		return c.queryEach(q, func(r map[string]any) { out = append(out, syncer.DecodeAccount(r)) })
+	})
+	if err != nil {
 		return nil, err
-	}
-	out := make([]syncer.Account, 0, len(recs))
-	for _, r := range recs {
-		out = append(out, syncer.DecodeAccount(r))
 	}
 	return out, nil
 }
@@ -134,16 +135,63 @@ func (c *Client) FederalContacts(ctx context.Context, accountID string) ([]synce
 	if err != nil {
 		return nil, withOp(err, op, accountID)
 	}
-	var recs []map[string]any
-	if err := c.call(ctx, op, accountID, func() error { return c.sf.Query(q, &recs) }); err != nil {
+	var out []syncer.Contact
+	err = c.call(ctx, op, accountID, func() error {
+		return c.queryEach(q, func(r map[string]any) { out = append(out, syncer.DecodeContact(r)) })
+	})
+	if err != nil {
 		return nil, err
-	}
-	out := make([]syncer.Contact, 0, len(recs))
-	for _, r := range recs {
-		out = append(out, syncer.DecodeContact(r))
 	}
 	return out, nil
 }
+
+// queryPage is one page of a query's answer.
+type queryPage struct {
+	Done           bool             `json:"done"`
+	NextRecordsURL string           `json:"nextRecordsUrl"`
+	Records        []map[string]any `json:"records"`
+}
+
+// queryEach runs a SOQL query and hands each record to fn, page by page,
+// following nextRecordsUrl. go-salesforce's Query holds every page, then a
+// mapstructure copy of every record, before anything is decoded: two
+// generic copies of the whole result (about 10 KB an account) at once.
+// Reading the pages here, through the library's DoRequest (same
+// authentication, same error bodies, same one re-login on
+// INVALID_SESSION_ID), keeps one page of raw records at a time. A page
+// that says it is not the last but names no next page is an error, where
+// the library would loop for ever.
+func (c *Client) queryEach(q string, fn func(map[string]any)) error {
+	uri := "/query/?q=" + url.QueryEscape(q)
+	for {
+		resp, err := c.sf.DoRequest(http.MethodGet, uri, nil)
+		if err != nil {
+			return err
+		}
+		var page queryPage
+		err = json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		for i, r := range page.Records {
+			fn(r)
+			page.Records[i] = nil
+		}
+		if page.Done {
+			return nil
+		}
+		if page.NextRecordsURL == "" {
+			return &syncer.Error{Code: syncer.CodeBadResponse,
+				Message: "Salesforce answered a query page with done:false and no nextRecordsUrl"}
+		}
+		uri = strings.TrimPrefix(page.NextRecordsURL, "/services/data/"+apiVersion)
+	}
+}
+
+// apiVersion is the REST API version go-salesforce v2.5.2 hard-codes in
+// every request path.
+const apiVersion = "v62.0"
 
 func withOp(err error, op, record string) error {
 	if e, ok := err.(*syncer.Error); ok {

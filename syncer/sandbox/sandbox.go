@@ -12,7 +12,9 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/zdsync/zdsync/syncer"
@@ -23,18 +25,33 @@ import (
 
 // Options size and shape the sandbox. Zero values take the defaults.
 type Options struct {
-	Seed            int64
-	Accounts        int       // generated global accounts (default 300)
+	Seed     int64
+	Accounts int // generated global accounts (default 300)
+	// GlobalAccounts, when set, replaces Accounts: as many accounts are
+	// generated as it takes for the global query to select exactly this
+	// many (about three generated accounts in four are selected).
+	GlobalAccounts  int
 	FederalAccounts int       // generated federal accounts (default 40)
 	Now             time.Time // the day the data is relative to (default: today)
 	// Shares of the Global orgs: missing (to be created) and stale (one
 	// owned field or tag off); the rest are in sync.
 	Missing, Stale float64
+	// ExactShares picks the missing and stale orgs by position instead of
+	// at random, so that exactly those shares of the orgs (rounded down)
+	// are missing and stale: what benchmarks need to compare runs.
+	ExactShares bool
 	// HandTags is the share of orgs with a tag a person added.
 	HandTags float64
 	// Foreign is the number of orgs that are not the sync's (no
-	// Salesforce external ID).
+	// Salesforce external ID); negative means none.
 	Foreign int
+	// NoDeletions renews the greatly expired global accounts (their
+	// subscriptions and renewal date move a year ahead) before they are
+	// loaded, so that a run has no org to delete and every account an org.
+	NoDeletions bool
+	// Latency is how long every fake waits before answering each request,
+	// as a remote API would (0: none).
+	Latency time.Duration
 	// ZendeskRateLimit is the fake Zendesk's requests a minute (0: none).
 	ZendeskRateLimit int
 	// SalesforcePageSize is the fake Salesforce's query page (default 2000).
@@ -61,8 +78,11 @@ func (o *Options) defaults() {
 	if o.HandTags == 0 {
 		o.HandTags = 0.1
 	}
-	if o.Foreign == 0 {
+	switch {
+	case o.Foreign == 0:
 		o.Foreign = max(2, o.Accounts/50)
+	case o.Foreign < 0:
+		o.Foreign = 0
 	}
 	if o.CaseIDField == 0 {
 		o.CaseIDField = zendesktest.DefaultCaseIDField
@@ -85,10 +105,22 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 	opts.defaults()
 	gopts := salesforcetest.GenerateOptions{Now: opts.Now}
 	accounts := salesforcetest.Generate(opts.Seed, opts.Accounts, gopts)
+	if opts.GlobalAccounts > 0 {
+		accounts = generateSelected(opts.Seed, opts.GlobalAccounts, gopts)
+		opts.Accounts = len(accounts)
+	}
+	if opts.NoDeletions {
+		for i := range accounts {
+			renewIfGreatlyExpired(&accounts[i], opts.Now)
+		}
+	}
 	fedAccounts, contacts := salesforcetest.GenerateFederal(opts.Seed, opts.FederalAccounts, gopts)
 	sfOpts := []salesforcetest.Option{salesforcetest.WithAccounts(append(accounts, fedAccounts...)...), salesforcetest.WithContacts(contacts...)}
 	if opts.SalesforcePageSize > 0 {
 		sfOpts = append(sfOpts, salesforcetest.WithPageSize(opts.SalesforcePageSize))
+	}
+	if opts.Latency > 0 {
+		sfOpts = append(sfOpts, salesforcetest.WithResponseDelay(opts.Latency))
 	}
 	sb := &Sandbox{Options: opts, Salesforce: salesforcetest.NewServer(sfOpts...)}
 	zdOpts := []zendesktest.Option{zendesktest.WithCaseIDField(opts.CaseIDField)}
@@ -100,9 +132,16 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 	}
 	sb.Global = zendesktest.NewServer(zdOpts...)
 	sb.Federal = zendesktest.NewServer(zdOpts...)
+	// Seeding reads Salesforce through the real adapter: without latency.
+	sb.Salesforce.SetResponseDelay(0)
 	if err := sb.seed(ctx); err != nil {
 		sb.Close()
 		return nil, err
+	}
+	if opts.Latency > 0 {
+		sb.Salesforce.SetResponseDelay(opts.Latency)
+		sb.Global.SetLatency(opts.Latency)
+		sb.Federal.SetLatency(opts.Latency)
 	}
 	return sb, nil
 }
@@ -154,6 +193,60 @@ func orgOf(scope syncer.Scope, a syncer.Account, now time.Time) syncer.Org {
 	return syncer.Org{Name: d.Name, ExternalID: a.ID, Tags: d.Tags, Fields: fields}
 }
 
+// generateSelected generates accounts until the global query selects want
+// of them, and returns them up to the last one selected (Generate's
+// accounts do not depend on how many are asked for, beyond the tenth).
+func generateSelected(seed int64, want int, gopts salesforcetest.GenerateOptions) []salesforcetest.Account {
+	for n := max(10, want*4/3); ; n = n * 5 / 4 {
+		all := salesforcetest.Generate(seed, n, gopts)
+		selected := 0
+		for i := range all {
+			if salesforcetest.MatchesGlobalQuery(&all[i]) {
+				if selected++; selected == want {
+					return all[:i+1]
+				}
+			}
+		}
+	}
+}
+
+// picked reports whether record i is among a share of records spread
+// evenly: exactly floor(n*share) of the first n records are.
+func picked(i int, share float64) bool {
+	return math.Floor(float64(i+1)*share) > math.Floor(float64(i)*share)
+}
+
+// renewIfGreatlyExpired moves the dates of a greatly expired account a year
+// ahead of now, so that it is an ordinary customer.
+func renewIfGreatlyExpired(a *salesforcetest.Account, now time.Time) {
+	limit := now.Add(-salesforcetest.GreatlyExpiredAfter).Format(time.DateOnly)
+	latest := ""
+	if d, ok := a.NextRenewalDate.(string); ok {
+		latest = d
+	}
+	for _, s := range a.CustomerSubscriptions {
+		if d, ok := s.EndDate.(string); ok && d > latest {
+			latest = d
+		}
+	}
+	for _, s := range a.ZuoraSubscriptions {
+		if d, ok := s.EndDate.(string); ok && d > latest {
+			latest = d
+		}
+	}
+	if latest == "" || latest > limit {
+		return
+	}
+	next := now.AddDate(1, 0, 0).Format(time.DateOnly)
+	a.NextRenewalDate = next
+	for i := range a.CustomerSubscriptions {
+		a.CustomerSubscriptions[i].Status, a.CustomerSubscriptions[i].EndDate = "Active", next
+	}
+	for i := range a.ZuoraSubscriptions {
+		a.ZuoraSubscriptions[i].Status, a.ZuoraSubscriptions[i].EndDate = "Active", next
+	}
+}
+
 // handTags are tags people add to orgs by hand.
 var handTags = []string{"vip", "escalation_watch", "beta_program", "renewal_risk"}
 
@@ -172,14 +265,22 @@ func (sb *Sandbox) seed(ctx context.Context) error {
 		return fmt.Errorf("sandbox: global accounts: %w", err)
 	}
 	protect := 0
-	for _, a := range global {
+	for i, a := range global {
 		org := orgOf(syncer.Global, a, o.Now)
 		r := rng.Float64()
-		if r < o.Missing || org.Name == "" {
+		missing, stale := r < o.Missing, r >= o.Missing && r < o.Missing+o.Stale
+		if o.ExactShares {
+			missing, stale = picked(i, o.Missing), picked(i, o.Missing+o.Stale) && !picked(i, o.Missing)
+		}
+		if missing || org.Name == "" {
 			continue
 		}
-		if r < o.Missing+o.Stale {
-			switch rng.IntN(3) {
+		if stale {
+			kind := rng.IntN(3)
+			if o.ExactShares && kind == 1 && slices.Contains(org.Tags, "sub_starter") {
+				kind = 0 // the tag would change nothing: every stale org must need an update
+			}
+			switch kind {
 			case 0:
 				org.Fields["account_owner"] = "Former Owner"
 			case 1:

@@ -68,15 +68,15 @@ type bulkSpec struct {
 	deleting   bool // "not found" counts as deleted
 }
 
-// runBulk cuts the records into jobs of MaxJobItems, runs up to
-// MaxJobsInFlight of them at once, follows each to completion and returns
+// runBulk cuts the records into jobs of MaxJobItems, runs them with at most
+// Config.MaxJobsInFlight jobs of the client in flight at once, follows each to completion and returns
 // one result a record, in input order.
 func (c *Client) runBulk(ctx context.Context, s bulkSpec) []syncer.WriteResult {
 	res := make([]syncer.WriteResult, s.n)
 	if s.idempotent {
 		ctx = withIdempotent(ctx)
 	}
-	sem := make(chan struct{}, c.jobs)
+	sem := c.jobs // shared by every bulk call of the client
 	var wg sync.WaitGroup
 	for _, idx := range chunks(s.n, MaxJobItems) {
 		wg.Add(1)

@@ -56,10 +56,18 @@ const (
 	// DefaultTimeout is the per-request timeout when Config.Timeout is zero
 	// (HTTP_TIMEOUT's default).
 	DefaultTimeout = 30 * time.Second
-	// DefaultMaxJobsInFlight is how many bulk jobs run at once when
-	// Config.MaxJobsInFlight is zero; Zendesk limits the jobs an account may
-	// have queued or running ("Job limit", Job Statuses), so keep it small.
-	DefaultMaxJobsInFlight = 4
+	// DefaultMaxJobsInFlight is how many bulk jobs a Client keeps queued
+	// or running at once, across all its bulk calls, when
+	// Config.MaxJobsInFlight is zero. Zendesk limits the jobs an account may
+	// have queued or running ("Job limit", Job Statuses: 30 at the time of
+	// writing); 20 leaves room for other integrations while keeping enough
+	// jobs in flight that the status-poll waits (seconds a job) overlap
+	// instead of adding up.
+	DefaultMaxJobsInFlight = 20
+	// DefaultMaxReadsInFlight is how many look-ups (show_many) run at
+	// once when Config.MaxReadsInFlight is zero: enough to keep a 700-a-minute
+	// budget busy at a few hundred milliseconds a call.
+	DefaultMaxReadsInFlight = 8
 	// DefaultMaxRetries is how many times one request is retried (after 429,
 	// 5xx or a lost connection) when Config.MaxRetries is zero.
 	DefaultMaxRetries = 5
@@ -85,9 +93,12 @@ type Config struct {
 	Timeout time.Duration
 	// RequestsPerMinute paces requests; default DefaultRequestsPerMinute.
 	RequestsPerMinute int
-	// MaxJobsInFlight bounds concurrent bulk jobs; default
-	// DefaultMaxJobsInFlight.
+	// MaxJobsInFlight bounds the bulk jobs the Client has queued or running
+	// at once, over all its calls; default DefaultMaxJobsInFlight.
 	MaxJobsInFlight int
+	// MaxReadsInFlight bounds concurrent look-ups (show_many); default
+	// DefaultMaxReadsInFlight.
+	MaxReadsInFlight int
 	// MaxRetries bounds retries of one request; default DefaultMaxRetries.
 	// A negative value disables retries.
 	MaxRetries int
@@ -117,9 +128,10 @@ type Client struct {
 	api        *gz.Client
 	http       *http.Client
 	tr         *transport
-	base       string // instance URL without /api/v2
-	apiBase    string // base + /api/v2
-	jobs       int
+	base       string        // instance URL without /api/v2
+	apiBase    string        // base + /api/v2
+	jobs       chan struct{} // one slot a bulk job in flight
+	reads      int
 	jobTimeout time.Duration
 	caseField  int64
 	sleep      func(ctx context.Context, d time.Duration) error
@@ -148,6 +160,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.MaxJobsInFlight <= 0 {
 		cfg.MaxJobsInFlight = DefaultMaxJobsInFlight
+	}
+	if cfg.MaxReadsInFlight <= 0 {
+		cfg.MaxReadsInFlight = DefaultMaxReadsInFlight
 	}
 	switch {
 	case cfg.MaxRetries == 0:
@@ -196,7 +211,7 @@ func New(cfg Config) (*Client, error) {
 	api.SetCredential(cred)
 	return &Client{
 		api: api, http: hc, tr: tr, base: base, apiBase: base + "/api/v2",
-		jobs: cfg.MaxJobsInFlight, jobTimeout: cfg.JobTimeout, caseField: cfg.CaseIDField,
+		jobs: make(chan struct{}, cfg.MaxJobsInFlight), reads: cfg.MaxReadsInFlight, jobTimeout: cfg.JobTimeout, caseField: cfg.CaseIDField,
 		sleep: cfg.Sleep, cred: cred,
 	}, nil
 }

@@ -166,6 +166,7 @@ type Server struct {
 	// faults
 	caseFailures []string
 	rejectLogins int
+	expireIn     int // sessions expire once this many more API calls are answered (0: never)
 	truncateNext float64
 	delay        time.Duration
 	refuseConns  int
@@ -396,6 +397,17 @@ func (s *Server) ExpireSessions() {
 	clear(s.tokens)
 }
 
+// ExpireSessionsAfter makes every access token expire once the next n API
+// calls have been accepted, as when a session times out in the middle of a
+// run (a query between two pages, a case push between its find and its
+// create): the call after them is answered 401 INVALID_SESSION_ID, and
+// go-salesforce logs in again once and retries.
+func (s *Server) ExpireSessionsAfter(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expireIn = n
+}
+
 // RejectLogins makes the next n token requests fail with invalid_grant even
 // with the right credentials (with ExpireSessions: a failed re-login).
 func (s *Server) RejectLogins(n int) {
@@ -502,6 +514,10 @@ func (s *Server) authed(next http.HandlerFunc) http.HandlerFunc {
 		valid := ok && s.tokens[tok]
 		if !valid {
 			s.calls.Unauthorized++
+		} else if s.expireIn > 0 {
+			if s.expireIn--; s.expireIn == 0 {
+				clear(s.tokens) // this call is answered; the next one is not
+			}
 		}
 		s.mu.Unlock()
 		if !valid {

@@ -95,3 +95,13 @@ func (s *Server) takeFault(method, endpoint string) *fault {
 	}
 	return nil
 }
+
+// ClearFaults drops every injected fault still pending: FailNext,
+// RateLimitNext, DropNext, SlowNext, FailItems, FailNextJob and
+// StickNextJobs. Jobs already stuck stay stuck.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults, s.itemFault, s.stuckJobs = nil, nil, 0
+	clear(s.failJobs)
+}

@@ -16,6 +16,21 @@ import (
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	endpoint := Endpoint(r.URL.Path)
 	s.mu.Lock()
+	latency, hook := s.latency, s.onRequest
+	s.mu.Unlock()
+	if hook != nil {
+		hook(r.Method, endpoint)
+	}
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	s.mu.Lock()
 	s.calls[r.Method+" "+endpoint]++
 	if r.Method != http.MethodGet {
 		s.writeCalls++
@@ -216,11 +231,7 @@ func (s *Server) listOrgs(w http.ResponseWriter, r *http.Request, q url.Values, 
 	if !ok {
 		return
 	}
-	var ids []int64
-	for _, o := range sortedOrgs(s.orgs) {
-		ids = append(ids, o.ID)
-	}
-	pageIDs, meta, links := page(r, ids, size, after)
+	pageIDs, meta, links := page(r, s.sortedOrgIDs(), size, after)
 	out := make([]*org, 0, len(pageIDs))
 	for _, id := range pageIDs {
 		out = append(out, s.orgs[id])
@@ -237,9 +248,7 @@ func (s *Server) showManyOrgs(w http.ResponseWriter, q url.Values) {
 			return
 		}
 		for _, ext := range exts {
-			if o := s.orgByExternalID(ext); o != nil {
-				out = append(out, o)
-			}
+			out = append(out, s.orgsByExternalID(ext)...)
 		}
 	} else {
 		ids, ok := parseIDs(q.Get("ids"))
@@ -284,11 +293,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, q url.Values)
 	if !ok {
 		return
 	}
-	var ids []int64
-	for _, u := range sortedUsers(s.users) {
-		ids = append(ids, u.ID)
-	}
-	pageIDs, meta, links := page(r, ids, size, after)
+	pageIDs, meta, links := page(r, s.sortedUserIDs(), size, after)
 	out := make([]*user, 0, len(pageIDs))
 	for _, id := range pageIDs {
 		out = append(out, s.users[id])
@@ -301,8 +306,8 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, q url.Values)
 func (s *Server) searchUsers(w http.ResponseWriter, q url.Values) {
 	out := []*user{}
 	if ext := q.Get("external_id"); ext != "" {
-		for _, u := range sortedUsers(s.users) {
-			if u.ExternalID != nil && *u.ExternalID == ext {
+		for _, id := range s.sortedUserIDs() {
+			if u := s.users[id]; u.ExternalID != nil && *u.ExternalID == ext {
 				out = append(out, u)
 			}
 		}

@@ -155,7 +155,7 @@ func (s *Server) apply(j *job) {
 			j.Results = append(j.Results, jobResult{ID: id, Action: "delete", Success: false, Error: "RecordNotFound", Details: fmt.Sprintf("Organization %d not found", id)})
 			continue
 		}
-		delete(s.orgs, id)
+		s.dropOrg(id)
 		for _, u := range s.users {
 			if u.OrgID != nil && *u.OrgID == id {
 				u.OrgID = nil
@@ -176,13 +176,14 @@ func (s *Server) createOrg(idx int, item map[string]any, now time.Time) jobResul
 	if s.orgByName(name) != nil {
 		return fail("DuplicateValue", "Name: "+name+" has already been taken")
 	}
-	o := &org{ID: s.newID(), Name: name, Tags: []string{}, Fields: map[string]any{}, DomainNames: []string{}, CreatedAt: now, UpdatedAt: now}
+	var extID *string
 	if ext, _ := item["external_id"].(string); ext != "" {
 		if s.orgByExternalID(ext) != nil {
 			return fail("DuplicateValue", "External: "+ext+" has already been taken")
 		}
-		o.ExternalID = &ext
+		extID = &ext
 	}
+	o := &org{ID: s.newID(), Name: name, ExternalID: extID, Tags: []string{}, Fields: map[string]any{}, DomainNames: []string{}, CreatedAt: now, UpdatedAt: now}
 	o.URL = s.apiURL("organizations", o.ID)
 	if tags, ok := item["tags"]; ok {
 		o.Tags = stringsOf(tags)
@@ -190,7 +191,7 @@ func (s *Server) createOrg(idx int, item map[string]any, now time.Time) jobResul
 	if f, ok := item["organization_fields"].(map[string]any); ok {
 		o.Fields = copyMap(f)
 	}
-	s.orgs[o.ID] = o
+	s.putOrg(o)
 	return jobResult{Index: &idx, ID: o.ID, Action: "create", Status: "Created", Success: true}
 }
 
@@ -207,10 +208,10 @@ func (s *Server) updateOrg(item map[string]any, now time.Time) jobResult {
 		if other := s.orgByName(name); other != nil && other.ID != id {
 			return jobResult{ID: id, Action: "update", Success: false, Error: "DuplicateValue", Details: "Name: " + name + " has already been taken"}
 		}
-		o.Name = name
+		s.renameOrg(o, name)
 	}
 	if ext, ok := item["external_id"].(string); ok {
-		o.ExternalID = &ext
+		s.setOrgExternalID(o, ext)
 	}
 	if tags, ok := item["tags"]; ok {
 		o.Tags = stringsOf(tags)
@@ -290,7 +291,7 @@ func (s *Server) createUser(idx int, item map[string]any, now time.Time, upsert 
 	if tags, ok := item["tags"]; ok {
 		u.Tags = stringsOf(tags)
 	}
-	s.users[u.ID] = u
+	s.putUser(u)
 	return jobResult{Index: &idx, ID: u.ID, Action: "create", Status: "Created", Success: true, Email: email}
 }
 

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -93,9 +94,19 @@ func WithExportPageSize(n int) Option {
 	return func(s *Server) { s.exportPage = n }
 }
 
+// WithLatency makes the server wait d before handling each request (a real
+// sleep, ended early when the client gives up), as a remote API would:
+// what benchmarks measure pacing and concurrency against.
+func WithLatency(d time.Duration) Option {
+	return func(s *Server) { s.latency = d }
+}
+
 // Server is a fake Zendesk instance. Its methods are safe for concurrent use.
 type Server struct {
 	srv *httptest.Server
+
+	latency   time.Duration
+	onRequest func(method, endpoint string)
 
 	mu         sync.Mutex
 	email      string
@@ -106,12 +117,18 @@ type Server struct {
 	caseField  int64
 	exportPage int
 
-	nextID  int64
-	orgs    map[int64]*org
-	users   map[int64]*user
-	tickets map[int64]*ticket
-	jobs    map[string]*job
-	jobSeq  int
+	nextID int64
+	orgs   map[int64]*org
+	users  map[int64]*user
+	// Indexes, so that the fake stays fast with 100,000s of records.
+	orgByNameIdx  map[string]int64   // lower-case name → ID
+	orgByExtIdx   map[string][]int64 // external_id → IDs
+	userByMailIdx map[string]int64   // lower-case e-mail → ID
+	orgIDs        []int64            // sorted org IDs; nil when stale
+	userIDs       []int64            // sorted user IDs; nil when stale
+	tickets       map[int64]*ticket
+	jobs          map[string]*job
+	jobSeq        int
 
 	calls      map[string]int
 	writeCalls int
@@ -212,10 +229,14 @@ func NewServer(opts ...Option) *Server {
 		nextID:     1000,
 		orgs:       map[int64]*org{},
 		users:      map[int64]*user{},
-		tickets:    map[int64]*ticket{},
-		jobs:       map[string]*job{},
-		calls:      map[string]int{},
-		failJobs:   map[string]int{},
+
+		orgByNameIdx:  map[string]int64{},
+		orgByExtIdx:   map[string][]int64{},
+		userByMailIdx: map[string]int64{},
+		tickets:       map[int64]*ticket{},
+		jobs:          map[string]*job{},
+		calls:         map[string]int{},
+		failJobs:      map[string]int{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -326,7 +347,7 @@ func (s *Server) AddOrg(o syncer.Org) int64 {
 	if !o.UpdatedAt.IsZero() {
 		rec.UpdatedAt = o.UpdatedAt
 	}
-	s.orgs[id] = rec
+	s.putOrg(rec)
 	return id
 }
 
@@ -334,11 +355,45 @@ func (s *Server) AddOrg(o syncer.Org) int64 {
 func (s *Server) Orgs() []syncer.Org {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []syncer.Org
-	for _, o := range sortedOrgs(s.orgs) {
-		out = append(out, o.domain())
+	out := make([]syncer.Org, 0, len(s.orgs))
+	for _, id := range s.sortedOrgIDs() {
+		out = append(out, s.orgs[id].domain())
 	}
 	return out
+}
+
+// OrgCount returns how many organizations exist.
+func (s *Server) OrgCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.orgs)
+}
+
+// OnRequest sets a function called with the method and endpoint pattern of
+// every request as it arrives, before it is handled (nil clears it); tests
+// use it to act at a precise moment of a run, such as killing a process
+// once some bulk jobs arrived. It must not call the server's methods.
+func (s *Server) OnRequest(fn func(method, endpoint string)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onRequest = fn
+}
+
+// SetRateLimit changes the requests a minute the server allows (see
+// WithRateLimit); 0 means no limit. The current window starts again.
+func (s *Server) SetRateLimit(perMinute int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rpm = perMinute
+	s.window, s.windowN = time.Time{}, 0
+}
+
+// SetLatency changes the wait before each request is handled (see
+// WithLatency); 0 turns it off.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
 }
 
 // Org returns the organization with the given ID.
@@ -389,7 +444,7 @@ func (s *Server) AddUser(u syncer.User) int64 {
 		ext := u.ExternalID
 		rec.ExternalID = &ext
 	}
-	s.users[id] = rec
+	s.putUser(rec)
 	return id
 }
 
@@ -397,9 +452,9 @@ func (s *Server) AddUser(u syncer.User) int64 {
 func (s *Server) Users() []syncer.User {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []syncer.User
-	for _, u := range sortedUsers(s.users) {
-		out = append(out, u.domain())
+	out := make([]syncer.User, 0, len(s.users))
+	for _, id := range s.sortedUserIDs() {
+		out = append(out, s.users[id].domain())
 	}
 	return out
 }
@@ -521,24 +576,6 @@ func copyMap(m map[string]any) map[string]any {
 	return out
 }
 
-func sortedOrgs(m map[int64]*org) []*org {
-	out := make([]*org, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
-}
-
-func sortedUsers(m map[int64]*user) []*user {
-	out := make([]*user, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
-}
-
 func sortedTickets(m map[int64]*ticket) []*ticket {
 	out := make([]*ticket, 0, len(m))
 	for _, v := range m {
@@ -549,30 +586,139 @@ func sortedTickets(m map[int64]*ticket) []*ticket {
 }
 
 func (s *Server) orgByName(name string) *org {
-	for _, o := range s.orgs {
-		if strings.EqualFold(o.Name, name) {
-			return o
-		}
+	if id, ok := s.orgByNameIdx[strings.ToLower(name)]; ok {
+		return s.orgs[id]
 	}
 	return nil
 }
 
+// orgByExternalID returns the first (lowest ID) org with the external ID.
 func (s *Server) orgByExternalID(ext string) *org {
-	for _, o := range s.orgs {
-		if o.ExternalID != nil && *o.ExternalID == ext {
-			return o
-		}
+	if ids := s.orgByExtIdx[ext]; len(ids) > 0 {
+		return s.orgs[ids[0]]
 	}
 	return nil
+}
+
+// orgsByExternalID returns every org with the external ID, by ID.
+func (s *Server) orgsByExternalID(ext string) []*org {
+	var out []*org
+	for _, id := range s.orgByExtIdx[ext] {
+		out = append(out, s.orgs[id])
+	}
+	return out
 }
 
 func (s *Server) userByEmail(email string) *user {
-	for _, u := range s.users {
-		if strings.EqualFold(u.Email, email) {
-			return u
-		}
+	if id, ok := s.userByMailIdx[strings.ToLower(email)]; ok {
+		return s.users[id]
 	}
 	return nil
+}
+
+// putOrg stores a new org and indexes it. The caller holds s.mu.
+func (s *Server) putOrg(o *org) {
+	s.orgs[o.ID] = o
+	s.orgByNameIdx[strings.ToLower(o.Name)] = o.ID
+	if o.ExternalID != nil {
+		s.indexExt(*o.ExternalID, o.ID)
+	}
+	if n := len(s.orgIDs); s.orgIDs != nil && (n == 0 || s.orgIDs[n-1] < o.ID) {
+		s.orgIDs = append(s.orgIDs, o.ID)
+	} else {
+		s.orgIDs = nil
+	}
+}
+
+func (s *Server) indexExt(ext string, id int64) {
+	ids := append(s.orgByExtIdx[ext], id)
+	slices.Sort(ids)
+	s.orgByExtIdx[ext] = ids
+}
+
+func (s *Server) unindexExt(ext string, id int64) {
+	ids := slices.DeleteFunc(s.orgByExtIdx[ext], func(x int64) bool { return x == id })
+	if len(ids) == 0 {
+		delete(s.orgByExtIdx, ext)
+	} else {
+		s.orgByExtIdx[ext] = ids
+	}
+}
+
+// renameOrg changes an org's name and its index entry. The caller holds s.mu.
+func (s *Server) renameOrg(o *org, name string) {
+	if s.orgByNameIdx[strings.ToLower(o.Name)] == o.ID {
+		delete(s.orgByNameIdx, strings.ToLower(o.Name))
+	}
+	o.Name = name
+	s.orgByNameIdx[strings.ToLower(name)] = o.ID
+}
+
+// setOrgExternalID changes an org's external ID and its index entry. The
+// caller holds s.mu.
+func (s *Server) setOrgExternalID(o *org, ext string) {
+	if o.ExternalID != nil {
+		s.unindexExt(*o.ExternalID, o.ID)
+	}
+	o.ExternalID = &ext
+	s.indexExt(ext, o.ID)
+}
+
+// dropOrg deletes an org and its index entries. The caller holds s.mu.
+func (s *Server) dropOrg(id int64) {
+	o, ok := s.orgs[id]
+	if !ok {
+		return
+	}
+	delete(s.orgs, id)
+	if s.orgByNameIdx[strings.ToLower(o.Name)] == id {
+		delete(s.orgByNameIdx, strings.ToLower(o.Name))
+	}
+	if o.ExternalID != nil {
+		s.unindexExt(*o.ExternalID, id)
+	}
+	if i, found := slices.BinarySearch(s.orgIDs, id); found {
+		s.orgIDs = slices.Delete(s.orgIDs, i, i+1)
+	}
+}
+
+// putUser stores a new user and indexes it. The caller holds s.mu.
+func (s *Server) putUser(u *user) {
+	s.users[u.ID] = u
+	if u.Email != "" {
+		s.userByMailIdx[strings.ToLower(u.Email)] = u.ID
+	}
+	if n := len(s.userIDs); s.userIDs != nil && (n == 0 || s.userIDs[n-1] < u.ID) {
+		s.userIDs = append(s.userIDs, u.ID)
+	} else {
+		s.userIDs = nil
+	}
+}
+
+// sortedOrgIDs returns the org IDs in order. The caller holds s.mu and
+// must not modify the slice.
+func (s *Server) sortedOrgIDs() []int64 {
+	if s.orgIDs == nil {
+		s.orgIDs = make([]int64, 0, len(s.orgs))
+		for id := range s.orgs {
+			s.orgIDs = append(s.orgIDs, id)
+		}
+		slices.Sort(s.orgIDs)
+	}
+	return s.orgIDs
+}
+
+// sortedUserIDs returns the user IDs in order. The caller holds s.mu and
+// must not modify the slice.
+func (s *Server) sortedUserIDs() []int64 {
+	if s.userIDs == nil {
+		s.userIDs = make([]int64, 0, len(s.users))
+		for id := range s.users {
+			s.userIDs = append(s.userIDs, id)
+		}
+		slices.Sort(s.userIDs)
+	}
+	return s.userIDs
 }
 
 func encodeCursor(v string) string { return base64.RawURLEncoding.EncodeToString([]byte(v)) }
