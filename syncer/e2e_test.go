@@ -308,3 +308,40 @@ func expire(a *salesforcetest.Account) {
 }
 
 var _ = fmt.Sprint
+
+func TestSoldToUsersAreNotLostWhenTheirJobFails(t *testing.T) {
+	e := newEnv(t, sandbox.Options{Seed: 11})
+	e.sb.Global.FailNextJob("/users/create_many.json", 100)
+	s := e.run(t, syncer.JobGlobalOrgs, syncer.Options{})
+	if s.OK() || s.Failed == 0 {
+		t.Fatalf("the user jobs should have failed: %s", s.Headline())
+	}
+	pending := 0
+	for _, o := range e.sb.Global.Orgs() {
+		if slices.Contains(o.Tags, syncer.TagSoldToPending) {
+			pending++
+		}
+	}
+	if pending == 0 || len(e.sb.Global.Users()) != 0 {
+		t.Fatalf("%d orgs marked pending, %d users", pending, len(e.sb.Global.Users()))
+	}
+	e.sb.Global.ClearFaults()
+	s = e.run(t, syncer.JobGlobalOrgs, syncer.Options{})
+	if !s.OK() || s.Created == 0 {
+		t.Fatalf("next run: %s (%s)", s.Headline(), s.Message)
+	}
+	for _, o := range e.sb.Global.Orgs() {
+		if slices.Contains(o.Tags, syncer.TagSoldToPending) {
+			t.Errorf("org %s still marked pending", o.ExternalID)
+		}
+	}
+	for _, u := range e.sb.Global.Users() {
+		if u.OrgID == 0 {
+			t.Errorf("user %s has no org", u.Email)
+		}
+	}
+	before := e.sb.Global.WriteCalls()
+	if s := e.run(t, syncer.JobGlobalOrgs, syncer.Options{}); e.sb.Global.WriteCalls() != before {
+		t.Errorf("third run wrote: %s", s.Headline())
+	}
+}

@@ -97,7 +97,14 @@ var TagRules = []TagRule{
 	{Prefix: "partner_", Scope: Global, Rule: "partner_<status>, partner_<type>, partner_track_<track> for accounts of type Partner"},
 	{Exact: "expired", Rule: "the expiration date is in the past"},
 	{Exact: "greatly_expired", Rule: "the expiration date is 3 or more years in the past"},
+	{Exact: TagSoldToPending, Scope: Global, Rule: "on a new org until its sold-to users are created, so that a run cut short creates them next time"},
 }
+
+// TagSoldToPending marks a Global org whose sold-to users are not all
+// created yet: set when the org is created, cleared once its users are.
+// A run that dies in between (or whose user job fails) leaves it, and the
+// next run creates the users then.
+const TagSoldToPending = "sold_to_pending"
 
 // OwnedTag reports whether the sync owns tag (in any scope: a tag the sync
 // could set is never treated as a person's tag).

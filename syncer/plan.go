@@ -197,11 +197,12 @@ type Plan struct {
 	Warnings  []RecordError
 }
 
-// Count returns how many changes have action a.
+// Count returns how many changes have action a (the clearing of
+// sold_to_pending is part of creating an org, not counted).
 func (p *Plan) Count(a Action) int {
 	n := 0
 	for _, c := range p.Changes {
-		if c.Action == a {
+		if c.Action == a && !c.AfterUsers {
 			n++
 		}
 	}
@@ -264,19 +265,43 @@ func PlanOrgs(scope Scope, accounts []Account, orgs []Org, now time.Time, rules 
 					fields[k] = v
 				}
 			}
-			p.Changes = append(p.Changes, Change{Action: Create, Kind: "org", Key: a.ID, Name: d.Name,
-				Org: &OrgWrite{ExternalID: a.ID, Name: d.Name, Tags: d.Tags, Fields: fields}})
+			tags := d.Tags
+			var users []Change
 			if scope == Global {
-				p.Changes = append(p.Changes, soldToUsers(a)...)
+				users = soldToUsers(a, 0)
+			}
+			if len(users) > 0 {
+				tags = sortedUnique(append(slices.Clone(d.Tags), TagSoldToPending))
+			}
+			p.Changes = append(p.Changes, Change{Action: Create, Kind: "org", Key: a.ID, Name: d.Name,
+				Org: &OrgWrite{ExternalID: a.ID, Name: d.Name, Tags: tags, Fields: fields}})
+			if len(users) > 0 {
+				p.Changes = append(p.Changes, users...)
+				p.Changes = append(p.Changes, settleSoldTo(a.ID, d.Name, 0, d.Tags))
 			}
 		case d.GreatlyExpired && scope == Global:
 			o := matches[0]
 			p.Changes = append(p.Changes, Change{Action: Delete, Kind: "org", Key: a.ID, Name: o.Name, ID: o.ID,
 				Reason: "greatly expired: expired " + d.Expiration, Before: mustJSON(o)})
 		default:
-			if c, changed := diffOrg(scope, matches[0], d); changed {
+			o := matches[0]
+			pending := scope == Global && slices.Contains(o.Tags, TagSoldToPending)
+			want := d
+			if pending {
+				// Keep the marker through this update; it is cleared
+				// after the users, below.
+				want.Tags = sortedUnique(append(slices.Clone(d.Tags), TagSoldToPending))
+			}
+			c, changed := diffOrg(scope, o, want)
+			if changed {
 				p.Changes = append(p.Changes, c)
-			} else {
+			}
+			if pending {
+				// A run was cut short after creating this org: create
+				// its sold-to users now (existing ones are left alone).
+				p.Changes = append(p.Changes, soldToUsers(a, o.ID)...)
+				p.Changes = append(p.Changes, settleSoldTo(a.ID, o.Name, o.ID, MergeTags(o.Tags, d.Tags)))
+			} else if !changed {
 				p.Unchanged++
 			}
 		}
@@ -348,9 +373,19 @@ func sortedUnique(s []string) []string {
 	return slices.Compact(out)
 }
 
+// settleSoldTo is the update that clears sold_to_pending once the sold-to
+// users of the org of account are created: tags is the org's full tag list
+// without the marker; orgID is 0 for an org created in the same run.
+func settleSoldTo(account, name string, orgID int64, tags []string) Change {
+	return Change{Action: Update, Kind: "org", Key: account, Name: name, ID: orgID, AfterUsers: true,
+		Reason: "sold-to users created: clear " + TagSoldToPending,
+		Org:    &OrgWrite{ID: orgID, ExternalID: account, Tags: append([]string{}, tags...)}}
+}
+
 // soldToUsers returns the user creations for the distinct sold-to e-mails
-// of a new org's account.
-func soldToUsers(a Account) []Change {
+// of an account whose org is new (orgID 0: filled in when it is created)
+// or still marked sold_to_pending.
+func soldToUsers(a Account, orgID int64) []Change {
 	var out []Change
 	seen := map[string]bool{}
 	for _, s := range a.SoldTo {
@@ -364,7 +399,7 @@ func soldToUsers(a Account) []Change {
 			name = email
 		}
 		out = append(out, Change{Action: Create, Kind: "user", Key: email, Name: name, Parent: a.ID,
-			User: &UserWrite{Email: email, Name: name}})
+			User: &UserWrite{Email: email, Name: name, OrgID: orgID}})
 	}
 	return out
 }

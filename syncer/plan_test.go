@@ -45,7 +45,8 @@ func inSync(t *testing.T, id int64, a Account) Org {
 	for k, v := range w.Fields {
 		fields[k] = v
 	}
-	return Org{ID: id, Name: w.Name, ExternalID: w.ExternalID, Tags: slices.Clone(w.Tags), Fields: fields}
+	tags := slices.DeleteFunc(slices.Clone(w.Tags), func(t string) bool { return t == TagSoldToPending })
+	return Org{ID: id, Name: w.Name, ExternalID: w.ExternalID, Tags: tags, Fields: fields}
 }
 
 func TestDesire(t *testing.T) {
@@ -131,6 +132,22 @@ func TestPlanOrgs(t *testing.T) {
 				t.Errorf("changes %+v", p.Changes)
 			}
 		}},
+		{"a new org carries sold_to_pending until its users are created", Global, []Account{a}, nil, func(t *testing.T, p Plan) {
+			last := p.Changes[len(p.Changes)-1]
+			if !slices.Contains(p.Changes[0].Org.Tags, TagSoldToPending) || !last.AfterUsers || slices.Contains(last.Org.Tags, TagSoldToPending) {
+				t.Errorf("changes %+v", p.Changes)
+			}
+		}},
+		{"an org left sold_to_pending by a run cut short gets its users and loses the marker", Global, []Account{a},
+			[]Org{func() Org { o := org; o.Tags = append(slices.Clone(o.Tags), TagSoldToPending, "vip"); return o }()}, func(t *testing.T, p Plan) {
+				if p.Count(Create) != 1 || p.Changes[0].Kind != "user" || p.Changes[0].User.OrgID != 7 || p.Count(Update) != 0 {
+					t.Fatalf("changes %+v", p.Changes)
+				}
+				last := p.Changes[len(p.Changes)-1]
+				if !last.AfterUsers || last.ID != 7 || slices.Contains(last.Org.Tags, TagSoldToPending) || !slices.Contains(last.Org.Tags, "vip") {
+					t.Errorf("settle %+v", last)
+				}
+			}},
 		{"the federal scope creates no contacts", Federal, []Account{a}, nil, func(t *testing.T, p Plan) {
 			if p.Count(Create) != 1 || p.Changes[0].Kind != "org" {
 				t.Errorf("changes %+v", p.Changes)

@@ -372,7 +372,9 @@ func (r *Runner) execute(ctx context.Context, job Job, opts Options, s *Summary,
 	if opts.DryRun {
 		s.Changes = plan.Changes
 		for _, c := range plan.Changes {
-			s.count(c.Action)
+			if !c.AfterUsers {
+				s.count(c.Action)
+			}
 		}
 		if opts.SavePlan {
 			p := &StoredPlan{ID: NewID(r.now()), Job: job, Account: opts.Account, CreatedAt: r.now(), CreatedBy: opts.By,
@@ -525,9 +527,11 @@ func (r *Runner) guardOrgs(ctx context.Context, p *Plan, s *Summary) {
 // outcome is counted, reported with its code and written to the audit.
 func (r *Runner) apply(ctx context.Context, job Job, changes []Change, s *Summary, log *slog.Logger) {
 	zd, _ := r.target(job)
-	var creates, updates, users, deletes []Change
+	var creates, updates, users, deletes, settles []Change
 	for _, c := range changes {
 		switch {
+		case c.AfterUsers:
+			settles = append(settles, c)
 		case c.Action == Skip:
 			s.Skipped++
 		case c.Kind == "user":
@@ -542,6 +546,7 @@ func (r *Runner) apply(ctx context.Context, job Job, changes []Change, s *Summar
 	}
 	var mu sync.Mutex
 	newOrg := map[string]int64{}
+	usersFailed := map[string]bool{} // accounts with a sold-to user not created
 	record := func(batch []Change, results []WriteResult) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -556,10 +561,15 @@ func (r *Runner) apply(ctx context.Context, job Job, changes []Change, s *Summar
 			case res.Err != nil:
 				s.Failed++
 				s.AddError(c.Key, res.Err)
+				if c.Kind == "user" && c.Parent != "" {
+					usersFailed[c.Parent] = true
+				}
 				ac.Code, ac.Message = ErrorCode(res.Err), ErrorMessage(res.Err)
 				log.Warn("write failed", "action", c.Action, "kind", c.Kind, "key", c.Key, "code", int(ac.Code), "err", ac.Message)
 			default:
-				s.count(c.Action)
+				if !c.AfterUsers {
+					s.count(c.Action)
+				}
 				if c.Kind == "org" && c.Action == Create {
 					newOrg[c.Key] = res.ID
 				}
@@ -576,7 +586,7 @@ func (r *Runner) apply(ctx context.Context, job Job, changes []Change, s *Summar
 			}
 		}
 	}
-	total := len(creates) + len(updates) + len(users) + len(deletes)
+	total := len(creates) + len(updates) + len(users) + len(deletes) + len(settles)
 	done := 0
 	step := func(kind string, list []Change, write func([]Change) []WriteResult) {
 		batch := r.ApplyBatch
@@ -616,6 +626,7 @@ func (r *Runner) apply(ctx context.Context, job Job, changes []Change, s *Summar
 				id, ok := newOrg[c.Parent]
 				if !ok {
 					s.Skipped++
+					usersFailed[c.Parent] = true
 					continue // its org was not created; reported there
 				}
 				u := *c.User
@@ -635,6 +646,19 @@ func (r *Runner) apply(ctx context.Context, job Job, changes []Change, s *Summar
 			return zd.UpsertUsers(ctx, ws)
 		})
 	}
+	var clear []Change
+	for _, c := range settles {
+		if c.ID == 0 {
+			c.ID = newOrg[c.Key]
+			w := *c.Org
+			w.ID = c.ID
+			c.Org = &w
+		}
+		if c.ID != 0 && !usersFailed[c.Key] {
+			clear = append(clear, c)
+		}
+	}
+	step("sold-to markers", clear, func(cs []Change) []WriteResult { return zd.UpdateOrgs(ctx, orgWrites(cs)) })
 	step("org deletions", deletes, func(cs []Change) []WriteResult {
 		ids := make([]int64, len(cs))
 		for i, c := range cs {

@@ -43,6 +43,10 @@ type Change struct {
 	// Parent is the key of the change this one depends on (a sold-to
 	// user of an org being created); its OrgID is filled in at apply time.
 	Parent string `json:"parent,omitempty"`
+	// AfterUsers marks the org update that clears sold_to_pending: it is
+	// applied after the org's sold-to users, only if they all were
+	// created, and is not counted as an update of its own.
+	AfterUsers bool `json:"after_users,omitempty"`
 }
 
 // RecordError is one record's failure in a run.
