@@ -304,7 +304,9 @@ func (p *Pusher) Push(ctx context.Context, ticketID int64, event Event) *Summary
 	s := &Summary{RunID: NewID(p.now()), Job: JobCases, StartedAt: p.now(), Errors: []RecordError{}}
 	log := p.logger().With("job", JobCases, "run_id", s.RunID, "ticket_id", ticketID, "event", event)
 	record := "ticket " + strconv.FormatInt(ticketID, 10)
+	ctx, calls := WithCallCounter(ctx)
 	defer func() {
+		s.APICalls = calls()
 		s.FinishedAt = p.now()
 		s.DurationMS = s.FinishedAt.Sub(s.StartedAt).Milliseconds()
 	}()
@@ -396,7 +398,6 @@ func (p *Pusher) pushOnce(ctx context.Context, ticketID int64, event Event, s *S
 	fail := func(op string, err error) pushResult {
 		return pushResult{status: PushFailed, err: withOp(err, op, record)}
 	}
-	s.APICalls++
 	t, err := p.Zendesk.GetTicket(ctx, ticketID)
 	if err != nil {
 		return fail("read ticket", err)
@@ -407,7 +408,6 @@ func (p *Pusher) pushOnce(ctx context.Context, ticketID int64, event Event, s *S
 				"close case of %s: the ticket's Salesforce case ID field is blank, there is no case to update", record)}
 		}
 		caseID := strings.TrimSpace(t.CaseID)
-		s.APICalls++
 		if err := p.Salesforce.CloseCase(ctx, caseID); err != nil {
 			return p.salesforceFailure(pushResult{caseID: caseID}, withOp(err, "close case "+caseID+" of", record))
 		}
@@ -420,7 +420,6 @@ func (p *Pusher) pushOnce(ctx context.Context, ticketID int64, event Event, s *S
 	if t.OrgID == 0 {
 		return pushResult{status: PushSkipped, reason: "the ticket has no organization: nothing to push"}
 	}
-	s.APICalls++
 	org, err := p.Zendesk.GetOrg(ctx, t.OrgID)
 	if err != nil {
 		return fail("read organization "+strconv.FormatInt(t.OrgID, 10)+" of", err)
@@ -432,7 +431,6 @@ func (p *Pusher) pushOnce(ctx context.Context, ticketID int64, event Event, s *S
 	}
 
 	res := pushResult{account: account}
-	s.APICalls++
 	existing, found, err := p.Salesforce.FindCase(ctx, ticketID)
 	if err != nil {
 		return p.salesforceFailure(res, withOp(err, "find case of", record))
@@ -445,14 +443,12 @@ func (p *Pusher) pushOnce(ctx context.Context, ticketID int64, event Event, s *S
 		if p.TicketURL != nil {
 			url = p.TicketURL(t.ID)
 		}
-		s.APICalls++
 		id, err := p.Salesforce.CreateCase(ctx, CaseFromTicket(t, account, url))
 		if err != nil {
 			return p.salesforceFailure(res, withOp(err, "create case for", record))
 		}
 		res.caseID, res.action = id, Create
 	}
-	s.APICalls++
 	if err := p.Zendesk.SetTicketCaseID(ctx, ticketID, res.caseID); err != nil {
 		// The case exists; the next attempt finds it by ticket ID.
 		res.status, res.err = PushFailed, withOp(err, "write case ID "+res.caseID+" back to", record)

@@ -98,9 +98,13 @@ func TestGlobalOrgsEndToEnd(t *testing.T) {
 	if !s.OK() || s.Created == 0 || s.Updated == 0 || s.Deleted == 0 || s.Failed != 0 {
 		t.Fatalf("first run: %s (%s) errors %v", s.Headline(), s.Message, s.Errors)
 	}
-	t.Run("a second run makes zero write calls", func(t *testing.T) {
+	t.Run("a second run makes zero write calls and counts its API calls", func(t *testing.T) {
 		before := e.sb.Global.WriteCalls()
+		zdBefore, sfBefore := e.sb.Global.TotalCalls(), e.sb.Salesforce.Calls().API()
 		s := e.run(t, syncer.JobGlobalOrgs, syncer.Options{})
+		if want := e.sb.Global.TotalCalls() - zdBefore + e.sb.Salesforce.Calls().API() - sfBefore; s.APICalls != want || want == 0 {
+			t.Errorf("summary counts %d API calls, the fakes saw %d", s.APICalls, want)
+		}
 		if w := e.sb.Global.WriteCalls() - before; w != 0 || s.Created+s.Updated+s.Deleted != 0 || !s.OK() {
 			t.Errorf("second run: %d write calls, %s", w, s.Headline())
 		}

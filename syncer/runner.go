@@ -315,7 +315,9 @@ func (r *Runner) Run(ctx context.Context, job Job, opts Options) *Summary {
 	s := &Summary{RunID: NewID(start), Job: job, DryRun: opts.DryRun, Account: opts.Account, StartedAt: start, Errors: []RecordError{}}
 	log := r.log().With("job", job, "run_id", s.RunID)
 	log.Info("run started", "dry_run", opts.DryRun, "account", opts.Account, "by", opts.By)
+	ctx, calls := WithCallCounter(ctx)
 	r.execute(ctx, job, opts, s, log)
+	s.APICalls = calls()
 	r.finish(ctx, s, log)
 	return s
 }
@@ -677,7 +679,8 @@ func (r *Runner) ApplyPlan(ctx context.Context, id, by string) *Summary {
 	start := r.now()
 	s := &Summary{RunID: NewID(start), StartedAt: start, Errors: []RecordError{}, PlanID: id}
 	log := r.log().With("run_id", s.RunID, "plan_id", id)
-	defer r.finish(ctx, s, log)
+	ctx, calls := WithCallCounter(ctx)
+	defer func() { s.APICalls = calls(); r.finish(ctx, s, log) }()
 	p, err := r.Store.GetPlan(ctx, id)
 	if err != nil {
 		s.Job = JobFederalUsers

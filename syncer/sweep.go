@@ -72,6 +72,8 @@ func (w *Sweeper) now() time.Time {
 // where it stopped.
 func (w *Sweeper) Run(ctx context.Context) *Summary {
 	s := &Summary{RunID: NewID(w.now()), Job: JobCaseSweep, StartedAt: w.now(), Errors: []RecordError{}}
+	ctx, calls := WithCallCounter(ctx)
+	defer func() { s.APICalls = calls() }()
 	log := slog.New(slog.DiscardHandler)
 	if w.Logger != nil {
 		log = w.Logger
@@ -118,7 +120,6 @@ func (w *Sweeper) Run(ctx context.Context) *Summary {
 	}
 	accounts := map[int64]bool{} // org ID → belongs to the sync
 	for page := 0; page < maxPages; page++ {
-		s.APICalls++
 		tickets, next, end, err := w.Zendesk.TicketsSince(ctx, cursor, since)
 		if err != nil {
 			return fail(withOp(err, "read incremental ticket export at cursor", strconv.Quote(cursor)))
@@ -179,7 +180,6 @@ func (w *Sweeper) sweepPage(ctx context.Context, s *Summary, tickets []Ticket, a
 		default:
 			belongs, seen := accounts[t.OrgID]
 			if !seen {
-				s.APICalls++
 				org, err := w.Zendesk.GetOrg(ctx, t.OrgID)
 				if err != nil {
 					return withOp(err, "read organization "+strconv.FormatInt(t.OrgID, 10)+" of", "ticket "+strconv.FormatInt(t.ID, 10))
@@ -204,7 +204,6 @@ func (w *Sweeper) sweepPage(ctx context.Context, s *Summary, tickets []Ticket, a
 	for i, t := range closing {
 		ids[i] = strings.TrimSpace(t.CaseID)
 	}
-	s.APICalls++
 	statuses, err := w.Salesforce.CaseStatuses(ctx, ids)
 	if err != nil {
 		return withOp(err, "read case statuses of", fmt.Sprintf("%d closed tickets", len(ids)))

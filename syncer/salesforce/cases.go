@@ -45,7 +45,7 @@ func (c *Client) FindCase(ctx context.Context, ticketID int64) (syncer.Case, boo
 	}
 	var recs []map[string]any
 	q := FindCaseQuery(ticketID)
-	if err := c.call(ctx, op, rec, func() error { return c.sf.Query(q, &recs) }); err != nil {
+	if err := c.call(ctx, op, rec, func() error { syncer.CountCall(ctx); return c.sf.Query(q, &recs) }); err != nil {
 		return syncer.Case{}, false, err
 	}
 	if len(recs) == 0 {
@@ -103,6 +103,7 @@ func (c *Client) CreateCase(ctx context.Context, cs syncer.Case) (string, error)
 	var id string
 	err := c.call(ctx, op, rec, func() error {
 		// A fresh map each call: go-salesforce adds "attributes" to it.
+		syncer.CountCall(ctx)
 		res, err := c.sf.InsertOne(CaseObject, caseRecord(cs))
 		if err != nil {
 			return err
@@ -124,6 +125,7 @@ func (c *Client) CloseCase(ctx context.Context, caseID string) error {
 		return withOp(err, op, caseID)
 	}
 	return c.call(ctx, op, caseID, func() error {
+		syncer.CountCall(ctx)
 		return c.sf.UpdateOne(CaseObject, map[string]any{"Id": id, "Status": CaseStatusClosed})
 	})
 }
@@ -150,7 +152,7 @@ func (c *Client) CaseStatuses(ctx context.Context, caseIDs []string) (map[string
 		q := "SELECT Id, Status FROM " + CaseObject + " WHERE Id IN ('" + strings.Join(chunk, "', '") + "')"
 		var recs []map[string]any
 		rec := fmt.Sprintf("%d IDs from %s", len(chunk), chunk[0])
-		if err := c.call(ctx, op, rec, func() error { return c.sf.Query(q, &recs) }); err != nil {
+		if err := c.call(ctx, op, rec, func() error { syncer.CountCall(ctx); return c.sf.Query(q, &recs) }); err != nil {
 			return nil, err
 		}
 		for _, r := range recs {

@@ -118,7 +118,7 @@ func (c *Client) Accounts(ctx context.Context, scope syncer.Scope, accountID str
 	}
 	var out []syncer.Account
 	err = c.call(ctx, op, accountID, func() error {
-		return c.queryEach(q, func(r map[string]any) { out = append(out, syncer.DecodeAccount(r)) })
+		return c.queryEach(ctx, q, func(r map[string]any) { out = append(out, syncer.DecodeAccount(r)) })
 	})
 	if err != nil {
 		return nil, err
@@ -137,7 +137,7 @@ func (c *Client) FederalContacts(ctx context.Context, accountID string) ([]synce
 	}
 	var out []syncer.Contact
 	err = c.call(ctx, op, accountID, func() error {
-		return c.queryEach(q, func(r map[string]any) { out = append(out, syncer.DecodeContact(r)) })
+		return c.queryEach(ctx, q, func(r map[string]any) { out = append(out, syncer.DecodeContact(r)) })
 	})
 	if err != nil {
 		return nil, err
@@ -161,9 +161,10 @@ type queryPage struct {
 // INVALID_SESSION_ID), keeps one page of raw records at a time. A page
 // that says it is not the last but names no next page is an error, where
 // the library would loop for ever.
-func (c *Client) queryEach(q string, fn func(map[string]any)) error {
+func (c *Client) queryEach(ctx context.Context, q string, fn func(map[string]any)) error {
 	uri := "/query/?q=" + url.QueryEscape(q)
 	for {
+		syncer.CountCall(ctx)
 		resp, err := c.sf.DoRequest(http.MethodGet, uri, nil)
 		if err != nil {
 			return err

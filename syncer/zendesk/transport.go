@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/zdsync/zdsync/syncer"
 )
 
 // Call describes one HTTP request the adapter made (one attempt), for the
@@ -165,6 +167,7 @@ func (t *transport) pauseFor(d time.Duration) {
 // attempt sends one request with its own timeout and reads the answer.
 func (t *transport) attempt(req *http.Request, endpoint string) (*http.Response, error) {
 	t.count(req.Method, endpoint)
+	syncer.CountCall(req.Context())
 	actx, cancel := context.WithTimeout(req.Context(), t.timeout)
 	defer cancel()
 	start := time.Now()
