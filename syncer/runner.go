@@ -390,6 +390,7 @@ func (r *Runner) execute(ctx context.Context, job Job, opts Options, s *Summary,
 		}
 		return
 	}
+	s.Changes = plan.Changes
 	r.apply(ctx, job, plan.Changes, s, log)
 }
 
