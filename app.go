@@ -118,7 +118,8 @@ func nonZero(v int64) string {
 func (m *Main) zendesk(cfg Config, z ZendeskConfig, mt *metrics.Metrics) (*zendesk.Client, error) {
 	return zendesk.New(zendesk.Config{URL: z.URL, Email: z.Email, Token: z.APIToken, Timeout: cfg.HTTPTimeout,
 		RequestsPerMinute: cfg.ZendeskRateLimit, CaseIDField: cfg.ZendeskCaseIDField,
-		Observe: func(c zendesk.Call) { mt.ObserveCall(c.System, c.Endpoint, c.Method, c.Status, c.Duration) }})
+		Observe:     func(c zendesk.Call) { mt.ObserveCall(c.System, c.Endpoint, c.Method, c.Status, c.Duration) },
+		ObserveWait: func(d time.Duration) { mt.ObserveRateLimitWait("zendesk", d) }})
 }
 
 // wire builds the runner and pusher over whatever adapters are set.

@@ -117,6 +117,10 @@ type Config struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Observe, when set, is called after every HTTP attempt, for metrics.
 	Observe func(Call)
+	// ObserveWait, when set, is told of every wait imposed by the rate
+	// limit (Retry-After of a 429, slowing down near the limit), for
+	// metrics.
+	ObserveWait func(time.Duration)
 	// Transport is the underlying RoundTripper; default a clone of
 	// http.DefaultTransport.
 	Transport http.RoundTripper
@@ -193,6 +197,7 @@ func New(cfg Config) (*Client, error) {
 		rpm:             cfg.RequestsPerMinute,
 		sleep:           cfg.Sleep,
 		observe:         cfg.Observe,
+		observeWait:     cfg.ObserveWait,
 		calls:           map[string]int{},
 		remaining:       -1,
 	}

@@ -82,3 +82,21 @@ func TestEachOrgPageHandsOverPagesAndStopsWhenCancelled(t *testing.T) {
 		t.Fatalf("after cancel: pages %d err %v", pages, err)
 	}
 }
+
+func TestRateLimitWaitsAreObserved(t *testing.T) {
+	srv := zendesktest.NewServer()
+	defer srv.Close()
+	var waits []time.Duration
+	c, err := zendesk.New(zendesk.Config{URL: srv.URL(), Email: zendesktest.DefaultEmail, Token: zendesktest.DefaultToken,
+		Sleep: func(context.Context, time.Duration) error { return nil }, ObserveWait: func(d time.Duration) { waits = append(waits, d) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.RateLimitNext(2, 7)
+	if _, err := c.ListOrgs(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(waits) < 2 || waits[0] != 7*time.Second {
+		t.Errorf("waits observed: %v", waits)
+	}
+}

@@ -53,6 +53,9 @@ type transport struct {
 	rpm        int
 	sleep      func(ctx context.Context, d time.Duration) error
 	observe    func(Call)
+	// observeWait, when set, is told of every wait the rate limit
+	// imposes (a 429's Retry-After, slowing down near the limit).
+	observeWait func(time.Duration)
 
 	mu        sync.Mutex
 	calls     map[string]int
@@ -109,6 +112,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		if d := t.slowdown(); d > 0 {
+			t.waited(d)
 			if err := t.sleep(ctx, d); err != nil {
 				return nil, err
 			}
@@ -136,6 +140,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			waited += wait
 			limited++
 			t.pauseFor(wait)
+			t.waited(wait)
 			if err := t.sleep(ctx, wait); err != nil {
 				return nil, err
 			}
@@ -150,6 +155,13 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		default:
 			return resp, nil
 		}
+	}
+}
+
+// waited reports a rate-limit wait to the observer.
+func (t *transport) waited(d time.Duration) {
+	if t.observeWait != nil {
+		t.observeWait(d)
 	}
 }
 
