@@ -103,6 +103,10 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// rescueMargin is how long after JobTimeout a push left running by a dead
+// process is taken up again (River's rescuer looks every 30 s).
+const rescueMargin = 5 * time.Minute
+
 // riverClient is what Queue uses of a river.Client, whatever its driver.
 type riverClient interface {
 	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
@@ -143,6 +147,12 @@ func New(ctx context.Context, db Database, p Pusher, cfg Config) (*Queue, error)
 		JobTimeout:        cfg.JobTimeout,
 		MaxAttempts:       MaxInterruptions,
 		FetchPollInterval: cfg.PollInterval,
+		// A push whose process died (SIGKILL, a lost node) stays
+		// "running" until River rescues it; no push runs longer than
+		// JobTimeout, so it is safe to rescue soon after that instead of
+		// River's default hour. The push is idempotent (it finds the
+		// case by ticket ID first), so a rescued push never doubles.
+		RescueStuckJobsAfter: cfg.JobTimeout + rescueMargin,
 	}
 	if cfg.PollInterval > 0 && cfg.PollInterval < river.FetchCooldownDefault {
 		rc.FetchCooldown = cfg.PollInterval
