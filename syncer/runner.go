@@ -252,6 +252,11 @@ func (r *Runner) orgsFor(ctx context.Context, zd Zendesk, keys <-chan []string) 
 			return relevantOrgs(listed, ids), nil
 		}
 	case ids, have = <-keys:
+		if have && r.listingIsCheaper(ctx, zd, ids, &mu, &listed) {
+			if err := <-done; err == nil {
+				return relevantOrgs(listed, ids), nil
+			}
+		}
 		stop()
 		if err := <-done; err == nil {
 			return relevantOrgs(listed, ids), nil // the listing ended in time
@@ -279,6 +284,34 @@ func (r *Runner) orgsFor(ctx context.Context, zd Zendesk, keys <-chan []string) 
 		return nil, err
 	}
 	return relevantOrgs(append(listed, found...), ids), nil
+}
+
+// orgCounter is the capability of a Zendesk target to count its orgs in
+// one call; syncer/zendesk implements it.
+type orgCounter interface {
+	OrgCount(ctx context.Context) (int, error)
+}
+
+// listingIsCheaper decides, when the accounts arrive while the org listing
+// is still going, whether finishing the listing costs clearly fewer calls
+// than looking up the accounts not seen yet (it does when many accounts
+// have no org yet, as in federal-orgs). The look-ups run in parallel and
+// the listing does not, so the listing must win by a margin.
+func (r *Runner) listingIsCheaper(ctx context.Context, zd Zendesk, ids []string, mu *sync.Mutex, listed *[]Org) bool {
+	counter, ok := zd.(orgCounter)
+	if !ok {
+		return false
+	}
+	total, err := counter.OrgCount(ctx)
+	if err != nil {
+		return false
+	}
+	mu.Lock()
+	seen := len(*listed)
+	mu.Unlock()
+	pages := (max(total-seen, 0) + 99) / 100
+	lookups := (max(len(ids)-seen, 0) + 99) / 100
+	return pages*10 < lookups*8
 }
 
 // relevantOrgs returns the orgs, once each, whose external_id is one of

@@ -66,6 +66,21 @@ func (c *Client) EachOrgPage(ctx context.Context, fn func(page []syncer.Org)) er
 	return nil
 }
 
+// OrgCount returns the number of organizations (GET
+// /organizations/count.json; Zendesk may serve a cached count for large
+// accounts, which is fine for what it is used for: choosing how to read).
+func (c *Client) OrgCount(ctx context.Context) (int, error) {
+	var out struct {
+		Count struct {
+			Value int `json:"value"`
+		} `json:"count"`
+	}
+	if err := c.get(ctx, "count orgs", "", "/organizations/count.json", &out); err != nil {
+		return 0, err
+	}
+	return out.Count.Value, nil
+}
+
 // OrgsByExternalID returns the orgs whose external_id is one of ids, with
 // GET /organizations/show_many.json?external_ids=… (MaxShowMany a call).
 // Up to Config.MaxReadsInFlight calls are in flight at once, paced by the

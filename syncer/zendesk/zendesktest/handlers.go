@@ -128,6 +128,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, endpoint string) 
 	switch {
 	case r.Method == "GET" && p == "/organizations":
 		s.listOrgs(w, r, q, nil)
+	case r.Method == "GET" && p == "/organizations/count":
+		writeJSON(w, http.StatusOK, map[string]any{"count": map[string]any{"value": len(s.orgs), "refreshed_at": time.Now().UTC().Format(time.RFC3339)}})
 	case r.Method == "GET" && p == "/organizations/show_many":
 		s.showManyOrgs(w, q)
 	case r.Method == "POST" && p == "/organizations/create_many":
