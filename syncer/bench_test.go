@@ -1,8 +1,6 @@
 package syncer_test
 
 import (
-	"context"
-	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -147,6 +145,3 @@ func fromFake(a salesforcetest.Account) syncer.Account {
 	}
 	return syncer.DecodeAccount(rec)
 }
-
-var _ = fmt.Sprint
-var _ = context.Background

@@ -2,7 +2,6 @@ package syncer_test
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -310,8 +309,6 @@ func expire(a *salesforcetest.Account) {
 	a.CustomerSubscriptions, a.ZuoraSubscriptions = nil, nil
 	a.NextRenewalDate = "2019-01-01"
 }
-
-var _ = fmt.Sprint
 
 func TestSoldToUsersAreNotLostWhenTheirJobFails(t *testing.T) {
 	e := newEnv(t, sandbox.Options{Seed: 11})
