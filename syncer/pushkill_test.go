@@ -1,0 +1,202 @@
+package syncer_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/zdsync/zdsync/syncer"
+	"github.com/zdsync/zdsync/syncer/pushqueue"
+	"github.com/zdsync/zdsync/syncer/salesforce"
+	"github.com/zdsync/zdsync/syncer/sandbox"
+	"github.com/zdsync/zdsync/syncer/store"
+	"github.com/zdsync/zdsync/syncer/zendesk"
+)
+
+// pushKillChildEnv carries the sandbox and database to the child process
+// of TestKilledCasePushesConverge, as JSON.
+const pushKillChildEnv = "ZDSYNC_PUSH_KILL_CHILD"
+
+// pushParts builds the pusher the child and the restarted process use: the
+// real adapters against the parent's sandbox, on the database file db.
+func pushParts(t testing.TB, env map[string]string, dbPath string) (*syncer.Pusher, *store.DB) {
+	ctx := context.Background()
+	sf, err := salesforce.New(ctx, salesforce.Config{URL: env["SALESFORCE_URL"], ClientID: env["SALESFORCE_CLIENT_ID"],
+		ClientSecret: env["SALESFORCE_CLIENT_SECRET"], Username: env["SALESFORCE_USERNAME"],
+		Password: env["SALESFORCE_PASSWORD"], SecurityToken: env["SALESFORCE_SECURITY_TOKEN"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	field, _ := strconv.ParseInt(env["ZENDESK_CASE_ID_FIELD"], 10, 64)
+	zd, err := zendesk.New(zendesk.Config{URL: env["ZENDESK_GLOBAL_URL"], Email: env["ZENDESK_GLOBAL_EMAIL"],
+		Token: env["ZENDESK_GLOBAL_API_TOKEN"], Sleep: noSleep, RequestsPerMinute: 1 << 20, CaseIDField: field})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(ctx, dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &syncer.Pusher{Salesforce: sf, Zendesk: zd, Log: db, Retries: -1}, db
+}
+
+// TestPushKillChild is the child of TestKilledCasePushesConverge: it works
+// the push queue until the parent kills it.
+func TestPushKillChild(t *testing.T) {
+	raw := os.Getenv(pushKillChildEnv)
+	if raw == "" {
+		t.Skip("only run as the child of the push kill test")
+	}
+	var cfg killChildConfig
+	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	p, db := pushParts(t, cfg.Env, cfg.DB)
+	q, err := pushqueue.New(context.Background(), db, p, pushqueue.Config{Workers: 1, PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Minute)
+	fmt.Fprintln(os.Stderr, "child was never killed")
+	os.Exit(4)
+}
+
+// TestKilledCasePushesConverge queues ticket events, lets a child process
+// push them, and SIGKILLs it at the worst moment: a case created in
+// Salesforce, its ID not yet written back to the ticket. A restarted
+// process pushes what was still queued, and retrying every ticket (what
+// `zdsync case push`, the sweep or River's rescue of the interrupted job
+// do) finds the orphaned case instead of making another: one case per
+// ticket, each written back.
+func TestKilledCasePushesConverge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	ctx := context.Background()
+	sb, err := sandbox.Start(ctx, sandbox.Options{Seed: 31, Accounts: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sb.Close)
+	var org syncer.Org
+	for _, o := range sb.Global.Orgs() {
+		if syncer.IsAccountID(o.ExternalID) {
+			org = o
+			break
+		}
+	}
+	cfg := killChildConfig{Env: sb.Env(), DB: filepath.Join(t.TempDir(), "zdsync.db")}
+	p, db := pushParts(t, cfg.Env, cfg.DB)
+	enq, err := pushqueue.New(ctx, db, nil, pushqueue.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tickets []int64
+	for i := range 6 {
+		id := sb.Global.AddTicket(syncer.Ticket{Subject: fmt.Sprintf("ticket %d", i), Status: "new", OrgID: org.ID})
+		tickets = append(tickets, id)
+		if err := enq.Enqueue(ctx, id, syncer.EventCreated); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close() // the child has the database to itself while it runs
+
+	raw, _ := json.Marshal(cfg)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestPushKillChild$")
+	cmd.Env = append(os.Environ(), pushKillChildEnv+"="+string(raw))
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	const killAt = 3 // the third write-back: two pushes done, one case orphaned
+	var writeBacks atomic.Int32
+	var pid atomic.Int64
+	dead := make(chan struct{})
+	sb.Global.OnRequest(func(method, endpoint string) {
+		if method == "PUT" && endpoint == "/tickets/{id}.json" && writeBacks.Add(1) == killAt {
+			for pid.Load() == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			_ = syscall.Kill(int(pid.Load()), syscall.SIGKILL)
+			<-dead
+		}
+	})
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid.Store(int64(cmd.Process.Pid))
+	err = cmd.Wait()
+	close(dead)
+	sb.Global.OnRequest(nil)
+	var ee *exec.ExitError
+	if !asExitError(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("child was not killed (%v):\n%s", err, out.String())
+	}
+
+	// The kill left a case in Salesforce whose ID never reached its ticket.
+	orphans := 0
+	written := map[string]bool{}
+	for _, tk := range sb.Global.Tickets() {
+		if tk.CaseID != "" {
+			written[strconv.FormatInt(tk.ID, 10)] = true
+		}
+	}
+	for _, c := range sb.Salesforce.Cases() {
+		if !written[c.ZendeskTicketID] {
+			orphans++
+		}
+	}
+	if orphans != 1 {
+		t.Fatalf("%d orphaned cases after the kill, want 1 (the test did not kill at the worst moment)", orphans)
+	}
+
+	// Restart: a new process on the same database works what is queued.
+	p, db = pushParts(t, cfg.Env, cfg.DB)
+	defer db.Close()
+	q, err := pushqueue.New(ctx, db, p, pushqueue.Config{PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := q.Counts(ctx)
+		if err == nil && c.Queued == 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	q.Stop(ctx)
+	// Retry every ticket, as on-call (or the rescue of the interrupted
+	// job) would: it must find the cases, never make another.
+	for _, id := range tickets {
+		if s := p.Push(ctx, id, syncer.EventCreated); !s.OK() || s.CaseID == "" {
+			t.Errorf("retry of ticket %d: %s (%s)", id, s.Headline(), s.Message)
+		}
+	}
+	perTicket := map[string]int{}
+	for _, c := range sb.Salesforce.Cases() {
+		perTicket[c.ZendeskTicketID]++
+	}
+	for _, id := range tickets {
+		if n := perTicket[strconv.FormatInt(id, 10)]; n != 1 {
+			t.Errorf("ticket %d has %d cases", id, n)
+		}
+	}
+	for _, tk := range sb.Global.Tickets() {
+		if tk.OrgID == org.ID && tk.CaseID == "" {
+			t.Errorf("ticket %d has no case ID written back", tk.ID)
+		}
+	}
+}
