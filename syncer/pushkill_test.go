@@ -128,6 +128,9 @@ func TestKilledCasePushesConverge(t *testing.T) {
 			}
 			_ = syscall.Kill(int(pid.Load()), syscall.SIGKILL)
 			<-dead
+			// The request was read whole before the kill: make sure the
+			// dead process's write-back is not applied after it.
+			sb.Global.DropNext("PUT", "/tickets/{id}.json", 1, false)
 		}
 	})
 	if err := cmd.Start(); err != nil {
