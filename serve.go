@@ -66,7 +66,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	if err := cfg.needServe(); err != nil {
 		return err
 	}
-	writers, groups, err := commands.ParseWriters(joinComma(cfg.SlackWriters))
+	writers, groups, err := commands.ParseWriters(strings.Join(cfg.SlackWriters, ","))
 	if err != nil {
 		return usagef("configuration: SLACK_WRITERS: %s", err)
 	}
@@ -178,17 +178,6 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		app.Log.Warn("slack bot did not stop in time")
 	}
 	return runErr
-}
-
-func joinComma(s []string) string {
-	out := ""
-	for i, v := range s {
-		if i > 0 {
-			out += ","
-		}
-		out += v
-	}
-	return out
 }
 
 // ready answers /readyz: ready when the database answers and Slack is

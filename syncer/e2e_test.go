@@ -31,6 +31,13 @@ type env struct {
 
 func newEnv(t testing.TB, opts sandbox.Options) *env {
 	t.Helper()
+	return newEnvWith(t, opts, nil)
+}
+
+// newEnvWith is newEnv with the Zendesk clients' configuration adjusted by
+// tweak (a tiny timeout for the fault matrix, say).
+func newEnvWith(t testing.TB, opts sandbox.Options, tweak func(*zendesk.Config)) *env {
+	t.Helper()
 	ctx := context.Background()
 	if opts.Now.IsZero() {
 		opts.Now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -45,8 +52,12 @@ func newEnv(t testing.TB, opts sandbox.Options) *env {
 		t.Fatal(err)
 	}
 	zd := func(s *zendesktest.Server) *zendesk.Client {
-		c, err := zendesk.New(zendesk.Config{URL: s.URL(), Email: zendesktest.DefaultEmail, Token: zendesktest.DefaultToken,
-			Sleep: noSleep, RequestsPerMinute: 1 << 20, CaseIDField: opts.CaseIDField})
+		cfg := zendesk.Config{URL: s.URL(), Email: zendesktest.DefaultEmail, Token: zendesktest.DefaultToken,
+			Sleep: noSleep, RequestsPerMinute: 1 << 20, CaseIDField: sb.Options.CaseIDField}
+		if tweak != nil {
+			tweak(&cfg)
+		}
+		c, err := zendesk.New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

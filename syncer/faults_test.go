@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -14,7 +13,6 @@ import (
 	"github.com/zdsync/zdsync/syncer/salesforce"
 	"github.com/zdsync/zdsync/syncer/salesforce/salesforcetest"
 	"github.com/zdsync/zdsync/syncer/sandbox"
-	"github.com/zdsync/zdsync/syncer/store"
 	"github.com/zdsync/zdsync/syncer/zendesk"
 	"github.com/zdsync/zdsync/syncer/zendesk/zendesktest"
 )
@@ -40,38 +38,15 @@ type faultEnv struct {
 
 func newFaultEnv(t *testing.T) *faultEnv {
 	t.Helper()
-	ctx := context.Background()
-	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	// A small query page, so that a query has several pages and a session
 	// can expire between two of them.
-	sb, err := sandbox.Start(ctx, sandbox.Options{Seed: 17, Accounts: 60, FederalAccounts: 12, Now: now, SalesforcePageSize: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sb.Close)
-	sf, err := salesforce.New(ctx, sb.SalesforceConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	zd := func(s *zendesktest.Server) *zendesk.Client {
-		c, err := zendesk.New(zendesk.Config{URL: s.URL(), Email: zendesktest.DefaultEmail, Token: zendesktest.DefaultToken,
-			Sleep: noSleep, RequestsPerMinute: 1 << 20, Timeout: faultZendeskTimeout, RateLimitWait: 2 * time.Minute,
-			JobTimeout: 30 * time.Second, CaseIDField: sb.Options.CaseIDField})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "zdsync.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	e := &faultEnv{sb: sb}
-	global := zd(sb.Global)
-	e.r = &syncer.Runner{Salesforce: sf, Global: global, Federal: zd(sb.Federal), Store: db,
-		Rules: syncer.DefaultRules(), Now: func() time.Time { return now }}
-	e.pusher = &syncer.Pusher{Salesforce: sf, Zendesk: global, Log: db, Retries: 1, Sleep: noSleep}
+	base := newEnvWith(t, sandbox.Options{Seed: 17, Accounts: 60, FederalAccounts: 12, SalesforcePageSize: 10}, func(c *zendesk.Config) {
+		c.Timeout, c.RateLimitWait, c.JobTimeout = faultZendeskTimeout, 2*time.Minute, 30*time.Second
+	})
+	sb := base.sb
+	e := &faultEnv{sb: sb, r: base.r}
+	e.pusher = &syncer.Pusher{Salesforce: base.r.Salesforce.(syncer.CaseStore), Zendesk: base.r.Global.(syncer.Tickets),
+		Log: base.db, Retries: 1, Sleep: noSleep}
 	for _, o := range sb.Global.Orgs() {
 		if len(e.tickets) == 2 {
 			break

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -32,22 +33,36 @@ type killChildConfig struct {
 	Now time.Time
 }
 
+// adaptersFor builds the real Salesforce and Zendesk Global adapters of a
+// child process from the parent's sandbox configuration (sandbox.Env),
+// with no real sleeps.
+func adaptersFor(t testing.TB, env map[string]string, tweak func(*zendesk.Config)) (*salesforce.Client, *zendesk.Client) {
+	t.Helper()
+	sf, err := salesforce.New(context.Background(), salesforce.Config{URL: env["SALESFORCE_URL"], ClientID: env["SALESFORCE_CLIENT_ID"],
+		ClientSecret: env["SALESFORCE_CLIENT_SECRET"], Username: env["SALESFORCE_USERNAME"],
+		Password: env["SALESFORCE_PASSWORD"], SecurityToken: env["SALESFORCE_SECURITY_TOKEN"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	field, _ := strconv.ParseInt(env["ZENDESK_CASE_ID_FIELD"], 10, 64)
+	cfg := zendesk.Config{URL: env["ZENDESK_GLOBAL_URL"], Email: env["ZENDESK_GLOBAL_EMAIL"], Token: env["ZENDESK_GLOBAL_API_TOKEN"],
+		Sleep: noSleep, RequestsPerMinute: 1 << 20, CaseIDField: field}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	zd, err := zendesk.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sf, zd
+}
+
 // killRunner builds the runner the child and the restarted run use: the
 // real adapters against the parent's sandbox, one bulk job in flight so that
 // the run is still applying when it is killed.
 func killRunner(t testing.TB, cfg killChildConfig) (*syncer.Runner, *store.DB) {
 	ctx := context.Background()
-	sf, err := salesforce.New(ctx, salesforce.Config{URL: cfg.Env["SALESFORCE_URL"], ClientID: cfg.Env["SALESFORCE_CLIENT_ID"],
-		ClientSecret: cfg.Env["SALESFORCE_CLIENT_SECRET"], Username: cfg.Env["SALESFORCE_USERNAME"],
-		Password: cfg.Env["SALESFORCE_PASSWORD"], SecurityToken: cfg.Env["SALESFORCE_SECURITY_TOKEN"]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	zd, err := zendesk.New(zendesk.Config{URL: cfg.Env["ZENDESK_GLOBAL_URL"], Email: cfg.Env["ZENDESK_GLOBAL_EMAIL"],
-		Token: cfg.Env["ZENDESK_GLOBAL_API_TOKEN"], Sleep: noSleep, RequestsPerMinute: 1 << 20, MaxJobsInFlight: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sf, zd := adaptersFor(t, cfg.Env, func(c *zendesk.Config) { c.MaxJobsInFlight = 1 })
 	db, err := store.Open(ctx, cfg.DB)
 	if err != nil {
 		t.Fatal(err)

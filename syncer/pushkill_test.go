@@ -15,10 +15,8 @@ import (
 
 	"github.com/zdsync/zdsync/syncer"
 	"github.com/zdsync/zdsync/syncer/pushqueue"
-	"github.com/zdsync/zdsync/syncer/salesforce"
 	"github.com/zdsync/zdsync/syncer/sandbox"
 	"github.com/zdsync/zdsync/syncer/store"
-	"github.com/zdsync/zdsync/syncer/zendesk"
 )
 
 // pushKillChildEnv carries the sandbox and database to the child process
@@ -29,18 +27,7 @@ const pushKillChildEnv = "ZDSYNC_PUSH_KILL_CHILD"
 // real adapters against the parent's sandbox, on the database file db.
 func pushParts(t testing.TB, env map[string]string, dbPath string) (*syncer.Pusher, *store.DB) {
 	ctx := context.Background()
-	sf, err := salesforce.New(ctx, salesforce.Config{URL: env["SALESFORCE_URL"], ClientID: env["SALESFORCE_CLIENT_ID"],
-		ClientSecret: env["SALESFORCE_CLIENT_SECRET"], Username: env["SALESFORCE_USERNAME"],
-		Password: env["SALESFORCE_PASSWORD"], SecurityToken: env["SALESFORCE_SECURITY_TOKEN"]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	field, _ := strconv.ParseInt(env["ZENDESK_CASE_ID_FIELD"], 10, 64)
-	zd, err := zendesk.New(zendesk.Config{URL: env["ZENDESK_GLOBAL_URL"], Email: env["ZENDESK_GLOBAL_EMAIL"],
-		Token: env["ZENDESK_GLOBAL_API_TOKEN"], Sleep: noSleep, RequestsPerMinute: 1 << 20, CaseIDField: field})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sf, zd := adaptersFor(t, env, nil)
 	db, err := store.Open(ctx, dbPath)
 	if err != nil {
 		t.Fatal(err)

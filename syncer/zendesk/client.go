@@ -181,7 +181,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.RateLimitWait = DefaultRateLimitWait
 	}
 	if cfg.Sleep == nil {
-		cfg.Sleep = realSleep
+		cfg.Sleep = syncer.Sleep
 	}
 	if cfg.Transport == nil {
 		cfg.Transport = http.DefaultTransport.(*http.Transport).Clone()
