@@ -152,9 +152,14 @@ func TestGlobalOrgsEndToEnd(t *testing.T) {
 		if s.Deleted == 0 {
 			t.Error("nothing was deleted")
 		}
-		reasons := map[string]int{}
+		kept := 0
 		for _, c := range s.Changes {
-			reasons[c.Reason]++
+			if c.Action == syncer.Skip && strings.HasPrefix(c.Reason, "not deleted:") {
+				kept++
+			}
+		}
+		if kept != len(e.sb.Protected) {
+			t.Errorf("%d deletions refused by the guards, want %d", kept, len(e.sb.Protected))
 		}
 	})
 	t.Run("sold-to users of new orgs exist as end-users of their org", func(t *testing.T) {
