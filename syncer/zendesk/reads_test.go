@@ -100,3 +100,28 @@ func TestRateLimitWaitsAreObserved(t *testing.T) {
 		t.Errorf("waits observed: %v", waits)
 	}
 }
+
+// A client allowed more requests than the account has (ZENDESK_RATE_LIMIT
+// set above the plan's limit) paces itself by the limit the API reports:
+// it used to take every answer for "nearly exhausted" and sleep about 6
+// seconds before each request.
+func TestRateLimitAboveTheAccountsDoesNotSlowEveryRequest(t *testing.T) {
+	srv := zendesktest.NewServer() // reports X-Rate-Limit 2500, nearly all remaining
+	defer srv.Close()
+	for i := range 500 {
+		srv.AddOrg(syncer.Org{Name: fmt.Sprint("Org ", i)})
+	}
+	var waits []time.Duration
+	c, err := zendesk.New(zendesk.Config{URL: srv.URL(), Email: zendesktest.DefaultEmail, Token: zendesktest.DefaultToken,
+		RequestsPerMinute: 1_000_000, Sleep: func(context.Context, time.Duration) error { return nil },
+		ObserveWait: func(d time.Duration) { waits = append(waits, d) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if orgs, err := c.ListOrgs(context.Background()); err != nil || len(orgs) != 500 {
+		t.Fatalf("%d orgs, err %v", len(orgs), err)
+	}
+	if len(waits) != 0 {
+		t.Errorf("waited %v with the account's budget nearly untouched", waits)
+	}
+}

@@ -60,6 +60,9 @@ type transport struct {
 	mu        sync.Mutex
 	calls     map[string]int
 	remaining int // last X-Rate-Limit-Remaining seen, -1 before any
+	// limit is the account's limit a minute as the API reports it
+	// (X-Rate-Limit, else the highest remainder seen); 0 before any.
+	limit int
 	// pausedUntil is when a 429's Retry-After ends for every request.
 	pausedUntil time.Time
 	// rateLimitBudget bounds the total Retry-After waiting of one request.
@@ -217,36 +220,46 @@ func (e *timeoutError) Timeout() bool   { return true }
 func (e *timeoutError) Temporary() bool { return true }
 
 func (t *transport) noteRemaining(h http.Header) {
-	v := h.Get("X-Rate-Limit-Remaining")
-	if v == "" {
+	n, err := strconv.Atoi(h.Get("X-Rate-Limit-Remaining"))
+	if err != nil || n < 0 {
 		return
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		return
-	}
+	limit, err := strconv.Atoi(h.Get("X-Rate-Limit"))
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.remaining = n
-	t.mu.Unlock()
+	if err == nil && limit > 0 {
+		t.limit = limit
+	} else {
+		t.limit = max(t.limit, n)
+	}
 }
 
 // slowdown returns the extra wait before the next request when the API
 // reported that few requests remain in its window: below lowRemaining(rpm)
 // the pacing interval is stretched in proportion to how close to zero the
 // remainder is, so that the window refills instead of ending in a 429.
+//
+// The budget is the smaller of ZENDESK_RATE_LIMIT and the limit the API
+// reports: configured above the account's real limit, the client would
+// otherwise take every answer for "nearly exhausted" and sleep seconds
+// before each request.
 func (t *transport) slowdown() time.Duration {
 	t.mu.Lock()
-	rem := t.remaining
+	rem, rpm := t.remaining, t.rpm
+	if t.limit > 0 {
+		rpm = min(rpm, t.limit)
+	}
 	paused := time.Until(t.pausedUntil)
 	t.mu.Unlock()
 	if paused > 0 {
 		return paused
 	}
-	low := lowRemaining(t.rpm)
+	low := lowRemaining(rpm)
 	if rem < 0 || rem >= low {
 		return 0
 	}
-	interval := time.Minute / time.Duration(max(t.rpm, 1))
+	interval := time.Minute / time.Duration(max(rpm, 1))
 	return interval * time.Duration(low-rem)
 }
 
