@@ -111,7 +111,7 @@ func BenchmarkPlan100k(b *testing.B) {
 		if i%50 == 0 {
 			fields["account_owner"] = "Someone Else"
 		}
-		orgs = append(orgs, syncer.Org{ID: int64(i + 1), Name: d.Name, ExternalID: a.ID, Tags: d.Tags, Fields: fields})
+		orgs = append(orgs, syncer.Org{ID: int64(i + 1), Name: d.Name, ExternalID: a.ID, Tags: d.Tags, Fields: syncer.FieldsOf(fields)})
 	}
 	runtime.GC()
 	var ms runtime.MemStats
@@ -143,5 +143,5 @@ func fromFake(a salesforcetest.Account) syncer.Account {
 	if subs != nil {
 		rec["Customer_Subscriptions__r"] = map[string]any{"records": subs}
 	}
-	return syncer.DecodeAccount(rec)
+	return syncer.DecodeAccount(rec, nil)
 }

@@ -142,7 +142,7 @@ func OrgAccountID(o Org) string {
 	if IsAccountID(o.ExternalID) {
 		return o.ExternalID
 	}
-	if s, ok := o.Fields[FieldSalesforceID].(string); ok && IsAccountID(strings.TrimSpace(s)) {
+	if s, ok := o.Fields.Get(FieldSalesforceID).(string); ok && IsAccountID(strings.TrimSpace(s)) {
 		return strings.TrimSpace(s)
 	}
 	return ""

@@ -29,7 +29,7 @@ func newCaseTickets() *caseTickets {
 	return &caseTickets{tickets: map[int64]syncer.Ticket{}, orgs: map[int64]syncer.Org{
 		1: {ID: 1, Name: "Acme", ExternalID: caseTestAccount},
 		2: {ID: 2, Name: "No account"},
-		3: {ID: 3, Name: "Field only", Fields: map[string]any{"salesforce_id": "0014M00001sGJ8yQAG"}},
+		3: {ID: 3, Name: "Field only", Fields: syncer.FieldsOf(map[string]any{"salesforce_id": "0014M00001sGJ8yQAG"})},
 	}}
 }
 

@@ -94,9 +94,10 @@ func short(v any) string {
 // from Salesforce's JSON (parent fields as nested objects, subqueries as
 // {"totalSize","done","records"} objects or null), into an Account. It never
 // fails: values of unexpected types are listed in Account.Problems and left
-// out, so one bad value never fails the whole query.
-func DecodeAccount(rec map[string]any) Account {
-	a := Account{Fields: map[string]any{}}
+// out, so one bad value never fails the whole query. Repeated values are
+// shared through shared (one per query; may be nil).
+func DecodeAccount(rec map[string]any, shared *Interner) Account {
+	var a Account
 	str := func(field string) string {
 		s, ok := text(lookup(rec, field))
 		if !ok {
@@ -108,44 +109,46 @@ func DecodeAccount(rec map[string]any) Account {
 	a.Name = str("Name")
 	a.Type = str("Type")
 	for _, m := range OrgFields {
-		if m.Salesforce != "" {
-			a.Fields[m.Salesforce] = lookup(rec, m.Salesforce)
+		switch v := lookup(rec, m.Salesforce).(type) {
+		case nil:
+		case string:
+			if m.Salesforce == "Account_ID_18__c" {
+				a.Fields.Set(m.Salesforce, v) // unique to the account: nothing to share
+			} else {
+				a.Fields.Set(m.Salesforce, shared.Value(v))
+			}
+		default:
+			a.Fields.Set(m.Salesforce, shared.Value(v))
 		}
 	}
 	for _, f := range []string{sfPartnerStatus, sfPartnerType, sfPartnerTrack} {
-		a.Fields[f] = str(f)
+		if s := str(f); s != "" {
+			a.Fields.Set(f, shared.Value(s))
+		}
 	}
 
-	subs := func(rel, source string, fields [6]string) []Subscription {
-		recs, p := subRecords(rec, rel)
+	// The queries select active subscriptions only; the rules read their
+	// tier and end date.
+	for _, sub := range []struct{ rel, tier, end string }{
+		{relCustomerSubscriptions, "Product_Tier_Name_Short__c", "Current_Term_End_Date__c"},
+		{relZuoraSubscriptions, "Support_Level__c", "Zuora__SubscriptionEndDate__c"},
+	} {
+		recs, p := subRecords(rec, sub.rel)
 		if p != nil {
 			a.Problems = append(a.Problems, *p)
 		}
-		var out []Subscription
 		for _, r := range recs {
-			s := Subscription{Source: source}
-			for i, dst := range []*string{&s.Name, &s.Number, &s.Status, &s.Tier, &s.Plan} {
-				if fields[i] == "" {
-					continue
-				}
-				v, ok := text(r[fields[i]])
-				if !ok {
-					a.Problems = append(a.Problems, FieldProblem{Field: rel + "." + fields[i], Value: short(r[fields[i]]), Message: "not a text value"})
-				}
-				*dst = v
+			tier, ok := text(r[sub.tier])
+			if !ok {
+				a.Problems = append(a.Problems, FieldProblem{Field: sub.rel + "." + sub.tier, Value: short(r[sub.tier]), Message: "not a text value"})
 			}
-			s.StartDate, s.EndDate = subDates(r, source)
-			if f, ok := normalize(Decimal, r["Entitled_Seats__c"]); ok && f != nil {
-				s.Seats = f.(float64)
+			var end string
+			if v, ok := normalize(Date, r[sub.end]); ok && v != nil {
+				end = v.(string)
 			}
-			out = append(out, s)
+			a.Subscriptions = append(a.Subscriptions, Subscription{Tier: shared.String(tier), EndDate: shared.String(end)})
 		}
-		return out
 	}
-	a.CustomerSubscriptions = subs(relCustomerSubscriptions, "customer",
-		[6]string{"", "", "Current_Subscription_Status__c", "Product_Tier_Name_Short__c", "Plan_Name__c"})
-	a.ZuoraSubscriptions = subs(relZuoraSubscriptions, "zuora",
-		[6]string{"Name", "Zuora__SubscriptionNumber__c", "Zuora__Status__c", "Support_Level__c", "Zuora__OpportunityName__c"})
 
 	recs, p := subRecords(rec, relSoldTo)
 	if p != nil {
@@ -157,21 +160,6 @@ func DecodeAccount(rec map[string]any) Account {
 		a.SoldTo = append(a.SoldTo, SoldTo{Name: name, Email: email})
 	}
 	return a
-}
-
-// subDates returns the start and end dates of a subscription record.
-func subDates(r map[string]any, source string) (start, end string) {
-	startField, endField := "Current_Term_Start_Date__c", "Current_Term_End_Date__c"
-	if source == "zuora" {
-		startField, endField = "Zuora__SubscriptionStartDate__c", "Zuora__SubscriptionEndDate__c"
-	}
-	if v, ok := normalize(Date, r[startField]); ok && v != nil {
-		start = v.(string)
-	}
-	if v, ok := normalize(Date, r[endField]); ok && v != nil {
-		end = v.(string)
-	}
-	return start, end
 }
 
 // DecodeContact turns one record of the federal contacts query into a

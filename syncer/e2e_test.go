@@ -96,7 +96,7 @@ func TestGlobalOrgsEndToEnd(t *testing.T) {
 		if !syncer.IsAccountID(o.ExternalID) {
 			foreignBefore[o.ID] = o
 		}
-		if o.Fields["notes_for_agents"] != nil {
+		if o.Fields.Get("notes_for_agents") != nil {
 			handTagged = append(handTagged, o)
 		}
 	}
@@ -130,8 +130,8 @@ func TestGlobalOrgsEndToEnd(t *testing.T) {
 					t.Errorf("org %d lost the person's tag %q: %v", before.ID, tag, after.Tags)
 				}
 			}
-			if after.Fields["notes_for_agents"] != before.Fields["notes_for_agents"] {
-				t.Errorf("org %d: unmapped field changed to %v", before.ID, after.Fields["notes_for_agents"])
+			if after.Fields.Get("notes_for_agents") != before.Fields.Get("notes_for_agents") {
+				t.Errorf("org %d: unmapped field changed to %v", before.ID, after.Fields.Get("notes_for_agents"))
 			}
 		}
 	})

@@ -24,7 +24,7 @@ func TestFederalOrgsEndToEnd(t *testing.T) {
 		t.Errorf("federal orgs %d → %d with %d created: something was deleted", before, got, s.Created)
 	}
 	for _, o := range e.sb.Federal.Orgs() {
-		if _, ok := o.Fields["org_region"]; ok {
+		if _, ok := o.Fields.Lookup("org_region"); ok {
 			t.Errorf("federal org %s has the global-only org_region", o.ExternalID)
 		}
 		for _, tag := range o.Tags {

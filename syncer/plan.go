@@ -103,7 +103,7 @@ func Desire(scope Scope, a Account, now time.Time, rules Rules) DesiredOrg {
 
 	level, rank := "", 0
 	expiration := ""
-	for s := range subscriptions(a) {
+	for _, s := range a.Subscriptions {
 		if s.Tier != "" {
 			if l, r, ok := tierOf(s.Tier); ok {
 				tags = append(tags, "sub_"+l)
@@ -119,7 +119,7 @@ func Desire(scope Scope, a Account, now time.Time, rules Rules) DesiredOrg {
 		}
 	}
 	if expiration == "" {
-		if v, ok := normalize(Date, a.Fields[sfNextRenewal]); ok && v != nil {
+		if v, ok := normalize(Date, a.Fields.Get(sfNextRenewal)); ok && v != nil {
 			expiration = v.(string)
 		}
 	}
@@ -137,7 +137,7 @@ func Desire(scope Scope, a Account, now time.Time, rules Rules) DesiredOrg {
 				v = expiration
 			}
 		default:
-			raw := a.Fields[m.Salesforce]
+			raw := a.Fields.Get(m.Salesforce)
 			nv, ok := normalize(m.Type, raw)
 			if !ok {
 				d.Problems = append(d.Problems, FieldProblem{Field: m.Salesforce, Value: short(raw), Message: fmt.Sprintf("cannot be used as a %s value; %s left unchanged", m.Type, m.Zendesk)})
@@ -165,27 +165,15 @@ func Desire(scope Scope, a Account, now time.Time, rules Rules) DesiredOrg {
 	}
 	if scope == Global && a.Type == "Partner" {
 		for prefix, f := range map[string]string{"partner_": sfPartnerStatus, "partner_type_": sfPartnerType, "partner_track_": sfPartnerTrack} {
-			if w := tagWord(fmt.Sprint(a.Fields[f])); w != "" && a.Fields[f] != nil {
-				tags = append(tags, prefix+w)
+			if v := a.Fields.Get(f); v != nil {
+				if w := tagWord(fmt.Sprint(v)); w != "" {
+					tags = append(tags, prefix+w)
+				}
 			}
 		}
 	}
 	d.Tags = sortedUnique(tags)
 	return d
-}
-
-// subscriptions yields the account's active customer, then Zuora,
-// subscriptions.
-func subscriptions(a Account) func(yield func(Subscription) bool) {
-	return func(yield func(Subscription) bool) {
-		for _, list := range [][]Subscription{a.CustomerSubscriptions, a.ZuoraSubscriptions} {
-			for _, s := range list {
-				if !yield(s) {
-					return
-				}
-			}
-		}
-	}
 }
 
 // Plan is the output of planning: the changes to make and the count of
@@ -319,7 +307,7 @@ func diffOrg(scope Scope, o Org, d DesiredOrg) (Change, bool) {
 		diffs = append(diffs, FieldDiff{Field: "name", Before: o.Name, After: d.Name})
 	}
 	for _, m := range MappedFields(scope) {
-		want, have := d.Fields[m.Zendesk], o.Fields[m.Zendesk]
+		want, have := d.Fields[m.Zendesk], o.Fields.Get(m.Zendesk)
 		if _, planned := d.Fields[m.Zendesk]; !planned {
 			continue // value unusable: left alone
 		}

@@ -1,33 +1,30 @@
 package syncer
 
-import "time"
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"time"
+)
 
 // Account is a Salesforce account as the sync sees it. Fields holds the raw
-// values of the mapped fields keyed by their Salesforce API name (parent
-// fields dotted, as in "Solutions_Architect_Lookup__r.Name"); Problems lists
-// values that could not be understood, per field, without failing the query.
+// values of the fields the rules read; Problems lists values that could not
+// be understood, per field, without failing the query.
 type Account struct {
-	ID                    string
-	Name                  string
-	Type                  string
-	Fields                map[string]any
-	CustomerSubscriptions []Subscription
-	ZuoraSubscriptions    []Subscription
-	SoldTo                []SoldTo
-	Problems              []FieldProblem
+	ID            string
+	Name          string
+	Type          string
+	Fields        AccountFields
+	Subscriptions []Subscription // active customer, then Zuora, subscriptions
+	SoldTo        []SoldTo
+	Problems      []FieldProblem
 }
 
-// Subscription is one active customer or Zuora subscription of an account.
+// Subscription is one active customer or Zuora subscription of an account:
+// what the rules read of it.
 type Subscription struct {
-	Source    string // "customer" or "zuora"
-	Name      string
-	Number    string
-	Status    string
-	Tier      string // Product_Tier_Name_Short__c or Support_Level__c
-	Plan      string // Plan_Name__c or Zuora__OpportunityName__c
-	StartDate string // YYYY-MM-DD
-	EndDate   string // YYYY-MM-DD
-	Seats     float64
+	Tier    string // Product_Tier_Name_Short__c or Support_Level__c
+	EndDate string // YYYY-MM-DD
 }
 
 // SoldTo is a sold-to contact of a Zuora subscription.
@@ -55,12 +52,12 @@ type Contact struct {
 
 // Org is a Zendesk organization. Fields are its organization_fields.
 type Org struct {
-	ID         int64          `json:"id"`
-	Name       string         `json:"name"`
-	ExternalID string         `json:"external_id"`
-	Tags       []string       `json:"tags"`
-	Fields     map[string]any `json:"organization_fields"`
-	UpdatedAt  time.Time      `json:"updated_at"`
+	ID         int64       `json:"id"`
+	Name       string      `json:"name"`
+	ExternalID string      `json:"external_id"`
+	Tags       []string    `json:"tags"`
+	Fields     FieldValues `json:"organization_fields"`
+	UpdatedAt  time.Time   `json:"updated_at"`
 }
 
 // OrgWrite is the payload of an org create or update: only what the sync
@@ -134,4 +131,141 @@ type Case struct {
 	Name        string
 	TicketID    int64
 	TicketURL   string
+}
+
+// AccountFields holds the raw values of the account fields the rules read
+// (the Salesforce fields of OrgFields and the partner fields), keyed by
+// their Salesforce API name, parent fields dotted as in
+// "Solutions_Architect_Lookup__r.Name". It keeps one slot a field rather
+// than a map: a sync holds every account at once, and a map of fifteen
+// entries costs about a kilobyte an account.
+type AccountFields struct{ values []any }
+
+// accountFieldNames are the fields AccountFields holds, in slot order;
+// accountFieldSlot is the inverse.
+var accountFieldNames, accountFieldSlot = func() ([]string, map[string]int) {
+	var names []string
+	for _, m := range OrgFields {
+		if m.Salesforce != "" {
+			names = append(names, m.Salesforce)
+		}
+	}
+	names = append(names, sfPartnerStatus, sfPartnerType, sfPartnerTrack)
+	slot := make(map[string]int, len(names))
+	for i, n := range names {
+		slot[n] = i
+	}
+	return names, slot
+}()
+
+// Get returns the raw value of the Salesforce field name, nil when it is
+// empty or not one the rules read.
+func (f AccountFields) Get(name string) any {
+	if i, ok := accountFieldSlot[name]; ok && i < len(f.values) {
+		return f.values[i]
+	}
+	return nil
+}
+
+// Set sets the raw value of the Salesforce field name. It panics for a
+// field the rules do not read: that is a mistake in the code, not in the
+// data.
+func (f *AccountFields) Set(name string, v any) {
+	i, ok := accountFieldSlot[name]
+	if !ok {
+		panic("syncer: AccountFields.Set of unread field " + name)
+	}
+	if f.values == nil {
+		f.values = make([]any, len(accountFieldNames))
+	}
+	f.values[i] = v
+}
+
+// MarshalJSON renders the fields as an object keyed by Salesforce API name
+// (for the plan fingerprint and for people reading a dump).
+func (f AccountFields) MarshalJSON() ([]byte, error) {
+	m := make(map[string]any, len(f.values))
+	for i, v := range f.values {
+		if v != nil {
+			m[accountFieldNames[i]] = v
+		}
+	}
+	return json.Marshal(m)
+}
+
+// FieldValues are an org's organization_fields: a list sorted by key
+// rather than a map, because a sync holds every org at once and a map of a
+// dozen fields costs twice the room. In JSON it is an object.
+type FieldValues []FieldValue
+
+// FieldValue is one organization field's value.
+type FieldValue struct {
+	Key   string
+	Value any
+}
+
+// FieldsOf returns the values of m as FieldValues.
+func FieldsOf(m map[string]any) FieldValues {
+	f := make(FieldValues, 0, len(m))
+	for k, v := range m {
+		f = append(f, FieldValue{k, v})
+	}
+	slices.SortFunc(f, func(a, b FieldValue) int { return strings.Compare(a.Key, b.Key) })
+	return f
+}
+
+// Lookup returns the value of the field key and whether the org has it.
+func (f FieldValues) Lookup(key string) (any, bool) {
+	i, ok := slices.BinarySearchFunc(f, key, func(v FieldValue, k string) int { return strings.Compare(v.Key, k) })
+	if !ok {
+		return nil, false
+	}
+	return f[i].Value, true
+}
+
+// Get returns the value of the field key, nil when the org has none.
+func (f FieldValues) Get(key string) any {
+	v, _ := f.Lookup(key)
+	return v
+}
+
+// Set sets the value of the field key.
+func (f *FieldValues) Set(key string, v any) {
+	i, ok := slices.BinarySearchFunc(*f, key, func(v FieldValue, k string) int { return strings.Compare(v.Key, k) })
+	if ok {
+		(*f)[i].Value = v
+		return
+	}
+	*f = slices.Insert(*f, i, FieldValue{key, v})
+}
+
+// Map returns the values as a map.
+func (f FieldValues) Map() map[string]any {
+	m := make(map[string]any, len(f))
+	for _, v := range f {
+		m[v.Key] = v.Value
+	}
+	return m
+}
+
+// MarshalJSON renders the values as an object, as Zendesk does.
+func (f FieldValues) MarshalJSON() ([]byte, error) {
+	if f == nil {
+		return []byte("null"), nil
+	}
+	return json.Marshal(f.Map())
+}
+
+// UnmarshalJSON reads an object.
+func (f *FieldValues) UnmarshalJSON(b []byte) error {
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	if m == nil {
+		*f = nil
+		return nil
+	}
+	*f = FieldsOf(m)
+	return nil
 }

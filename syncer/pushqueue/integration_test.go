@@ -95,7 +95,7 @@ func newSystem(t *testing.T) *system {
 	s.webhook = httptest.NewServer(mux)
 	t.Cleanup(s.webhook.Close)
 	s.sweep = &syncer.Sweeper{Zendesk: zdc, Salesforce: sfc, Cursors: s.db, Queue: s.queue, Log: s.db}
-	s.org = s.zd.AddOrg(syncer.Org{Name: "Acme", ExternalID: itAccount, Fields: map[string]any{"salesforce_id": itAccount}})
+	s.org = s.zd.AddOrg(syncer.Org{Name: "Acme", ExternalID: itAccount, Fields: syncer.FieldsOf(map[string]any{"salesforce_id": itAccount})})
 	return s
 }
 

@@ -117,8 +117,14 @@ func (c *Client) Accounts(ctx context.Context, scope syncer.Scope, accountID str
 		return nil, withOp(err, op, accountID)
 	}
 	var out []syncer.Account
+	shared := new(syncer.Interner)
 	err = c.call(ctx, op, accountID, func() error {
-		return c.queryEach(ctx, q, func(r map[string]any) { out = append(out, syncer.DecodeAccount(r)) })
+		return c.queryEach(ctx, q, func(total int, r map[string]any) {
+			if out == nil {
+				out = make([]syncer.Account, 0, total) // one allocation for 100,000 accounts, not twenty
+			}
+			out = append(out, syncer.DecodeAccount(r, shared))
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -137,7 +143,12 @@ func (c *Client) FederalContacts(ctx context.Context, accountID string) ([]synce
 	}
 	var out []syncer.Contact
 	err = c.call(ctx, op, accountID, func() error {
-		return c.queryEach(ctx, q, func(r map[string]any) { out = append(out, syncer.DecodeContact(r)) })
+		return c.queryEach(ctx, q, func(total int, r map[string]any) {
+			if out == nil {
+				out = make([]syncer.Contact, 0, total)
+			}
+			out = append(out, syncer.DecodeContact(r))
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -147,12 +158,14 @@ func (c *Client) FederalContacts(ctx context.Context, accountID string) ([]synce
 
 // queryPage is one page of a query's answer.
 type queryPage struct {
+	TotalSize      int              `json:"totalSize"`
 	Done           bool             `json:"done"`
 	NextRecordsURL string           `json:"nextRecordsUrl"`
 	Records        []map[string]any `json:"records"`
 }
 
 // queryEach runs a SOQL query and hands each record to fn, page by page,
+// with the query's totalSize (a hint: bounded, it sizes the result),
 // following nextRecordsUrl. go-salesforce's Query holds every page, then a
 // mapstructure copy of every record, before anything is decoded: two
 // generic copies of the whole result (about 10 KB an account) at once.
@@ -161,7 +174,7 @@ type queryPage struct {
 // INVALID_SESSION_ID), keeps one page of raw records at a time. A page
 // that says it is not the last but names no next page is an error, where
 // the library would loop for ever.
-func (c *Client) queryEach(ctx context.Context, q string, fn func(map[string]any)) error {
+func (c *Client) queryEach(ctx context.Context, q string, fn func(total int, rec map[string]any)) error {
 	uri := "/query/?q=" + url.QueryEscape(q)
 	for {
 		syncer.CountCall(ctx)
@@ -175,8 +188,9 @@ func (c *Client) queryEach(ctx context.Context, q string, fn func(map[string]any
 		if err != nil {
 			return err
 		}
+		total := min(max(page.TotalSize, 0), maxSizeHint)
 		for i, r := range page.Records {
-			fn(r)
+			fn(total, r)
 			page.Records[i] = nil
 		}
 		if page.Done {
@@ -189,6 +203,10 @@ func (c *Client) queryEach(ctx context.Context, q string, fn func(map[string]any
 		uri = strings.TrimPrefix(page.NextRecordsURL, "/services/data/"+apiVersion)
 	}
 }
+
+// maxSizeHint bounds the room reserved from a query's totalSize, so that a
+// malformed answer cannot make the client reserve gigabytes.
+const maxSizeHint = 1_000_000
 
 // apiVersion is the REST API version go-salesforce v2.5.2 hard-codes in
 // every request path.

@@ -190,7 +190,7 @@ func orgOf(scope syncer.Scope, a syncer.Account, now time.Time) syncer.Org {
 			fields[k] = v
 		}
 	}
-	return syncer.Org{Name: d.Name, ExternalID: a.ID, Tags: d.Tags, Fields: fields}
+	return syncer.Org{Name: d.Name, ExternalID: a.ID, Tags: d.Tags, Fields: syncer.FieldsOf(fields)}
 }
 
 // generateSelected generates accounts until the global query selects want
@@ -282,7 +282,7 @@ func (sb *Sandbox) seed(ctx context.Context) error {
 			}
 			switch kind {
 			case 0:
-				org.Fields["account_owner"] = "Former Owner"
+				org.Fields.Set("account_owner", "Former Owner")
 			case 1:
 				org.Tags = append(org.Tags, "sub_starter")
 			default:
@@ -291,7 +291,7 @@ func (sb *Sandbox) seed(ctx context.Context) error {
 		}
 		if rng.Float64() < o.HandTags {
 			org.Tags = append(org.Tags, handTags[rng.IntN(len(handTags))])
-			org.Fields["notes_for_agents"] = "set by a person; the sync never writes it"
+			org.Fields.Set("notes_for_agents", "set by a person; the sync never writes it")
 		}
 		// The first greatly expired orgs are protected: two tagged
 		// do_not_delete, two with a ticket that is not closed.
@@ -323,7 +323,7 @@ func (sb *Sandbox) seed(ctx context.Context) error {
 		}
 		org := orgOf(syncer.Federal, a, o.Now)
 		if i%5 == 3 {
-			org.Fields["solutions_architect"] = "Previous Architect"
+			org.Fields.Set("solutions_architect", "Previous Architect")
 		}
 		orgID[a.ID] = sb.Federal.AddOrg(org)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
@@ -17,13 +18,14 @@ import (
 func (c *Client) ListOrgs(ctx context.Context) ([]syncer.Org, error) {
 	it := c.api.GetOrganizationsIterator(ctx, gz.NewPaginationOptions())
 	var out []syncer.Org
+	shared := new(syncer.Interner)
 	for it.HasMore() {
 		page, err := it.GetNext()
 		if err != nil {
 			return nil, classify("list orgs", "", err)
 		}
 		for _, o := range page {
-			out = append(out, orgFromAPI(o))
+			out = append(out, orgFromAPI(o, shared))
 		}
 	}
 	return out, nil
@@ -52,6 +54,7 @@ func (c *Client) ListUsers(ctx context.Context) ([]syncer.User, error) {
 // returns nil only when the listing reached its end.
 func (c *Client) EachOrgPage(ctx context.Context, fn func(page []syncer.Org)) error {
 	it := c.api.GetOrganizationsIterator(ctx, gz.NewPaginationOptions())
+	shared := new(syncer.Interner)
 	for it.HasMore() {
 		page, err := it.GetNext()
 		if err != nil {
@@ -59,7 +62,7 @@ func (c *Client) EachOrgPage(ctx context.Context, fn func(page []syncer.Org)) er
 		}
 		out := make([]syncer.Org, len(page))
 		for i, o := range page {
-			out[i] = orgFromAPI(o)
+			out[i] = orgFromAPI(o, shared)
 		}
 		fn(out)
 	}
@@ -98,6 +101,7 @@ func (c *Client) OrgsByExternalID(ctx context.Context, ids []string) ([]syncer.O
 		wg       sync.WaitGroup
 	)
 	sem := make(chan struct{}, c.reads)
+	shared := new(syncer.Interner)
 	for n, idx := range parts {
 		select {
 		case sem <- struct{}{}:
@@ -127,7 +131,7 @@ func (c *Client) OrgsByExternalID(ctx context.Context, ids []string) ([]syncer.O
 			}
 			out := make([]syncer.Org, len(resp.Organizations))
 			for i, o := range resp.Organizations {
-				out[i] = orgFromAPI(o)
+				out[i] = orgFromAPI(o, shared)
 			}
 			results[n] = out
 		})
@@ -152,7 +156,7 @@ func (c *Client) GetOrg(ctx context.Context, id int64) (syncer.Org, error) {
 	if err != nil {
 		return syncer.Org{}, classify("get org", fmt.Sprint(id), err)
 	}
-	return orgFromAPI(o), nil
+	return orgFromAPI(o, nil), nil
 }
 
 // UsersByEmail returns the users with one of the given e-mails (compared
@@ -218,8 +222,37 @@ func (c *Client) OrgHasOpenTickets(ctx context.Context, orgID int64) (bool, erro
 	}
 }
 
-func orgFromAPI(o gz.Organization) syncer.Org {
-	return syncer.Org{ID: o.ID, Name: o.Name, ExternalID: o.ExternalID, Tags: o.Tags, Fields: o.OrganizationFields, UpdatedAt: o.UpdatedAt}
+// orgFromAPI keeps what the sync reads of an org, compactly: a sync holds
+// every org at once. Field names, tags and field values repeat across
+// orgs and are shared through shared (one per read; may be nil); fields
+// that are null (Zendesk sends every field of every org, null when unset)
+// are left out.
+func orgFromAPI(o gz.Organization, shared *syncer.Interner) syncer.Org {
+	n := 0
+	for _, v := range o.OrganizationFields {
+		if v != nil {
+			n++
+		}
+	}
+	fields := make(syncer.FieldValues, 0, n)
+	for k, v := range o.OrganizationFields {
+		if v == nil {
+			continue
+		}
+		if k != syncer.FieldSalesforceID { // unique to the org: nothing to share
+			v = shared.Value(v)
+		}
+		fields = append(fields, syncer.FieldValue{Key: shared.String(k), Value: v})
+	}
+	slices.SortFunc(fields, func(a, b syncer.FieldValue) int { return strings.Compare(a.Key, b.Key) })
+	var tags []string
+	if o.Tags != nil {
+		tags = make([]string, len(o.Tags))
+		for i, t := range o.Tags {
+			tags[i] = shared.String(t)
+		}
+	}
+	return syncer.Org{ID: o.ID, Name: o.Name, ExternalID: o.ExternalID, Tags: tags, Fields: fields, UpdatedAt: o.UpdatedAt}
 }
 
 func userFromAPI(u gz.User) syncer.User {

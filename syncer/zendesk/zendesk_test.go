@@ -146,7 +146,7 @@ func TestBulkWritesOverOneHundredRecords(t *testing.T) {
 func TestUpdateSendsOnlyOwnedFields(t *testing.T) {
 	srv, c := setup(t)
 	id := srv.AddOrg(syncer.Org{Name: "Acme", ExternalID: extID(1), Tags: []string{"hand_added", "sub_old"},
-		Fields: map[string]any{"salesforce_id": extID(1), "aar": "old", "unmapped": "keep me"}})
+		Fields: syncer.FieldsOf(map[string]any{"salesforce_id": extID(1), "aar": "old", "unmapped": "keep me"})})
 	mustOK(t, c.UpdateOrgs(context.Background(), []syncer.OrgWrite{{ID: id, Fields: map[string]any{"aar": "new"}}}))
 	o, _ := srv.Org(id)
 	if o.Name != "Acme" || o.ExternalID != extID(1) {
@@ -155,12 +155,12 @@ func TestUpdateSendsOnlyOwnedFields(t *testing.T) {
 	if strings.Join(o.Tags, ",") != "hand_added,sub_old" {
 		t.Fatalf("tags = %v", o.Tags)
 	}
-	if o.Fields["aar"] != "new" || o.Fields["unmapped"] != "keep me" || o.Fields["salesforce_id"] != extID(1) {
+	if o.Fields.Get("aar") != "new" || o.Fields.Get("unmapped") != "keep me" || o.Fields.Get("salesforce_id") != extID(1) {
 		t.Fatalf("fields = %v", o.Fields)
 	}
 	mustOK(t, c.UpdateOrgs(context.Background(), []syncer.OrgWrite{{ID: id, Tags: []string{"hand_added", "sub_new"}}}))
 	o, _ = srv.Org(id)
-	if strings.Join(o.Tags, ",") != "hand_added,sub_new" || o.Fields["unmapped"] != "keep me" {
+	if strings.Join(o.Tags, ",") != "hand_added,sub_new" || o.Fields.Get("unmapped") != "keep me" {
 		t.Fatalf("after tag update: %+v", o)
 	}
 }
@@ -183,7 +183,7 @@ func TestRateLimitAndServerErrorBurstsLoseNothing(t *testing.T) {
 		t.Fatalf("server has %d orgs, want 150", len(orgs))
 	}
 	for _, o := range orgs {
-		if o.Fields["aar"] != "x" {
+		if o.Fields.Get("aar") != "x" {
 			t.Fatalf("org %s not updated", o.ExternalID)
 		}
 	}

@@ -339,7 +339,7 @@ func (s *Server) AddOrg(o syncer.Org) int64 {
 	}
 	now := s.now().UTC()
 	rec := &org{ID: id, URL: s.apiURL("organizations", id), Name: o.Name, Tags: append([]string{}, o.Tags...),
-		Fields: copyMap(o.Fields), CreatedAt: now, UpdatedAt: now, DomainNames: []string{}}
+		Fields: o.Fields.Map(), CreatedAt: now, UpdatedAt: now, DomainNames: []string{}}
 	if o.ExternalID != "" {
 		ext := o.ExternalID
 		rec.ExternalID = &ext
@@ -408,7 +408,7 @@ func (s *Server) Org(id int64) (syncer.Org, bool) {
 }
 
 func (o *org) domain() syncer.Org {
-	d := syncer.Org{ID: o.ID, Name: o.Name, Tags: append([]string{}, o.Tags...), Fields: copyMap(o.Fields), UpdatedAt: o.UpdatedAt}
+	d := syncer.Org{ID: o.ID, Name: o.Name, Tags: append([]string{}, o.Tags...), Fields: syncer.FieldsOf(o.Fields), UpdatedAt: o.UpdatedAt}
 	if o.ExternalID != nil {
 		d.ExternalID = *o.ExternalID
 	}
