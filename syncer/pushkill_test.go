@@ -62,10 +62,9 @@ func TestPushKillChild(t *testing.T) {
 // TestKilledCasePushesConverge queues ticket events, lets a child process
 // push them, and SIGKILLs it at the worst moment: a case created in
 // Salesforce, its ID not yet written back to the ticket. A restarted
-// process pushes what was still queued, and retrying every ticket (what
-// `zdsync case push`, the sweep or River's rescue of the interrupted job
-// do) finds the orphaned case instead of making another: one case per
-// ticket, each written back.
+// process pushes what was still queued, River rescues the interrupted push
+// and its retry finds the orphaned case instead of making another: one
+// case per ticket, each written back, with nobody retrying anything.
 func TestKilledCasePushesConverge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a child process")
@@ -149,27 +148,47 @@ func TestKilledCasePushesConverge(t *testing.T) {
 		t.Fatalf("%d orphaned cases after the kill, want 1 (the test did not kill at the worst moment)", orphans)
 	}
 
-	// Restart: a new process on the same database works what is queued.
+	// Restart: a new process on the same database works what is queued,
+	// and River's rescuer takes up the push the kill interrupted (left
+	// "running" by the dead process) without anyone retrying it. Two waits
+	// of production are shortened: the rescue (JobTimeout plus 5 minutes
+	// there) and the dead process's leadership of the queue, which lapses
+	// after River's 15-second lease and is lapsed here by deleting it
+	// (only the leader rescues).
+	const rescueAfter = time.Second
 	p, db = pushParts(t, cfg.Env, cfg.DB)
 	defer db.Close()
-	q, err := pushqueue.New(ctx, db, p, pushqueue.Config{PollInterval: 20 * time.Millisecond})
+	if _, err := db.SQL().ExecContext(ctx, "DELETE FROM river_leader"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(rescueAfter) // the interrupted push must be older than that
+	q, err := pushqueue.New(ctx, db, p, pushqueue.Config{PollInterval: 20 * time.Millisecond,
+		JobTimeout: rescueAfter, RescueAfter: rescueAfter})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := q.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		c, err := q.Counts(ctx)
-		if err == nil && c.Queued == 0 {
-			break
+	writtenBack := func() (n int) {
+		for _, tk := range sb.Global.Tickets() {
+			if tk.OrgID == org.ID && tk.CaseID != "" {
+				n++
+			}
 		}
+		return n
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for writtenBack() < len(tickets) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
+	c, _ := q.Counts(ctx)
 	q.Stop(ctx)
-	// Retry every ticket, as on-call (or the rescue of the interrupted
-	// job) would: it must find the cases, never make another.
+	if n := writtenBack(); n != len(tickets) {
+		t.Fatalf("after the restart %d of %d tickets have their case; queue %+v", n, len(tickets), c)
+	}
+	// Retrying every ticket (`zdsync case push`, the sweep) finds the
+	// cases; it never makes another.
 	for _, id := range tickets {
 		if s := p.Push(ctx, id, syncer.EventCreated); !s.OK() || s.CaseID == "" {
 			t.Errorf("retry of ticket %d: %s (%s)", id, s.Headline(), s.Message)

@@ -22,6 +22,7 @@
 package pushqueue
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -92,6 +93,10 @@ type Config struct {
 	Workers int
 	// JobTimeout bounds one push: 0 means DefaultJobTimeout.
 	JobTimeout time.Duration
+	// RescueAfter is how long a push left running by a dead process (SIGKILL,
+	// a lost node) stays running before River takes it up again: 0 means
+	// JobTimeout plus 5 minutes. It is never less than JobTimeout.
+	RescueAfter time.Duration
 	// PollInterval is how often idle workers look for new jobs: 0 is
 	// River's default (1 s). Jobs inserted by this process are picked up
 	// at once.
@@ -152,7 +157,7 @@ func New(ctx context.Context, db Database, p Pusher, cfg Config) (*Queue, error)
 		// JobTimeout, so it is safe to rescue soon after that instead of
 		// River's default hour. The push is idempotent (it finds the
 		// case by ticket ID first), so a rescued push never doubles.
-		RescueStuckJobsAfter: cfg.JobTimeout + rescueMargin,
+		RescueStuckJobsAfter: max(cmp.Or(cfg.RescueAfter, cfg.JobTimeout+rescueMargin), cfg.JobTimeout),
 	}
 	if cfg.PollInterval > 0 && cfg.PollInterval < river.FetchCooldownDefault {
 		rc.FetchCooldown = cfg.PollInterval
