@@ -362,3 +362,28 @@ func TestSoldToUsersAreNotLostWhenTheirJobFails(t *testing.T) {
 		t.Errorf("third run wrote: %s", s.Headline())
 	}
 }
+
+// When Salesforce is slow to answer, the org listing stops after
+// MaxHeldOrgs orgs instead of holding every org until the accounts arrive;
+// the look-ups read the rest, and the run converges all the same.
+func TestOrgListingStopsAtMaxHeldOrgs(t *testing.T) {
+	e := newEnv(t, sandbox.Options{Seed: 5, Accounts: 600, Missing: 0, Stale: 0.3, Foreign: -1, NoDeletions: true})
+	e.r.MaxHeldOrgs = 150
+	e.sb.Salesforce.SetResponseDelay(300 * time.Millisecond) // the listing reaches the cap first
+	before := e.sb.Global.Calls()
+	s := e.run(t, syncer.JobGlobalOrgs, syncer.Options{})
+	if !s.OK() || s.Updated == 0 {
+		t.Fatalf("run: %s (%s) %v", s.Headline(), s.Message, s.Errors)
+	}
+	calls := e.sb.Global.Calls()
+	pages := calls["GET /organizations.json"] - before["GET /organizations.json"]
+	lookups := calls["GET /organizations/show_many.json"] - before["GET /organizations/show_many.json"]
+	if pages > 2 || lookups == 0 {
+		t.Errorf("%d listing pages and %d look-ups; want the listing stopped at 150 orgs and the rest looked up", pages, lookups)
+	}
+	e.sb.Salesforce.SetResponseDelay(0)
+	writes := e.sb.Global.WriteCalls()
+	if s := e.run(t, syncer.JobGlobalOrgs, syncer.Options{}); !s.OK() || s.Updated+s.Created+s.Deleted != 0 || e.sb.Global.WriteCalls() != writes {
+		t.Errorf("second run: %s, %d writes", s.Headline(), e.sb.Global.WriteCalls()-writes)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 )
@@ -210,43 +209,139 @@ func (p *Plan) warn(record string, probs []FieldProblem) {
 // new orgs; Federal plans do neither. Orgs without an 18-character external
 // ID, and orgs whose account is not in the result, are never touched.
 func PlanOrgs(scope Scope, accounts []Account, orgs []Org, now time.Time, rules Rules) Plan {
-	var p Plan
-	byExt := map[string][]Org{}
-	for _, o := range orgs {
-		if IsAccountID(o.ExternalID) {
-			byExt[o.ExternalID] = append(byExt[o.ExternalID], o)
+	pl := NewOrgPlanner(scope, accounts, now, rules)
+	pl.Add(orgs)
+	return pl.Plan()
+}
+
+// OrgPlanner is PlanOrgs taking the orgs as they are read, so that a run
+// never holds them all: each org is compared with its account when it
+// arrives and only the changes are kept. At 500,000 accounts that is the
+// difference between fitting a 1 GiB container and not. The plan does not
+// depend on the order the orgs arrive in. Not safe for concurrent use.
+type OrgPlanner struct {
+	scope    Scope
+	accounts []Account
+	now      time.Time
+	rules    Rules
+	order    []int32          // account indexes in ID order, each ID once
+	byID     map[string]int32 // account ID → account index
+	first    []int64          // per account: the ID of its first org, 0 for none
+	more     map[int32][]int64
+	changes  map[int32][]Change // per account whose org needs changes: them
+	orgs     int                // orgs that matched an account
+}
+
+// NewOrgPlanner starts a plan of the accounts of scope.
+func NewOrgPlanner(scope Scope, accounts []Account, now time.Time, rules Rules) *OrgPlanner {
+	pl := &OrgPlanner{scope: scope, accounts: accounts, now: now, rules: rules, byID: make(map[string]int32, len(accounts)),
+		first: make([]int64, len(accounts)), more: map[int32][]int64{}, changes: map[int32][]Change{}}
+	pl.order = make([]int32, len(accounts))
+	for i := range pl.order {
+		pl.order[i] = int32(i)
+	}
+	slices.SortStableFunc(pl.order, func(i, j int32) int { return strings.Compare(accounts[i].ID, accounts[j].ID) })
+	pl.order = slices.CompactFunc(pl.order, func(i, j int32) bool { return accounts[i].ID == accounts[j].ID })
+	for _, i := range pl.order {
+		if IsAccountID(accounts[i].ID) {
+			pl.byID[accounts[i].ID] = i
 		}
 	}
-	seen := map[string]bool{}
-	accounts = slices.Clone(accounts)
-	sort.SliceStable(accounts, func(i, j int) bool { return accounts[i].ID < accounts[j].ID })
-	for _, a := range accounts {
-		if seen[a.ID] {
+	return pl
+}
+
+// Add compares orgs with their accounts. Orgs whose external ID is no
+// account's are ignored; an org added twice counts once.
+func (pl *OrgPlanner) Add(orgs []Org) {
+	for _, o := range orgs {
+		i, ok := pl.byID[o.ExternalID]
+		if !ok {
 			continue
 		}
-		seen[a.ID] = true
+		switch {
+		case pl.first[i] == 0:
+			pl.first[i] = o.ID
+			pl.orgs++
+			if c := pl.compare(pl.accounts[i], o); len(c) > 0 {
+				pl.changes[i] = c
+			}
+		case pl.first[i] != o.ID && !slices.Contains(pl.more[i], o.ID):
+			pl.more[i] = append(pl.more[i], o.ID)
+			pl.orgs++
+			delete(pl.changes, i) // several orgs: skipped, see Plan
+		}
+	}
+}
+
+// Orgs returns how many orgs matched an account so far.
+func (pl *OrgPlanner) Orgs() int { return pl.orgs }
+
+// Matched reports whether an org of the account ID has been added.
+func (pl *OrgPlanner) Matched(id string) bool {
+	i, ok := pl.byID[id]
+	return ok && pl.first[i] != 0
+}
+
+// compare returns the changes of an account's org: nil for none.
+func (pl *OrgPlanner) compare(a Account, o Org) []Change {
+	d := Desire(pl.scope, a, pl.now, pl.rules)
+	if d.GreatlyExpired && pl.scope == Global {
+		return []Change{{Action: Delete, Kind: "org", Key: a.ID, Name: o.Name, ID: o.ID,
+			Reason: "greatly expired: expired " + d.Expiration, Before: mustJSON(o)}}
+	}
+	pending := pl.scope == Global && slices.Contains(o.Tags, TagSoldToPending)
+	want := d
+	if pending {
+		// Keep the marker through this update; it is cleared after the
+		// users, below.
+		want.Tags = sortedUnique(append(slices.Clone(d.Tags), TagSoldToPending))
+	}
+	var out []Change
+	if c, changed := diffOrg(pl.scope, o, want); changed {
+		out = append(out, c)
+	}
+	if pending {
+		// A run was cut short after creating this org: create its sold-to
+		// users now (existing ones are left alone).
+		out = append(out, soldToUsers(a, o.ID)...)
+		out = append(out, settleSoldTo(a.ID, o.Name, o.ID, MergeTags(o.Tags, d.Tags)))
+	}
+	return out
+}
+
+// Plan returns the plan: the changes of the orgs added, and the orgs to
+// create for the accounts that have none, in account ID order.
+func (pl *OrgPlanner) Plan() Plan {
+	var p Plan
+	for _, i := range pl.order {
+		a := pl.accounts[i]
 		if !IsAccountID(a.ID) {
 			p.Changes = append(p.Changes, Change{Action: Skip, Kind: "org", Key: a.ID, Name: a.Name, Reason: "Account_ID_18__c is not an 18-character ID"})
 			continue
 		}
-		d := Desire(scope, a, now, rules)
+		d := Desire(pl.scope, a, pl.now, pl.rules)
 		p.warn(a.ID, d.Problems)
-		matches := byExt[a.ID]
 		switch {
-		case len(matches) > 1:
-			ids := make([]string, len(matches))
-			for i, o := range matches {
-				ids[i] = fmt.Sprint(o.ID)
+		case len(pl.more[i]) > 0:
+			ids := append([]int64{pl.first[i]}, pl.more[i]...)
+			slices.Sort(ids)
+			names := make([]string, len(ids))
+			for k, id := range ids {
+				names[k] = fmt.Sprint(id)
 			}
 			p.Changes = append(p.Changes, Change{Action: Skip, Kind: "org", Key: a.ID, Name: d.Name,
-				Reason: "several Zendesk orgs have this external_id (" + strings.Join(ids, ", ") + "); resolve by hand"})
-		case len(matches) == 0 && d.GreatlyExpired && scope == Global:
-			// Nothing to create: it would be deleted as greatly expired.
-		case len(matches) == 0:
-			if d.Name == "" {
-				p.Changes = append(p.Changes, Change{Action: Skip, Kind: "org", Key: a.ID, Reason: "account has no name"})
-				continue
+				Reason: "several Zendesk orgs have this external_id (" + strings.Join(names, ", ") + "); resolve by hand"})
+		case pl.first[i] != 0:
+			c := pl.changes[i]
+			if len(c) == 0 {
+				p.Unchanged++
 			}
+			p.Changes = append(p.Changes, c...)
+		case d.GreatlyExpired && pl.scope == Global:
+			// Nothing to create: it would be deleted as greatly expired.
+		case d.Name == "":
+			p.Changes = append(p.Changes, Change{Action: Skip, Kind: "org", Key: a.ID, Reason: "account has no name"})
+		default:
 			fields := map[string]any{}
 			for k, v := range d.Fields {
 				if v != nil {
@@ -255,7 +350,7 @@ func PlanOrgs(scope Scope, accounts []Account, orgs []Org, now time.Time, rules 
 			}
 			tags := d.Tags
 			var users []Change
-			if scope == Global {
+			if pl.scope == Global {
 				users = soldToUsers(a, 0)
 			}
 			if len(users) > 0 {
@@ -266,31 +361,6 @@ func PlanOrgs(scope Scope, accounts []Account, orgs []Org, now time.Time, rules 
 			if len(users) > 0 {
 				p.Changes = append(p.Changes, users...)
 				p.Changes = append(p.Changes, settleSoldTo(a.ID, d.Name, 0, d.Tags))
-			}
-		case d.GreatlyExpired && scope == Global:
-			o := matches[0]
-			p.Changes = append(p.Changes, Change{Action: Delete, Kind: "org", Key: a.ID, Name: o.Name, ID: o.ID,
-				Reason: "greatly expired: expired " + d.Expiration, Before: mustJSON(o)})
-		default:
-			o := matches[0]
-			pending := scope == Global && slices.Contains(o.Tags, TagSoldToPending)
-			want := d
-			if pending {
-				// Keep the marker through this update; it is cleared
-				// after the users, below.
-				want.Tags = sortedUnique(append(slices.Clone(d.Tags), TagSoldToPending))
-			}
-			c, changed := diffOrg(scope, o, want)
-			if changed {
-				p.Changes = append(p.Changes, c)
-			}
-			if pending {
-				// A run was cut short after creating this org: create
-				// its sold-to users now (existing ones are left alone).
-				p.Changes = append(p.Changes, soldToUsers(a, o.ID)...)
-				p.Changes = append(p.Changes, settleSoldTo(a.ID, o.Name, o.ID, MergeTags(o.Tags, d.Tags)))
-			} else if !changed {
-				p.Unchanged++
 			}
 		}
 	}

@@ -168,6 +168,12 @@ func TestPlanOrgs(t *testing.T) {
 					t.Errorf("update %+v", p.Changes)
 				}
 			}},
+		{"an account twice in the result is planned once", Global, []Account{account(acctA, func(a *Account) { a.Name = "Renamed" }), account(acctA, func(a *Account) { a.Name = "Renamed" })},
+			[]Org{org}, func(t *testing.T, p Plan) {
+				if len(p.Changes) != 1 || p.Changes[0].Action != Update {
+					t.Errorf("changes %+v", p.Changes)
+				}
+			}},
 		{"a stale owned tag is replaced and the person's tag kept", Global, []Account{a},
 			[]Org{func() Org { o := org; o.Tags = []string{"sub_starter", "vip"}; return o }()}, func(t *testing.T, p Plan) {
 				if p.Count(Update) != 1 {

@@ -26,8 +26,13 @@ type Runner struct {
 	// ApplyBatch is how many records are handed to the Zendesk adapter at
 	// once, between progress reports (default 2000).
 	ApplyBatch int
-	Now        func() time.Time
-	Log        *slog.Logger
+	// MaxHeldOrgs bounds the orgs the listing reads before Salesforce has
+	// answered (default 20,000): they are held until they can be compared
+	// with their accounts. Past it the listing stops, and what it did not
+	// reach is looked up by external ID once the accounts are known.
+	MaxHeldOrgs int
+	Now         func() time.Time
+	Log         *slog.Logger
 	// Progress, if set, is told about long phases (records fetched,
 	// records applied), for a terminal.
 	Progress func(job Job, msg string)
@@ -73,17 +78,22 @@ type fetched struct {
 	scope    Scope
 	accounts []Account
 	contacts []Contact
-	orgs     []Org
+	orgs     []Org // the orgs read, unless planned as they were read
 	users    []User
+	// planner has the orgs of a full org job, compared with their
+	// accounts as they were read (see OrgPlanner).
+	planner *OrgPlanner
 }
 
 func (f *fetched) count() int { return len(f.accounts) + len(f.contacts) }
 
-// fingerprint summarises the data a plan was computed from.
-func (f *fetched) fingerprint() string {
+// fingerprint summarises the data a plan was computed from: the records
+// read and the plan's changes, with the before-image of each record they
+// change.
+func (f *fetched) fingerprint(p Plan) string {
 	h := sha256.New()
 	enc := json.NewEncoder(h)
-	for _, v := range []any{f.accounts, f.contacts, f.orgs, f.users} {
+	for _, v := range []any{f.accounts, f.contacts, f.orgs, f.users, p.Changes} {
 		_ = enc.Encode(v)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
@@ -147,12 +157,29 @@ func (r *Runner) fetch(ctx context.Context, job Job, account string) (*fetched, 
 	// answered; it is closed without a value when Salesforce failed.
 	keys := make(chan []string, 1)
 	run(func() (err error) {
-		if account != "" {
+		n := 0
+		switch {
+		case account != "":
 			f.orgs, err = zd.OrgsByExternalID(ctx, []string{account})
-		} else {
-			f.orgs, err = r.orgsFor(ctx, zd, keys)
+			n = len(f.orgs)
+		case job == JobFederalUsers:
+			seen := map[string]bool{}
+			n, err = r.orgsFor(ctx, zd, keys, func(page []Org) {
+				f.orgs = append(f.orgs, page...)
+				for _, o := range page {
+					seen[o.ExternalID] = true
+				}
+			}, func(id string) bool { return seen[id] })
+		default:
+			// The sink is called once the accounts are known.
+			n, err = r.orgsFor(ctx, zd, keys, func(page []Org) {
+				if f.planner == nil {
+					f.planner = NewOrgPlanner(scope, f.accounts, r.now(), r.Rules)
+				}
+				f.planner.Add(page)
+			}, func(id string) bool { return f.planner != nil && f.planner.Matched(id) })
 		}
-		r.progress(job, "Zendesk: %d orgs read", len(f.orgs))
+		r.progress(job, "Zendesk: %d orgs read", n)
 		return err
 	})
 	if job == JobFederalUsers {
@@ -210,81 +237,128 @@ func (r *Runner) fetch(ctx context.Context, job Job, account string) (*fetched, 
 	return f, firstErr
 }
 
-// orgsFor returns the orgs whose external_id is one of the keys (see
-// fetch), sorted by ID: the listing while the keys are not known, then
-// look-ups of the keys the listing has not seen.
-func (r *Runner) orgsFor(ctx context.Context, zd Zendesk, keys <-chan []string) ([]Org, error) {
+// orgsFor reads the orgs whose external_id is one of the keys (see fetch)
+// and hands them to sink page by page, never before the keys are known:
+// the listing's pages read before that are held until then. have reports
+// whether an org of an account ID has been handed over. It returns how
+// many orgs it handed over, which may include orgs of no account.
+func (r *Runner) orgsFor(ctx context.Context, zd Zendesk, keys <-chan []string, sink func([]Org), have func(string) bool) (int, error) {
 	pager, ok := zd.(orgPager)
 	if !ok {
 		orgs, err := zd.ListOrgs(ctx)
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
-		ids, ok := <-keys
-		if !ok {
-			return nil, nil
+		if _, ok := <-keys; !ok {
+			return 0, nil
 		}
-		return relevantOrgs(orgs, ids), nil
+		sink(orgs)
+		return len(orgs), nil
 	}
 	lctx, stop := context.WithCancel(ctx)
 	defer stop()
-	var mu sync.Mutex
-	var listed []Org
+	var (
+		mu      sync.Mutex
+		held    [][]Org // pages read before the keys are known
+		ready   bool    // the keys are known: pages go to sink
+		listed  int
+		handed  int
+		hand    = func(page []Org) { sink(page); handed += len(page) } // under mu
+		release = func() {
+			mu.Lock()
+			defer mu.Unlock()
+			ready = true
+			for _, page := range held {
+				hand(page)
+			}
+			held = nil
+		}
+	)
+	maxHeld := cmp.Or(r.MaxHeldOrgs, defaultMaxHeldOrgs)
+	capped := false // the listing was stopped at maxHeld
 	done := make(chan error, 1)
 	go func() {
 		done <- pager.EachOrgPage(lctx, func(page []Org) {
 			mu.Lock()
-			listed = append(listed, page...)
-			mu.Unlock()
+			defer mu.Unlock()
+			listed += len(page)
+			if ready {
+				hand(page)
+				return
+			}
+			held = append(held, page)
+			if listed >= maxHeld {
+				capped = true
+				stop()
+			}
 		})
 	}()
 	var ids []string
-	var have bool
+	var known bool
 	select {
 	case err := <-done:
-		if err != nil {
+		mu.Lock()
+		quiet := capped // stopped on purpose: the look-ups read the rest
+		mu.Unlock()
+		if err != nil && !quiet {
 			// The listing failed: the look-ups below read what is
 			// needed once the keys are known.
 			r.log().Warn("org listing failed; looking the orgs up instead", "err", err)
 		}
-		ids, have = <-keys
-		if have && err == nil {
-			return relevantOrgs(listed, ids), nil
+		ids, known = <-keys
+		if known {
+			release()
 		}
-	case ids, have = <-keys:
-		if have && r.listingIsCheaper(ctx, zd, ids, &mu, &listed) {
-			if err := <-done; err == nil {
-				return relevantOrgs(listed, ids), nil
-			}
+		if known && err == nil {
+			return handed, nil
 		}
-		stop()
+	case ids, known = <-keys:
+		if known {
+			release()
+		}
+		mu.Lock()
+		seen := listed
+		mu.Unlock()
+		if !known || !r.listingIsCheaper(ctx, zd, ids, seen) {
+			stop()
+		}
 		if err := <-done; err == nil {
-			return relevantOrgs(listed, ids), nil // the listing ended in time
+			return handed, nil // the listing reached its end
 		}
 	}
-	if !have {
-		return nil, nil // Salesforce failed; its error is the run's
+	if !known {
+		return 0, nil // Salesforce failed; its error is the run's
 	}
-	mu.Lock()
-	seen := make(map[string]bool, len(listed))
-	for _, o := range listed {
-		seen[o.ExternalID] = true
-	}
-	mu.Unlock()
+	// The listing has stopped: every page it read has been handed over.
 	var rest []string
-	asked := make(map[string]bool, len(ids))
+	asked := make(map[string]bool)
 	for _, id := range ids {
-		if IsAccountID(id) && !seen[id] && !asked[id] {
+		if IsAccountID(id) && !have(id) && !asked[id] {
 			asked[id] = true
 			rest = append(rest, id)
 		}
 	}
+	if lp, ok := zd.(orgLookupPager); ok {
+		err := lp.EachOrgByExternalID(ctx, rest, hand)
+		return handed, err
+	}
 	found, err := zd.OrgsByExternalID(ctx, rest)
 	if err != nil {
-		return nil, err
+		return handed, err
 	}
-	return relevantOrgs(append(listed, found...), ids), nil
+	hand(found)
+	return handed, nil
 }
+
+// orgLookupPager is the capability of a Zendesk target to hand over the
+// orgs it looks up by external ID call by call, so that they need not all
+// be held; syncer/zendesk implements it.
+type orgLookupPager interface {
+	EachOrgByExternalID(ctx context.Context, ids []string, fn func(page []Org)) error
+}
+
+// defaultMaxHeldOrgs is Runner.MaxHeldOrgs's default: about 15 MB of orgs.
+const defaultMaxHeldOrgs = 20_000
 
 // orgCounter is the capability of a Zendesk target to count its orgs in
 // one call; syncer/zendesk implements it.
@@ -297,7 +371,7 @@ type orgCounter interface {
 // than looking up the accounts not seen yet (it does when many accounts
 // have no org yet, as in federal-orgs). The look-ups run in parallel and
 // the listing does not, so the listing must win by a margin.
-func (r *Runner) listingIsCheaper(ctx context.Context, zd Zendesk, ids []string, mu *sync.Mutex, listed *[]Org) bool {
+func (r *Runner) listingIsCheaper(ctx context.Context, zd Zendesk, ids []string, seen int) bool {
 	counter, ok := zd.(orgCounter)
 	if !ok {
 		return false
@@ -306,37 +380,50 @@ func (r *Runner) listingIsCheaper(ctx context.Context, zd Zendesk, ids []string,
 	if err != nil {
 		return false
 	}
-	mu.Lock()
-	seen := len(*listed)
-	mu.Unlock()
 	pages := (max(total-seen, 0) + 99) / 100
 	lookups := (max(len(ids)-seen, 0) + 99) / 100
 	return pages*10 < lookups*8
 }
 
-// relevantOrgs returns the orgs, once each, whose external_id is one of
-// ids, sorted by ID: the same input gives the same plan fingerprint however
-// the orgs were read, and orgs no plan looks at are not kept in memory.
-func relevantOrgs(orgs []Org, ids []string) []Org {
-	want := make(map[string]bool, len(ids))
+// relevantOrgs returns the orgs of the lists, once each, whose external_id
+// is one of ids, sorted by ID: the same input gives the same plan
+// fingerprint however the orgs were read, and orgs no plan looks at are not
+// kept in memory. It copies each org once, into a slice of the exact size.
+func relevantOrgs(ids []string, lists ...[]Org) []Org {
+	want := make(map[string]struct{}, len(ids))
 	for _, id := range ids {
-		want[id] = true
+		want[id] = struct{}{}
 	}
-	out := make([]Org, 0, min(len(orgs), len(ids)))
-	seen := make(map[int64]bool, len(ids))
-	for _, o := range orgs {
-		if want[o.ExternalID] && !seen[o.ID] {
-			seen[o.ID] = true
-			out = append(out, o)
+	n := 0
+	for _, l := range lists {
+		for _, o := range l {
+			if _, ok := want[o.ExternalID]; ok {
+				n++
+			}
+		}
+	}
+	out := make([]Org, 0, n)
+	for _, l := range lists {
+		for _, o := range l {
+			if _, ok := want[o.ExternalID]; ok {
+				out = append(out, o)
+			}
 		}
 	}
 	slices.SortFunc(out, func(a, b Org) int { return cmp.Compare(a.ID, b.ID) })
-	return out
+	return slices.CompactFunc(out, func(a, b Org) bool { return a.ID == b.ID })
 }
 
 func (r *Runner) plan(job Job, f *fetched) Plan {
-	if job == JobFederalUsers {
-		return PlanUsers(f.contacts, f.users, f.orgs)
+	switch {
+	case job == JobFederalUsers:
+		ids := make([]string, len(f.contacts))
+		for i, c := range f.contacts {
+			ids[i] = c.AccountID
+		}
+		return PlanUsers(f.contacts, f.users, relevantOrgs(ids, f.orgs))
+	case f.planner != nil:
+		return f.planner.Plan()
 	}
 	return PlanOrgs(f.scope, f.accounts, f.orgs, r.now(), r.Rules)
 }
@@ -413,7 +500,7 @@ func (r *Runner) execute(ctx context.Context, job Job, opts Options, s *Summary,
 		}
 		if opts.SavePlan {
 			p := &StoredPlan{ID: NewID(r.now()), Job: job, Account: opts.Account, CreatedAt: r.now(), CreatedBy: opts.By,
-				Fingerprint: f.fingerprint(), Changes: actionable(plan.Changes)}
+				Fingerprint: f.fingerprint(plan), Changes: actionable(plan.Changes)}
 			p.ExpiresAt = p.CreatedAt.Add(r.planTTL())
 			if err := r.Store.SavePlan(ctx, p); err != nil {
 				s.Code, s.Message = CodeInternal, "save plan: "+err.Error()
@@ -744,15 +831,17 @@ func (r *Runner) ApplyPlan(ctx context.Context, id, by string) *Summary {
 		return s
 	}
 	s.Fetched = f.count()
+	plan := r.plan(p.Job, f)
+	same := f.fingerprint(plan) == p.Fingerprint
 	fresh := map[string]Change{}
-	if f.fingerprint() != p.Fingerprint {
-		for _, c := range r.plan(p.Job, f).Changes {
+	if !same {
+		for _, c := range plan.Changes {
 			fresh[c.Kind+"/"+c.Key] = c
 		}
 	}
 	var hold []Change
 	for _, c := range p.Changes {
-		if f.fingerprint() != p.Fingerprint {
+		if !same {
 			now, ok := fresh[c.Kind+"/"+c.Key]
 			if why := stillHolds(c, now, ok); why != "" {
 				s.Skipped++
@@ -765,9 +854,9 @@ func (r *Runner) ApplyPlan(ctx context.Context, id, by string) *Summary {
 	if p.Job == JobGlobalOrgs {
 		// Approved deletions: the approval replaces the count limits, not
 		// the per-org guards.
-		plan := Plan{Changes: hold}
-		r.guardOrgs(ctx, &plan, s)
-		hold = plan.Changes
+		approved := Plan{Changes: hold}
+		r.guardOrgs(ctx, &approved, s)
+		hold = approved.Changes
 	}
 	r.apply(ctx, p.Job, hold, s, log)
 	return s

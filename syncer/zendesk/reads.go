@@ -91,8 +91,28 @@ func (c *Client) OrgCount(ctx context.Context) (int, error) {
 // call cannot use a 700-a-minute budget, parallel look-ups can. The orgs
 // come back in the order of ids' chunks; the first error ends the look-up.
 func (c *Client) OrgsByExternalID(ctx context.Context, ids []string) ([]syncer.Org, error) {
+	results := make([][]syncer.Org, len(chunks(len(ids), MaxShowMany)))
+	if err := c.lookUpOrgs(ctx, ids, func(n int, page []syncer.Org) { results[n] = page }); err != nil {
+		return nil, err
+	}
+	var out []syncer.Org
+	for _, r := range results {
+		out = append(out, r...)
+	}
+	return out, nil
+}
+
+// EachOrgByExternalID looks the orgs up as OrgsByExternalID does and hands
+// each call's orgs to fn as they arrive (one call of fn at a time), so
+// that a caller need not hold them all.
+func (c *Client) EachOrgByExternalID(ctx context.Context, ids []string, fn func(page []syncer.Org)) error {
+	return c.lookUpOrgs(ctx, ids, func(_ int, page []syncer.Org) { fn(page) })
+}
+
+// lookUpOrgs runs the look-ups of OrgsByExternalID and hands the orgs of
+// the n-th chunk of ids to fn, one call at a time.
+func (c *Client) lookUpOrgs(ctx context.Context, ids []string, fn func(n int, page []syncer.Org)) error {
 	parts := chunks(len(ids), MaxShowMany)
-	results := make([][]syncer.Org, len(parts))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -133,21 +153,18 @@ func (c *Client) OrgsByExternalID(ctx context.Context, ids []string) ([]syncer.O
 			for i, o := range resp.Organizations {
 				out[i] = orgFromAPI(o, shared)
 			}
-			results[n] = out
+			mu.Lock()
+			defer mu.Unlock()
+			if firstErr == nil {
+				fn(n, out)
+			}
 		})
 	}
 	wg.Wait()
 	if firstErr == nil && ctx.Err() != nil {
 		firstErr = classify("look up orgs by external ID", "", ctx.Err())
 	}
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	var out []syncer.Org
-	for _, r := range results {
-		out = append(out, r...)
-	}
-	return out, nil
+	return firstErr
 }
 
 // GetOrg returns one organization.
