@@ -228,14 +228,16 @@ type OrgPlanner struct {
 	byID     map[string]int32 // account ID → account index
 	first    []int64          // per account: the ID of its first org, 0 for none
 	more     map[int32][]int64
-	changes  map[int32][]Change // per account whose org needs changes: them
-	orgs     int                // orgs that matched an account
+	changes  map[int32][]Change       // per account whose org needs changes: them
+	problems map[int32][]FieldProblem // per matched account with problems: them
+	orgs     int                      // orgs that matched an account
 }
 
 // NewOrgPlanner starts a plan of the accounts of scope.
 func NewOrgPlanner(scope Scope, accounts []Account, now time.Time, rules Rules) *OrgPlanner {
 	pl := &OrgPlanner{scope: scope, accounts: accounts, now: now, rules: rules, byID: make(map[string]int32, len(accounts)),
-		first: make([]int64, len(accounts)), more: map[int32][]int64{}, changes: map[int32][]Change{}}
+		first: make([]int64, len(accounts)), more: map[int32][]int64{}, changes: map[int32][]Change{},
+		problems: map[int32][]FieldProblem{}}
 	pl.order = make([]int32, len(accounts))
 	for i := range pl.order {
 		pl.order[i] = int32(i)
@@ -262,8 +264,12 @@ func (pl *OrgPlanner) Add(orgs []Org) {
 		case pl.first[i] == 0:
 			pl.first[i] = o.ID
 			pl.orgs++
-			if c := pl.compare(pl.accounts[i], o); len(c) > 0 {
+			c, probs := pl.compare(pl.accounts[i], o)
+			if len(c) > 0 {
 				pl.changes[i] = c
+			}
+			if len(probs) > 0 {
+				pl.problems[i] = probs
 			}
 		case pl.first[i] != o.ID && !slices.Contains(pl.more[i], o.ID):
 			pl.more[i] = append(pl.more[i], o.ID)
@@ -282,12 +288,13 @@ func (pl *OrgPlanner) Matched(id string) bool {
 	return ok && pl.first[i] != 0
 }
 
-// compare returns the changes of an account's org: nil for none.
-func (pl *OrgPlanner) compare(a Account, o Org) []Change {
+// compare returns the changes of an account's org (nil for none) and the
+// problems of the account's values.
+func (pl *OrgPlanner) compare(a Account, o Org) ([]Change, []FieldProblem) {
 	d := Desire(pl.scope, a, pl.now, pl.rules)
 	if d.GreatlyExpired && pl.scope == Global {
 		return []Change{{Action: Delete, Kind: "org", Key: a.ID, Name: o.Name, ID: o.ID,
-			Reason: "greatly expired: expired " + d.Expiration, Before: mustJSON(o)}}
+			Reason: "greatly expired: expired " + d.Expiration, Before: mustJSON(o)}}, d.Problems
 	}
 	pending := pl.scope == Global && slices.Contains(o.Tags, TagSoldToPending)
 	want := d
@@ -306,7 +313,7 @@ func (pl *OrgPlanner) compare(a Account, o Org) []Change {
 		out = append(out, soldToUsers(a, o.ID)...)
 		out = append(out, settleSoldTo(a.ID, o.Name, o.ID, MergeTags(o.Tags, d.Tags)))
 	}
-	return out
+	return out, d.Problems
 }
 
 // Plan returns the plan: the changes of the orgs added, and the orgs to
@@ -319,24 +326,28 @@ func (pl *OrgPlanner) Plan() Plan {
 			p.Changes = append(p.Changes, Change{Action: Skip, Kind: "org", Key: a.ID, Name: a.Name, Reason: "Account_ID_18__c is not an 18-character ID"})
 			continue
 		}
+		if pl.first[i] != 0 { // compared when its org arrived
+			p.warn(a.ID, pl.problems[i])
+			if len(pl.more[i]) > 0 {
+				ids := append([]int64{pl.first[i]}, pl.more[i]...)
+				slices.Sort(ids)
+				names := make([]string, len(ids))
+				for k, id := range ids {
+					names[k] = fmt.Sprint(id)
+				}
+				p.Changes = append(p.Changes, Change{Action: Skip, Kind: "org", Key: a.ID, Name: strings.TrimSpace(a.Name),
+					Reason: "several Zendesk orgs have this external_id (" + strings.Join(names, ", ") + "); resolve by hand"})
+				continue
+			}
+			if len(pl.changes[i]) == 0 {
+				p.Unchanged++
+			}
+			p.Changes = append(p.Changes, pl.changes[i]...)
+			continue
+		}
 		d := Desire(pl.scope, a, pl.now, pl.rules)
 		p.warn(a.ID, d.Problems)
 		switch {
-		case len(pl.more[i]) > 0:
-			ids := append([]int64{pl.first[i]}, pl.more[i]...)
-			slices.Sort(ids)
-			names := make([]string, len(ids))
-			for k, id := range ids {
-				names[k] = fmt.Sprint(id)
-			}
-			p.Changes = append(p.Changes, Change{Action: Skip, Kind: "org", Key: a.ID, Name: d.Name,
-				Reason: "several Zendesk orgs have this external_id (" + strings.Join(names, ", ") + "); resolve by hand"})
-		case pl.first[i] != 0:
-			c := pl.changes[i]
-			if len(c) == 0 {
-				p.Unchanged++
-			}
-			p.Changes = append(p.Changes, c...)
 		case d.GreatlyExpired && pl.scope == Global:
 			// Nothing to create: it would be deleted as greatly expired.
 		case d.Name == "":

@@ -3,7 +3,6 @@ package syncer_test
 import (
 	"context"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -93,45 +92,24 @@ func newRateBench(b *testing.B, opts sandbox.Options) *rateBench {
 type measured struct {
 	s         *syncer.Summary
 	wall      time.Duration
-	calls     int // requests the fake Zendesk received
-	peakHeap  uint64
-	baseHeap  uint64
+	calls     int       // requests the fake Zendesk received
 	planStart time.Time // when the last fetch finished
 	planEnd   time.Time
 }
 
-// run runs job once, sampling the heap, and returns what it cost.
+// run runs job once and returns what it cost. Memory is measured
+// elsewhere (BenchmarkGlobalOrgsMemory100k, BenchmarkSyncProcessMemory):
+// this process also holds the fakes and their garbage.
 func (rb *rateBench) run(b *testing.B, job syncer.Job, zd *zendesktest.Server) measured {
 	b.Helper()
 	rb.mu.Lock()
 	rb.fetchEnd, rb.planEnd = time.Time{}, time.Time{}
 	rb.mu.Unlock()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	m := measured{baseHeap: ms.HeapInuse, peakHeap: ms.HeapInuse}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(20 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				var ms runtime.MemStats
-				runtime.ReadMemStats(&ms)
-				m.peakHeap = max(m.peakHeap, ms.HeapInuse)
-			}
-		}
-	})
+	var m measured
 	before := zd.TotalCalls()
 	start := time.Now()
 	m.s = rb.r.Run(context.Background(), job, syncer.Options{})
 	m.wall = time.Since(start)
-	close(stop)
-	wg.Wait()
 	m.calls = zd.TotalCalls() - before
 	if !m.s.OK() {
 		b.Fatalf("%s: %s (%s) %v", job, m.s.Headline(), m.s.Message, m.s.Errors)
@@ -143,9 +121,9 @@ func (rb *rateBench) run(b *testing.B, job syncer.Job, zd *zendesktest.Server) m
 }
 
 // report prints the ratios of a run against the limit: wall time over the
-// time the minimum calls need at benchRPM, calls over the minimum, 429s,
-// plan time and memory.
-func (m measured) report(b *testing.B, prefix string, minimum, records int) {
+// time the minimum calls need at benchRPM, calls over the minimum, 429s
+// and plan time.
+func (m measured) report(b *testing.B, prefix string, minimum int) {
 	b.Helper()
 	ideal := time.Duration(float64(minimum) / benchRPM * float64(time.Minute))
 	b.ReportMetric(m.wall.Seconds()/ideal.Seconds(), prefix+"wall/limit")
@@ -155,12 +133,6 @@ func (m measured) report(b *testing.B, prefix string, minimum, records int) {
 	b.ReportMetric(m.wall.Seconds(), prefix+"wall-s")
 	if !m.planStart.IsZero() && !m.planEnd.IsZero() {
 		b.ReportMetric(float64(m.planEnd.Sub(m.planStart).Milliseconds()), prefix+"plan-ms")
-	}
-	if records > 0 {
-		perRecord := float64(m.peakHeap-m.baseHeap) / float64(records)
-		b.ReportMetric(float64(m.peakHeap)/(1<<20), prefix+"peak-heap-MiB")
-		b.ReportMetric(perRecord, prefix+"heap-B/record")
-		b.ReportMetric(perRecord*500_000/(1<<30), prefix+"500k-GiB")
 	}
 }
 
@@ -208,7 +180,7 @@ func jobCalls(s *syncer.Summary) int {
 // wall time over what the rate limit allows for the minimum calls
 // (reading the orgs, 100 a call, and one bulk job plus one poll per 100
 // changes), the calls over that minimum, the 429s received, the writes of
-// a repeated run, the plan time, the peak heap and the heap per record.
+// a repeated run and the plan time.
 //
 //	go test -run '^$' -bench GlobalOrgs100kAtRateLimit -benchtime 1x ./syncer/
 func BenchmarkGlobalOrgs100kAtRateLimit(b *testing.B) {
@@ -222,7 +194,7 @@ func BenchmarkGlobalOrgs100kAtRateLimit(b *testing.B) {
 		b.StopTimer()
 		accounts := m.s.Fetched
 		minimum := min(ceilDiv(orgs, 100), ceilDiv(accounts, 100)) + jobCalls(m.s)
-		m.report(b, "", minimum, accounts)
+		m.report(b, "", minimum)
 		b.ReportMetric(float64(accounts), "accounts")
 		b.ReportMetric(float64(orgs), "orgs")
 		b.ReportMetric(float64(m.s.Updated+m.s.Created+m.s.Deleted), "changes")
@@ -247,7 +219,7 @@ func BenchmarkFederalAtRateLimit(b *testing.B) {
 		m := rb.run(b, syncer.JobFederalOrgs, rb.sb.Federal)
 		b.StopTimer()
 		minimum := min(ceilDiv(orgs, 100), ceilDiv(m.s.Fetched, 100)) + jobCalls(m.s)
-		m.report(b, "orgs-", minimum, m.s.Fetched)
+		m.report(b, "orgs-", minimum)
 		b.ReportMetric(float64(rb.writesOnRepeat(b, syncer.JobFederalOrgs, rb.sb.Federal)), "orgs-writes-2nd-run")
 
 		orgs, users := rb.sb.Federal.OrgCount(), len(rb.sb.Federal.Users())
@@ -263,7 +235,7 @@ func BenchmarkFederalAtRateLimit(b *testing.B) {
 		// creates and updates of one kind.
 		minimum = min(ceilDiv(orgs, 100), ceilDiv(len(accounts), 100)) + ceilDiv(users, 100) +
 			2*ceilDiv(m.s.Created+m.s.Updated, 100)
-		m.report(b, "users-", minimum, m.s.Fetched)
+		m.report(b, "users-", minimum)
 		b.ReportMetric(float64(rb.calls429.Load()), "429s")
 		b.ReportMetric(float64(rb.writesOnRepeat(b, syncer.JobFederalUsers, rb.sb.Federal)), "users-writes-2nd-run")
 		b.StartTimer()
