@@ -109,6 +109,9 @@ func DecodeAccount(rec map[string]any, shared *Interner) Account {
 	a.Name = str("Name")
 	a.Type = str("Type")
 	for _, m := range OrgFields {
+		if m.Salesforce == "" {
+			continue // derived from the subscriptions
+		}
 		switch v := lookup(rec, m.Salesforce).(type) {
 		case nil:
 		case string:
