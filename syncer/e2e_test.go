@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -385,5 +386,40 @@ func TestOrgListingStopsAtMaxHeldOrgs(t *testing.T) {
 	writes := e.sb.Global.WriteCalls()
 	if s := e.run(t, syncer.JobGlobalOrgs, syncer.Options{}); !s.OK() || s.Updated+s.Created+s.Deleted != 0 || e.sb.Global.WriteCalls() != writes {
 		t.Errorf("second run: %s, %d writes", s.Headline(), e.sb.Global.WriteCalls()-writes)
+	}
+}
+
+// When the accounts arrive during the org listing and finishing it is the
+// cheaper read (most accounts have no org yet), a listing that then fails
+// gives way to look-ups. The run used to wait for the failed listing's
+// result a second time, for ever.
+func TestOrgListingFailingAfterItWasChosenGivesWayToLookUps(t *testing.T) {
+	e := newEnv(t, sandbox.Options{Seed: 9, Accounts: 3000, Missing: 0.7, Foreign: -1, NoDeletions: true})
+	e.sb.Global.SetLatency(100 * time.Millisecond) // Salesforce answers while the listing goes on
+	var once sync.Once
+	e.sb.Global.OnRequest(func(method, endpoint string) {
+		if endpoint == "/organizations/count.json" { // the runner weighs finishing the listing
+			once.Do(func() { e.sb.Global.FailNext("GET", "/organizations.json", 1000, 500) })
+		}
+	})
+	done := make(chan *syncer.Summary, 1)
+	go func() { done <- e.run(t, syncer.JobGlobalOrgs, syncer.Options{}) }()
+	var s *syncer.Summary
+	select {
+	case s = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the run is stuck after its org listing failed")
+	}
+	calls := e.sb.Global.Calls()
+	if calls["GET /organizations/count.json"] == 0 || calls["GET /organizations/show_many.json"] == 0 {
+		t.Fatalf("the test did not fail the listing after it was chosen: calls %v", calls)
+	}
+	if !s.OK() || s.Created == 0 {
+		t.Fatalf("run: %s (%s) %v", s.Headline(), s.Message, s.Errors)
+	}
+	e.sb.Global.OnRequest(nil)
+	e.sb.Global.SetLatency(0)
+	if s := e.run(t, syncer.JobGlobalOrgs, syncer.Options{}); !s.OK() || s.Created+s.Updated+s.Deleted != 0 {
+		t.Errorf("second run: %s (%s)", s.Headline(), s.Message)
 	}
 }
