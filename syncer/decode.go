@@ -112,17 +112,14 @@ func DecodeAccount(rec map[string]any, shared *Interner) Account {
 		if m.Salesforce == "" {
 			continue // derived from the subscriptions
 		}
-		switch v := lookup(rec, m.Salesforce).(type) {
-		case nil:
-		case string:
-			if m.Salesforce == "Account_ID_18__c" {
-				a.Fields.Set(m.Salesforce, v) // unique to the account: nothing to share
-			} else {
-				a.Fields.Set(m.Salesforce, shared.Value(v))
-			}
-		default:
-			a.Fields.Set(m.Salesforce, shared.Value(v))
+		v := lookup(rec, m.Salesforce)
+		if v == nil {
+			continue
 		}
+		if m.Zendesk != FieldSalesforceID { // the ID is unique: nothing to share
+			v = shared.Value(v)
+		}
+		a.Fields.Set(m.Salesforce, v)
 	}
 	for _, f := range []string{sfPartnerStatus, sfPartnerType, sfPartnerTrack} {
 		if s := str(f); s != "" {

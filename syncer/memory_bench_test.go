@@ -14,10 +14,11 @@ import (
 
 // BenchmarkGlobalOrgsMemory100k syncs 100,000 accounts against 100,000
 // orgs with no latency and no rate limit, and measures the heap that is
-// live when the plan is made: the moment the run holds every account,
-// every org and the plan at once. The fakes' own records are live before
-// the run starts and are not counted. It reports live bytes per account
-// (with its org) and what 500,000 accounts would hold.
+// live when the plan is made: every account and the plan (the orgs were
+// compared as they were read and are gone). The fakes' own records are
+// live before the run starts and are not counted. It reports live bytes
+// per account and what 500,000 accounts would hold. The peak of the whole
+// run, read included, is BenchmarkSyncProcessMemory's.
 //
 //	go test -run '^$' -bench GlobalOrgsMemory100k -benchtime 1x ./syncer/
 //

@@ -209,17 +209,17 @@ func (p *Plan) warn(record string, probs []FieldProblem) {
 // new orgs; Federal plans do neither. Orgs without an 18-character external
 // ID, and orgs whose account is not in the result, are never touched.
 func PlanOrgs(scope Scope, accounts []Account, orgs []Org, now time.Time, rules Rules) Plan {
-	pl := NewOrgPlanner(scope, accounts, now, rules)
+	pl := newOrgPlanner(scope, accounts, now, rules)
 	pl.Add(orgs)
 	return pl.Plan()
 }
 
-// OrgPlanner is PlanOrgs taking the orgs as they are read, so that a run
+// orgPlanner is PlanOrgs taking the orgs as they are read, so that a run
 // never holds them all: each org is compared with its account when it
 // arrives and only the changes are kept. At 500,000 accounts that is the
 // difference between fitting a 1 GiB container and not. The plan does not
 // depend on the order the orgs arrive in. Not safe for concurrent use.
-type OrgPlanner struct {
+type orgPlanner struct {
 	scope    Scope
 	accounts []Account
 	now      time.Time
@@ -230,12 +230,11 @@ type OrgPlanner struct {
 	more     map[int32][]int64
 	changes  map[int32][]Change       // per account whose org needs changes: them
 	problems map[int32][]FieldProblem // per matched account with problems: them
-	orgs     int                      // orgs that matched an account
 }
 
-// NewOrgPlanner starts a plan of the accounts of scope.
-func NewOrgPlanner(scope Scope, accounts []Account, now time.Time, rules Rules) *OrgPlanner {
-	pl := &OrgPlanner{scope: scope, accounts: accounts, now: now, rules: rules, byID: make(map[string]int32, len(accounts)),
+// newOrgPlanner starts a plan of the accounts of scope.
+func newOrgPlanner(scope Scope, accounts []Account, now time.Time, rules Rules) *orgPlanner {
+	pl := &orgPlanner{scope: scope, accounts: accounts, now: now, rules: rules, byID: make(map[string]int32, len(accounts)),
 		first: make([]int64, len(accounts)), more: map[int32][]int64{}, changes: map[int32][]Change{},
 		problems: map[int32][]FieldProblem{}}
 	pl.order = make([]int32, len(accounts))
@@ -254,7 +253,7 @@ func NewOrgPlanner(scope Scope, accounts []Account, now time.Time, rules Rules) 
 
 // Add compares orgs with their accounts. Orgs whose external ID is no
 // account's are ignored; an org added twice counts once.
-func (pl *OrgPlanner) Add(orgs []Org) {
+func (pl *orgPlanner) Add(orgs []Org) {
 	for _, o := range orgs {
 		i, ok := pl.byID[o.ExternalID]
 		if !ok {
@@ -263,7 +262,6 @@ func (pl *OrgPlanner) Add(orgs []Org) {
 		switch {
 		case pl.first[i] == 0:
 			pl.first[i] = o.ID
-			pl.orgs++
 			c, probs := pl.compare(pl.accounts[i], o)
 			if len(c) > 0 {
 				pl.changes[i] = c
@@ -273,24 +271,20 @@ func (pl *OrgPlanner) Add(orgs []Org) {
 			}
 		case pl.first[i] != o.ID && !slices.Contains(pl.more[i], o.ID):
 			pl.more[i] = append(pl.more[i], o.ID)
-			pl.orgs++
 			delete(pl.changes, i) // several orgs: skipped, see Plan
 		}
 	}
 }
 
-// Orgs returns how many orgs matched an account so far.
-func (pl *OrgPlanner) Orgs() int { return pl.orgs }
-
 // Matched reports whether an org of the account ID has been added.
-func (pl *OrgPlanner) Matched(id string) bool {
+func (pl *orgPlanner) Matched(id string) bool {
 	i, ok := pl.byID[id]
 	return ok && pl.first[i] != 0
 }
 
 // compare returns the changes of an account's org (nil for none) and the
 // problems of the account's values.
-func (pl *OrgPlanner) compare(a Account, o Org) ([]Change, []FieldProblem) {
+func (pl *orgPlanner) compare(a Account, o Org) ([]Change, []FieldProblem) {
 	d := Desire(pl.scope, a, pl.now, pl.rules)
 	if d.GreatlyExpired && pl.scope == Global {
 		return []Change{{Action: Delete, Kind: "org", Key: a.ID, Name: o.Name, ID: o.ID,
@@ -318,7 +312,7 @@ func (pl *OrgPlanner) compare(a Account, o Org) ([]Change, []FieldProblem) {
 
 // Plan returns the plan: the changes of the orgs added, and the orgs to
 // create for the accounts that have none, in account ID order.
-func (pl *OrgPlanner) Plan() Plan {
+func (pl *orgPlanner) Plan() Plan {
 	var p Plan
 	for _, i := range pl.order {
 		a := pl.accounts[i]

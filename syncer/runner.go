@@ -81,8 +81,8 @@ type fetched struct {
 	orgs     []Org // the orgs read, unless planned as they were read
 	users    []User
 	// planner has the orgs of a full org job, compared with their
-	// accounts as they were read (see OrgPlanner).
-	planner *OrgPlanner
+	// accounts as they were read (see orgPlanner).
+	planner *orgPlanner
 }
 
 func (f *fetched) count() int { return len(f.accounts) + len(f.contacts) }
@@ -174,7 +174,7 @@ func (r *Runner) fetch(ctx context.Context, job Job, account string) (*fetched, 
 			// The sink is called once the accounts are known.
 			n, err = r.orgsFor(ctx, zd, keys, func(page []Org) {
 				if f.planner == nil {
-					f.planner = NewOrgPlanner(scope, f.accounts, r.now(), r.Rules)
+					f.planner = newOrgPlanner(scope, f.accounts, r.now(), r.Rules)
 				}
 				f.planner.Add(page)
 			}, func(id string) bool { return f.planner != nil && f.planner.Matched(id) })
@@ -385,29 +385,18 @@ func (r *Runner) listingIsCheaper(ctx context.Context, zd Zendesk, ids []string,
 	return pages*10 < lookups*8
 }
 
-// relevantOrgs returns the orgs of the lists, once each, whose external_id
-// is one of ids, sorted by ID: the same input gives the same plan
-// fingerprint however the orgs were read, and orgs no plan looks at are not
-// kept in memory. It copies each org once, into a slice of the exact size.
-func relevantOrgs(ids []string, lists ...[]Org) []Org {
+// relevantOrgs returns the orgs, once each, whose external_id is one of
+// ids, sorted by ID: the same input gives the same plan fingerprint however
+// the orgs were read.
+func relevantOrgs(ids []string, orgs []Org) []Org {
 	want := make(map[string]struct{}, len(ids))
 	for _, id := range ids {
 		want[id] = struct{}{}
 	}
-	n := 0
-	for _, l := range lists {
-		for _, o := range l {
-			if _, ok := want[o.ExternalID]; ok {
-				n++
-			}
-		}
-	}
-	out := make([]Org, 0, n)
-	for _, l := range lists {
-		for _, o := range l {
-			if _, ok := want[o.ExternalID]; ok {
-				out = append(out, o)
-			}
+	var out []Org
+	for _, o := range orgs {
+		if _, ok := want[o.ExternalID]; ok {
+			out = append(out, o)
 		}
 	}
 	slices.SortFunc(out, func(a, b Org) int { return cmp.Compare(a.ID, b.ID) })

@@ -210,13 +210,23 @@ func FieldsOf(m map[string]any) FieldValues {
 	for k, v := range m {
 		f = append(f, FieldValue{k, v})
 	}
-	slices.SortFunc(f, func(a, b FieldValue) int { return strings.Compare(a.Key, b.Key) })
+	f.Sort()
 	return f
+}
+
+// Sort puts values built in any order in key order, as Lookup and Set need.
+func (f FieldValues) Sort() {
+	slices.SortFunc(f, func(a, b FieldValue) int { return strings.Compare(a.Key, b.Key) })
+}
+
+// find returns where the field key is, or would be inserted.
+func (f FieldValues) find(key string) (int, bool) {
+	return slices.BinarySearchFunc(f, key, func(v FieldValue, k string) int { return strings.Compare(v.Key, k) })
 }
 
 // Lookup returns the value of the field key and whether the org has it.
 func (f FieldValues) Lookup(key string) (any, bool) {
-	i, ok := slices.BinarySearchFunc(f, key, func(v FieldValue, k string) int { return strings.Compare(v.Key, k) })
+	i, ok := f.find(key)
 	if !ok {
 		return nil, false
 	}
@@ -231,7 +241,7 @@ func (f FieldValues) Get(key string) any {
 
 // Set sets the value of the field key.
 func (f *FieldValues) Set(key string, v any) {
-	i, ok := slices.BinarySearchFunc(*f, key, func(v FieldValue, k string) int { return strings.Compare(v.Key, k) })
+	i, ok := f.find(key)
 	if ok {
 		(*f)[i].Value = v
 		return

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 
@@ -261,7 +260,7 @@ func orgFromAPI(o gz.Organization, shared *syncer.Interner) syncer.Org {
 		}
 		fields = append(fields, syncer.FieldValue{Key: shared.String(k), Value: v})
 	}
-	slices.SortFunc(fields, func(a, b syncer.FieldValue) int { return strings.Compare(a.Key, b.Key) })
+	fields.Sort()
 	var tags []string
 	if o.Tags != nil {
 		tags = make([]string, len(o.Tags))
