@@ -395,11 +395,28 @@ func TestOrgListingStopsAtMaxHeldOrgs(t *testing.T) {
 // result a second time, for ever.
 func TestOrgListingFailingAfterItWasChosenGivesWayToLookUps(t *testing.T) {
 	e := newEnv(t, sandbox.Options{Seed: 9, Accounts: 3000, Missing: 0.7, Foreign: -1, NoDeletions: true})
-	e.sb.Global.SetLatency(100 * time.Millisecond) // Salesforce answers while the listing goes on
-	var once sync.Once
+	// The listing's second page waits until the runner, knowing the
+	// accounts, has weighed finishing the listing (its count call); that
+	// call arms the failure, so the listing fails after it was chosen
+	// however fast Salesforce answers.
+	counted := make(chan struct{})
+	var once, first sync.Once
 	e.sb.Global.OnRequest(func(method, endpoint string) {
-		if endpoint == "/organizations/count.json" { // the runner weighs finishing the listing
-			once.Do(func() { e.sb.Global.FailNext("GET", "/organizations.json", 1000, 500) })
+		switch endpoint {
+		case "/organizations/count.json":
+			once.Do(func() {
+				e.sb.Global.FailNext("GET", "/organizations.json", 1000, 500)
+				close(counted)
+			})
+		case "/organizations.json":
+			gate := true
+			first.Do(func() { gate = false })
+			if gate {
+				select {
+				case <-counted:
+				case <-time.After(20 * time.Second):
+				}
+			}
 		}
 	})
 	done := make(chan *syncer.Summary, 1)
@@ -418,7 +435,6 @@ func TestOrgListingFailingAfterItWasChosenGivesWayToLookUps(t *testing.T) {
 		t.Fatalf("run: %s (%s) %v", s.Headline(), s.Message, s.Errors)
 	}
 	e.sb.Global.OnRequest(nil)
-	e.sb.Global.SetLatency(0)
 	if s := e.run(t, syncer.JobGlobalOrgs, syncer.Options{}); !s.OK() || s.Created+s.Updated+s.Deleted != 0 {
 		t.Errorf("second run: %s (%s)", s.Headline(), s.Message)
 	}
