@@ -151,19 +151,22 @@ func TestKilledCasePushesConverge(t *testing.T) {
 	// Restart: a new process on the same database works what is queued,
 	// and River's rescuer takes up the push the kill interrupted (left
 	// "running" by the dead process) without anyone retrying it. Two waits
-	// of production are shortened: the rescue (JobTimeout plus 5 minutes
-	// there) and the dead process's leadership of the queue, which lapses
-	// after River's 15-second lease and is lapsed here by deleting it
-	// (only the leader rescues).
-	const rescueAfter = time.Second
+	// of production are skipped by moving the database on rather than
+	// sleeping: the interrupted push is made an hour old (past the default
+	// RescueAfter of JobTimeout plus 5 minutes), and the dead process's
+	// leadership of the queue, which lapses after River's 15-second lease,
+	// is deleted (only the leader rescues).
 	p, db = pushParts(t, cfg.Env, cfg.DB)
 	defer db.Close()
-	if _, err := db.SQL().ExecContext(ctx, "DELETE FROM river_leader"); err != nil {
-		t.Fatal(err)
+	for _, stmt := range []string{
+		"DELETE FROM river_leader",
+		"UPDATE river_job SET attempted_at = datetime(attempted_at, '-1 hour') WHERE state = 'running'",
+	} {
+		if _, err := db.SQL().ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
 	}
-	time.Sleep(rescueAfter) // the interrupted push must be older than that
-	q, err := pushqueue.New(ctx, db, p, pushqueue.Config{PollInterval: 20 * time.Millisecond,
-		JobTimeout: rescueAfter, RescueAfter: rescueAfter})
+	q, err := pushqueue.New(ctx, db, p, pushqueue.Config{PollInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
