@@ -176,6 +176,23 @@ func TestGlobalOrgsEndToEnd(t *testing.T) {
 	})
 }
 
+// Zendesk may answer a job's results in the object form its reference also
+// documents ({"success": true}); a global-orgs run still creates, updates
+// and deletes, makes the new orgs' sold-to users (their orgs' IDs found by
+// look-up), and leaves nothing for a second run.
+func TestGlobalOrgsWithJobResultsInTheObjectForm(t *testing.T) {
+	e := newEnv(t, sandbox.Options{Seed: 12, Accounts: 300})
+	e.sb.Global.SetResultsObject(true)
+	s := e.run(t, syncer.JobGlobalOrgs, syncer.Options{})
+	if !s.OK() || s.Created == 0 || s.Updated == 0 || s.Deleted == 0 || s.Failed != 0 {
+		t.Fatalf("first run: %s (%s) errors %v", s.Headline(), s.Message, s.Errors)
+	}
+	before := e.sb.Global.WriteCalls()
+	if s := e.run(t, syncer.JobGlobalOrgs, syncer.Options{}); !s.OK() || e.sb.Global.WriteCalls() != before {
+		t.Errorf("second run: %s, %d write calls", s.Headline(), e.sb.Global.WriteCalls()-before)
+	}
+}
+
 func TestGuards(t *testing.T) {
 	t.Run("an org tagged do_not_delete and an org with open tickets are kept", func(t *testing.T) {
 		e := newEnv(t, sandbox.Options{Seed: 3})

@@ -1,7 +1,9 @@
 package zendesk
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -26,23 +28,72 @@ func firstPollWait(n int) time.Duration { return pollBase + time.Duration(n)*pol
 
 // jobStatus is a job_status object ("Job Statuses", JSON format).
 type jobStatus struct {
-	ID       string      `json:"id"`
-	Status   string      `json:"status"`
-	Message  string      `json:"message"`
-	Total    int         `json:"total"`
-	Progress int         `json:"progress"`
-	Results  []jobResult `json:"results"`
+	ID       string     `json:"id"`
+	Status   string     `json:"status"`
+	Message  string     `json:"message"`
+	Total    int        `json:"total"`
+	Progress int        `json:"progress"`
+	Results  jobResults `json:"results"`
+}
+
+// jobResults is a job status's "results". The Job Statuses reference
+// documents it as an array of per-record results or, for some jobs, one
+// object saying whether every record succeeded ({"success": true}); it may
+// also be null or absent until the job completes.
+type jobResults struct {
+	items []jobResult
+	all   *bool // the object form's "success"
+}
+
+func (r *jobResults) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case bytes.Equal(b, []byte("null")):
+		return nil
+	case len(b) > 0 && b[0] == '{':
+		var o struct {
+			Success *bool `json:"success"`
+		}
+		if err := json.Unmarshal(b, &o); err != nil {
+			return err
+		}
+		r.all = o.Success
+		return nil
+	}
+	return json.Unmarshal(b, &r.items)
 }
 
 // jobResult is one item of a job status's results.
 type jobResult struct {
-	Index   *int   `json:"index"`
-	ID      int64  `json:"id"`
-	Action  string `json:"action"`
-	Status  string `json:"status"`
-	Success *bool  `json:"success"`
-	Error   string `json:"error"`
-	Details string `json:"details"`
+	Index   *int      `json:"index"`
+	ID      int64     `json:"id"`
+	Action  string    `json:"action"`
+	Status  string    `json:"status"`
+	Success *bool     `json:"success"`
+	Error   looseText `json:"error"`
+	Details looseText `json:"details"`
+}
+
+// looseText is a result's error or details: documented as a string, kept
+// as compact JSON when it comes as anything else (an object of field
+// errors, say), so that an unexpected shape is reported, not fatal.
+type looseText string
+
+func (t *looseText) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*t = looseText(s)
+		return nil
+	}
+	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return err
+	}
+	*t = looseText(buf.String())
+	return nil
 }
 
 func (r *jobResult) failed() bool {
@@ -206,9 +257,10 @@ func (c *Client) await(ctx context.Context, s bulkSpec, idx []int, js jobStatus,
 	}
 	switch js.Status {
 	case "completed":
-		c.mapResults(s, idx, js.Results, res)
-	case "failed":
-		msg := "bulk job " + js.ID + " failed"
+		missing := c.mapResults(s, idx, js.Results.items, res)
+		c.settleMissing(ctx, s, missing, js.Results.all, res)
+	case "failed", "killed":
+		msg := "bulk job " + js.ID + " " + js.Status
 		if js.Message != "" {
 			msg += ": " + js.Message
 		}
@@ -218,9 +270,46 @@ func (c *Client) await(ctx context.Context, s bulkSpec, idx []int, js jobStatus,
 	}
 }
 
+// settleMissing decides the records of a completed job that have no result
+// of their own (missing, indexes into res): creates are looked up, so that
+// a record the job made is neither reported failed nor made again; other
+// records succeed when the job's results said, in the object form, that
+// every record did; the rest fail, to be tried again by the next run.
+func (c *Client) settleMissing(ctx context.Context, s bulkSpec, missing []int, all *bool, res []syncer.WriteResult) {
+	if len(missing) == 0 {
+		return
+	}
+	found := map[int]int64{}
+	why := "the bulk job reported no result for this record"
+	if s.lookup != nil {
+		var err error
+		if found, err = s.lookup(ctx, missing); err != nil {
+			found, why = map[int]int64{}, why+", and looking it up failed: "+err.Error()
+		} else {
+			why += ", and it was not found afterwards"
+		}
+	}
+	allOK := all != nil && *all && s.lookup == nil
+	for _, i := range missing {
+		var id int64
+		if s.ids != nil {
+			id = s.ids[i]
+		}
+		switch fid, ok := found[i]; {
+		case ok:
+			res[i] = syncer.WriteResult{ID: fid}
+		case allOK:
+			res[i] = syncer.WriteResult{ID: id}
+		default:
+			res[i] = syncer.WriteResult{ID: id, Err: &syncer.Error{Code: syncer.CodeItemFailed, Op: s.op, Record: s.record(i), Message: why}}
+		}
+	}
+}
+
 // mapResults assigns each result to its record: by index when present,
-// else by Zendesk ID, else by position.
-func (c *Client) mapResults(s bulkSpec, idx []int, results []jobResult, res []syncer.WriteResult) {
+// else by Zendesk ID, else by position. It returns the records (indexes
+// into res) that no result is for.
+func (c *Client) mapResults(s bulkSpec, idx []int, results []jobResult, res []syncer.WriteResult) (missing []int) {
 	got := make([]*jobResult, len(idx))
 	byID := map[int64][]int{}
 	if s.ids != nil {
@@ -258,17 +347,16 @@ func (c *Client) mapResults(s bulkSpec, idx []int, results []jobResult, res []sy
 		}
 		switch {
 		case r == nil:
-			res[i] = syncer.WriteResult{ID: id, Err: &syncer.Error{Code: syncer.CodeItemFailed, Op: s.op, Record: s.record(i),
-				Message: "the bulk job reported no result for this record"}}
+			missing = append(missing, i)
 		case r.failed() && s.deleting && r.Error == "RecordNotFound":
 			res[i] = syncer.WriteResult{ID: id}
 		case r.failed():
-			msg := r.Error
+			msg := string(r.Error)
 			if r.Details != "" {
 				if msg != "" {
 					msg += ": "
 				}
-				msg += r.Details
+				msg += string(r.Details)
 			}
 			if msg == "" {
 				msg = "the record was rejected"
@@ -285,12 +373,13 @@ func (c *Client) mapResults(s bulkSpec, idx []int, results []jobResult, res []sy
 			res[i] = syncer.WriteResult{ID: id}
 		}
 	}
+	return missing
 }
 
 // emailTaken reports whether a failed user create failed because the
 // e-mail belongs to an existing user.
 func emailTaken(r *jobResult) bool {
-	d := strings.ToLower(r.Details + " " + r.Error)
+	d := strings.ToLower(string(r.Details + " " + r.Error))
 	return r.Error == "DuplicateValue" || strings.Contains(d, "already being used") ||
 		(strings.Contains(d, "email") && strings.Contains(d, "already"))
 }

@@ -547,3 +547,85 @@ func TestObserveSeesEveryCall(t *testing.T) {
 		t.Fatalf("observed %+v, total %d", seen, c.TotalCalls())
 	}
 }
+
+// The Job Statuses reference documents "results" as an array of per-record
+// results or as one object ({"success": true}). In the object form the
+// records of a completed job are still settled one by one: creates are
+// looked up for their IDs (and a record the job did not make fails), and
+// updates and deletes succeed when the object says every record did.
+func TestJobResultsInTheObjectForm(t *testing.T) {
+	srv, c := setup(t)
+	srv.SetResultsObject(true)
+	ctx := context.Background()
+	created := c.CreateOrgs(ctx, orgWrites(3))
+	mustOK(t, created)
+	for i, r := range created {
+		if o, ok := srv.Org(r.ID); !ok || o.ExternalID != extID(i) {
+			t.Fatalf("created %d: ID %d is not the org Zendesk made (%+v)", i, r.ID, o)
+		}
+	}
+	mustOK(t, c.UpdateOrgs(ctx, []syncer.OrgWrite{{ID: created[0].ID, Name: "Renamed"}}))
+	if o, _ := srv.Org(created[0].ID); o.Name != "Renamed" {
+		t.Fatalf("update did not apply: %+v", o)
+	}
+	mustOK(t, c.DeleteOrgs(ctx, []int64{created[1].ID}))
+	if _, ok := srv.Org(created[1].ID); ok {
+		t.Fatal("delete did not apply")
+	}
+
+	srv.FailItems(func(_ string, item map[string]any) bool { return item["name"] == "Org 11" })
+	res := c.CreateOrgs(ctx, orgWrites(13)[10:])
+	for i, r := range res {
+		switch {
+		case i == 1 && (syncer.ErrorCode(r.Err) != syncer.CodeItemFailed || !strings.Contains(r.Err.Error(), extID(11))):
+			t.Fatalf("the record the job did not make: %+v", r)
+		case i != 1 && (r.Err != nil || r.ID == 0):
+			t.Fatalf("record %d the job made: %+v", i, r)
+		}
+	}
+	res = c.UpdateOrgs(ctx, []syncer.OrgWrite{{ID: created[2].ID, Name: "Org 11"}})
+	if syncer.ErrorCode(res[0].Err) != syncer.CodeItemFailed {
+		t.Fatalf("an update in a job that says not every record succeeded: %+v", res[0])
+	}
+}
+
+// A job an administrator kills, and a result whose details are not the
+// documented string, are reported with their codes, not misread.
+func TestKilledJobsAndUnexpectedDetails(t *testing.T) {
+	var mu sync.Mutex
+	status := "killed"
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodPost {
+			_, _ = w.Write([]byte(`{"job_status": {"id": "j1", "status": "queued", "results": null}}`))
+			return
+		}
+		if status == "killed" {
+			_, _ = w.Write([]byte(`{"job_status": {"id": "j1", "status": "killed", "message": "Killed by an admin"}}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"job_status": {"id": "j1", "status": "completed", "results": [
+			{"index": 0, "id": 7, "status": "Created", "success": true},
+			{"index": 1, "error": "RecordInvalid", "details": {"name": [{"description": "Name is too long"}]}, "status": "Failed"}]}}`))
+	}))
+	defer fake.Close()
+	c := newClient(t, fake.URL)
+	res := c.CreateOrgs(context.Background(), orgWrites(2))
+	for i, r := range res {
+		if syncer.ErrorCode(r.Err) != syncer.CodeAPIError || !strings.Contains(r.Err.Error(), "killed") {
+			t.Fatalf("record %d of a killed job: %+v", i, r)
+		}
+	}
+	mu.Lock()
+	status = "completed"
+	mu.Unlock()
+	res = c.CreateOrgs(context.Background(), orgWrites(2))
+	if res[0].Err != nil || res[0].ID != 7 {
+		t.Fatalf("the record that succeeded: %+v", res[0])
+	}
+	if syncer.ErrorCode(res[1].Err) != syncer.CodeItemFailed || !strings.Contains(res[1].Err.Error(), "Name is too long") {
+		t.Fatalf("the record with object details: %+v", res[1])
+	}
+}

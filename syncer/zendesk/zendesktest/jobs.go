@@ -107,6 +107,17 @@ func (s *Server) jobJSON(j *job) map[string]any {
 		progress = total
 		results = j.Results
 	}
+	if s.resultsObject {
+		obj := map[string]any{}
+		if j.Status == "completed" {
+			ok := true
+			for _, r := range j.Results {
+				ok = ok && r.Success
+			}
+			obj["success"] = ok
+		}
+		results = obj
+	}
 	return map[string]any{
 		"id": j.ID, "url": fmt.Sprintf("%s/api/v2/job_statuses/%s.json", s.srv.URL, j.ID),
 		"job_type": j.Type, "status": j.Status, "total": total, "progress": progress,

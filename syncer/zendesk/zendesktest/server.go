@@ -107,6 +107,9 @@ type Server struct {
 
 	latency   time.Duration
 	onRequest func(method, endpoint string)
+	// resultsObject: job statuses carry "results" in the documented
+	// object form ({"success": …}) instead of the per-record array.
+	resultsObject bool
 
 	mu         sync.Mutex
 	email      string
@@ -372,7 +375,9 @@ func (s *Server) OrgCount() int {
 // OnRequest sets a function called with the method and endpoint pattern of
 // every request as it arrives, before it is handled (nil clears it); tests
 // use it to act at a precise moment of a run, such as killing a process
-// once some bulk jobs arrived. It must not call the server's methods.
+// once some bulk jobs arrived. It runs without the server's lock, so it
+// may call the server's methods (a fault armed there applies to the
+// request at hand).
 func (s *Server) OnRequest(fn func(method, endpoint string)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -386,6 +391,17 @@ func (s *Server) SetRateLimit(perMinute int) {
 	defer s.mu.Unlock()
 	s.rpm = perMinute
 	s.window, s.windowN = time.Time{}, 0
+}
+
+// SetResultsObject makes job statuses carry "results" in the object form
+// the Job Statuses reference also documents, {"success": true} when every
+// record of a completed job succeeded ({"success": false} otherwise, and
+// {} before it completes), instead of one result a record. false restores
+// the array.
+func (s *Server) SetResultsObject(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.resultsObject = on
 }
 
 // SetLatency changes the wait before each request is handled (see
