@@ -174,22 +174,25 @@ type queryPage struct {
 // INVALID_SESSION_ID), keeps one page of raw records at a time. A page
 // that says it is not the last but names no next page is an error, where
 // the library would loop for ever.
+//
+// A subquery's result is paged too when a record has many children
+// (done:false and its own nextRecordsUrl inside the record; SOQL and SOSL
+// Reference, "Understanding Query Results"). The library does not follow
+// it; queryEach reads the rest of each such result into the record before
+// fn sees it, and before the parent's next page, which invalidates the
+// child locators of the page before it.
 func (c *Client) queryEach(ctx context.Context, q string, fn func(total int, rec map[string]any)) error {
 	uri := "/query/?q=" + url.QueryEscape(q)
 	for {
-		syncer.CountCall(ctx)
-		resp, err := c.sf.DoRequest(http.MethodGet, uri, nil)
-		if err != nil {
-			return err
-		}
 		var page queryPage
-		err = json.NewDecoder(resp.Body).Decode(&page)
-		resp.Body.Close()
-		if err != nil {
+		if err := c.getPage(ctx, uri, &page); err != nil {
 			return err
 		}
 		total := min(max(page.TotalSize, 0), maxSizeHint)
 		for i, r := range page.Records {
+			if err := c.completeSubqueries(ctx, r); err != nil {
+				return err
+			}
 			fn(total, r)
 			page.Records[i] = nil
 		}
@@ -197,11 +200,70 @@ func (c *Client) queryEach(ctx context.Context, q string, fn func(total int, rec
 			return nil
 		}
 		if page.NextRecordsURL == "" {
-			return &syncer.Error{Code: syncer.CodeBadResponse,
-				Message: "Salesforce answered a query page with done:false and no nextRecordsUrl"}
+			return errNoNextPage()
 		}
-		uri = strings.TrimPrefix(page.NextRecordsURL, "/services/data/"+apiVersion)
+		uri = nextPagePath(page.NextRecordsURL)
 	}
+}
+
+// errNoNextPage is the error of a page that is not the last but names no
+// next one (a new value each time: classify sets its Op).
+func errNoNextPage() error {
+	return &syncer.Error{Code: syncer.CodeBadResponse,
+		Message: "Salesforce answered a query page with done:false and no nextRecordsUrl"}
+}
+
+// getPage reads one query page at uri into page.
+func (c *Client) getPage(ctx context.Context, uri string, page any) error {
+	syncer.CountCall(ctx)
+	resp, err := c.sf.DoRequest(http.MethodGet, uri, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(page)
+}
+
+// completeSubqueries reads the remaining pages of each subquery result of
+// rec that is not done ({"totalSize","done":false,"nextRecordsUrl","records"})
+// and leaves it done, with all its records.
+func (c *Client) completeSubqueries(ctx context.Context, rec map[string]any) error {
+	for _, v := range rec {
+		sub, ok := v.(map[string]any)
+		if !ok {
+			continue
+		}
+		done, isResult := sub["done"].(bool)
+		records, hasRecords := sub["records"].([]any)
+		if !isResult || !hasRecords || done {
+			continue
+		}
+		next, _ := sub["nextRecordsUrl"].(string)
+		for !done {
+			if next == "" {
+				return errNoNextPage()
+			}
+			var page struct {
+				Done           bool   `json:"done"`
+				NextRecordsURL string `json:"nextRecordsUrl"`
+				Records        []any  `json:"records"`
+			}
+			if err := c.getPage(ctx, nextPagePath(next), &page); err != nil {
+				return err
+			}
+			records = append(records, page.Records...)
+			done, next = page.Done, page.NextRecordsURL
+		}
+		sub["records"], sub["done"] = records, true
+		delete(sub, "nextRecordsUrl")
+	}
+	return nil
+}
+
+// nextPagePath turns a nextRecordsUrl (/services/data/v62.0/query/…) into
+// the path DoRequest expects after the version.
+func nextPagePath(u string) string {
+	return strings.TrimPrefix(u, "/services/data/"+apiVersion)
 }
 
 // maxSizeHint bounds the room reserved from a query's totalSize, so that a

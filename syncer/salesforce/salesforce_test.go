@@ -518,3 +518,53 @@ func TestTruncatedResultIsReturnedAsComplete(t *testing.T) {
 		t.Errorf("truncated result has %d accounts, full %d", len(half), len(full))
 	}
 }
+
+func TestPagedSubqueryResultsAreReadWhole(t *testing.T) {
+	// Salesforce may page a subquery's result when a record has many
+	// children: done:false and a nextRecordsUrl inside the record. Every
+	// subscription and sold-to contact must still be read, before the
+	// parent's next page invalidates the child locators.
+	account := func(n, children int) salesforcetest.Account {
+		a := salesforcetest.Account{ID: fmt.Sprintf("0010000000000%02dAAA", n), Name: fmt.Sprint("Account ", n),
+			Type: "Customer", Territory: "PUBSEC_DOD"}
+		for i := range children {
+			end := fmt.Sprintf("2030-01-%02d", i+1)
+			a.CustomerSubscriptions = append(a.CustomerSubscriptions, salesforcetest.CustomerSubscription{Status: "Active", EndDate: end, Tier: "Premium"})
+			a.ZuoraSubscriptions = append(a.ZuoraSubscriptions, salesforcetest.ZuoraSubscription{Name: fmt.Sprint("A-S", i), Status: "Active", EndDate: end, SupportLevel: "Standard"})
+			a.SoldTo = append(a.SoldTo, salesforcetest.SoldTo{Name: fmt.Sprint("Sold to ", i), Email: fmt.Sprintf("sold%d@example.com", i)})
+		}
+		return a
+	}
+	want := map[string]int{} // account ID -> children in each subquery
+	var accts []salesforcetest.Account
+	for n, children := range []int{7, 0, 2, 3, 5} {
+		a := account(n+1, children)
+		accts = append(accts, a)
+		want[a.ID] = children
+	}
+	srv := salesforcetest.NewServer(salesforcetest.WithAccounts(accts...),
+		salesforcetest.WithPageSize(2), salesforcetest.WithSubqueryPageSize(2))
+	defer srv.Close()
+	c := newClient(t, srv)
+	for _, scope := range []syncer.Scope{syncer.Global, syncer.Federal} {
+		t.Run(string(scope), func(t *testing.T) {
+			got, err := c.Accounts(context.Background(), scope, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("got %d accounts, want %d", len(got), len(want))
+			}
+			for _, a := range got {
+				n := want[a.ID]
+				if len(a.Subscriptions) != 2*n || len(a.SoldTo) != n || len(a.Problems) != 0 {
+					t.Errorf("account %s: %d subscriptions, %d sold-to, problems %v; want %d, %d, none",
+						a.ID, len(a.Subscriptions), len(a.SoldTo), a.Problems, 2*n, n)
+				} else if n > 0 && (a.SoldTo[n-1].Email != fmt.Sprintf("sold%d@example.com", n-1) ||
+					a.Subscriptions[n-1].EndDate != fmt.Sprintf("2030-01-%02d", n)) {
+					t.Errorf("account %s: children out of order: %+v %+v", a.ID, a.Subscriptions, a.SoldTo)
+				}
+			}
+		})
+	}
+}

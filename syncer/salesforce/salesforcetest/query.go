@@ -82,12 +82,47 @@ func (s *Server) handleQueryMore(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.calls.QueryMore++
 	cur := s.cursors[loc]
+	child := s.children[loc]
+	if cur != nil {
+		// The parent's next page invalidates the child locators of the
+		// page before it.
+		for l, c := range s.children {
+			if c.parent == loc {
+				delete(s.children, l)
+			}
+		}
+	}
 	s.mu.Unlock()
+	if child != nil && ok && err == nil && off > 0 && off < len(child.records) {
+		s.writeChildPage(w, child, loc, off)
+		return
+	}
 	if !ok || err != nil || cur == nil || off <= 0 || off >= cur.len() {
 		writeErrors(w, http.StatusBadRequest, errInvalidQueryLocator, "invalid query locator")
 		return
 	}
 	s.writePage(w, cur, loc, off)
+}
+
+// childCursor is the rest of a paged subquery result (WithSubqueryPageSize).
+type childCursor struct {
+	parent  string // locator of the parent query ("" when it has one page)
+	records []any
+}
+
+// writeChildPage answers one page of a subquery result from offset off.
+func (s *Server) writeChildPage(w http.ResponseWriter, c *childCursor, locator string, off int) {
+	total := len(c.records)
+	end := min(off+s.subPageSize, total)
+	page := queryPage{TotalSize: total, Done: end >= total, Records: c.records[off:end]}
+	if !page.Done {
+		page.NextRecordsURL = dataPrefix + "/query/" + locator + "-" + strconv.Itoa(end)
+	} else {
+		s.mu.Lock()
+		delete(s.children, locator)
+		s.mu.Unlock()
+	}
+	writeJSON(w, http.StatusOK, page)
 }
 
 // writePage answers one page of cur from offset off. The last page has
@@ -104,12 +139,13 @@ func (s *Server) writePage(w http.ResponseWriter, cur *cursor, locator string, o
 		delete(s.cursors, locator)
 		s.mu.Unlock()
 	}
+	p := childPager{s, locator}
 	for i := off; i < end; i++ {
 		switch cur.kind {
 		case kindGlobalAccounts:
-			page.Records = append(page.Records, renderGlobal(cur.accounts[i]))
+			page.Records = append(page.Records, renderGlobal(p, cur.accounts[i]))
 		case kindFederalAccounts:
-			page.Records = append(page.Records, renderFederal(cur.accounts[i]))
+			page.Records = append(page.Records, renderFederal(p, cur.accounts[i]))
 		case kindFederalContacts:
 			page.Records = append(page.Records, renderContact(cur.contacts[i]))
 		}
@@ -157,18 +193,42 @@ func attrs(typ, id string) attributes {
 }
 
 type subquery[T any] struct {
-	TotalSize int  `json:"totalSize"`
-	Done      bool `json:"done"`
-	Records   []T  `json:"records"`
+	TotalSize      int    `json:"totalSize"`
+	Done           bool   `json:"done"`
+	NextRecordsURL string `json:"nextRecordsUrl,omitempty"`
+	Records        []T    `json:"records"`
+}
+
+// childPager pages the subquery results of one parent page.
+type childPager struct {
+	s      *Server
+	parent string // locator of the parent query
 }
 
 // sub returns a subquery result, or nil (sent as null) when it is empty, as
-// Salesforce does.
-func sub[T any](records []T) *subquery[T] {
+// Salesforce does. With WithSubqueryPageSize it holds the first page only,
+// done:false and a nextRecordsUrl for the rest.
+func sub[T any](p childPager, records []T) *subquery[T] {
 	if len(records) == 0 {
 		return nil
 	}
-	return &subquery[T]{TotalSize: len(records), Done: true, Records: records}
+	q := &subquery[T]{TotalSize: len(records), Done: true, Records: records}
+	n := p.s.subPageSize
+	if n <= 0 || len(records) <= n {
+		return q
+	}
+	all := make([]any, len(records))
+	for i, r := range records {
+		all[i] = r
+	}
+	p.s.mu.Lock()
+	p.s.seq++
+	loc := makeID("01g", 'Q', 0, p.s.seq)
+	p.s.children[loc] = &childCursor{parent: p.parent, records: all}
+	p.s.mu.Unlock()
+	q.Done, q.Records = false, records[:n]
+	q.NextRecordsURL = dataPrefix + "/query/" + loc + "-" + strconv.Itoa(n)
+	return q
 }
 
 type wireCustomerSub struct {
@@ -273,7 +333,7 @@ func childID(prefix, parent string, i int) string {
 	return caseSafeID(string(appendBase62(b, uint64(i), 3)))
 }
 
-func renderSubs(a *Account) (*subquery[wireCustomerSub], *subquery[wireZuoraSub], *subquery[wireSoldTo]) {
+func renderSubs(p childPager, a *Account) (*subquery[wireCustomerSub], *subquery[wireZuoraSub], *subquery[wireSoldTo]) {
 	var cs []wireCustomerSub
 	for i, x := range a.CustomerSubscriptions {
 		if eq(x.Status, "Active") {
@@ -294,11 +354,11 @@ func renderSubs(a *Account) (*subquery[wireCustomerSub], *subquery[wireZuoraSub]
 			st = append(st, wireSoldTo{attrs("Zuora__CustomerAccount__c", childID("a0B", a.ID, i)), str(x.Name), x.Email})
 		}
 	}
-	return sub(cs), sub(zs), sub(st)
+	return sub(p, cs), sub(p, zs), sub(p, st)
 }
 
-func renderGlobal(a *Account) wireGlobalAccount {
-	cs, zs, st := renderSubs(a)
+func renderGlobal(p childPager, a *Account) wireGlobalAccount {
+	cs, zs, st := renderSubs(p, a)
 	return wireGlobalAccount{
 		Attributes: attrs("Account", a.ID), ID: str(a.ID), Name: str(a.Name),
 		CARR: a.CARR, Employees: a.Employees, Owner: a.Owner, Licenses: a.Licenses,
@@ -309,8 +369,8 @@ func renderGlobal(a *Account) wireGlobalAccount {
 	}
 }
 
-func renderFederal(a *Account) wireFederalAccount {
-	cs, zs, st := renderSubs(a)
+func renderFederal(p childPager, a *Account) wireFederalAccount {
+	cs, zs, st := renderSubs(p, a)
 	var sa *wireUser
 	if a.SolutionsArchitect != "" {
 		sa = &wireUser{attrs("User", childID("005", a.ID, 0)), a.SolutionsArchitect}

@@ -188,6 +188,56 @@ func TestPagingNeverSaysNotDoneWithoutNextRecordsURL(t *testing.T) {
 	}
 }
 
+func TestSubqueryPagesAndTheirInvalidation(t *testing.T) {
+	a := func(id string) salesforcetest.Account {
+		return salesforcetest.Account{ID: id, Name: id, Type: "Customer", SoldTo: []salesforcetest.SoldTo{
+			{Name: "a"}, {Name: "b"}, {Name: "c"}, {Name: "d"}, {Name: "e"}}}
+	}
+	srv := salesforcetest.NewServer(salesforcetest.WithPageSize(1), salesforcetest.WithSubqueryPageSize(2),
+		salesforcetest.WithAccounts(a("001000000000001AAA"), a("001000000000002AAA")))
+	defer srv.Close()
+	sf := login(t, srv)
+	type page struct {
+		TotalSize      int
+		Done           bool
+		NextRecordsURL string `json:"nextRecordsUrl"`
+		Records        []map[string]json.RawMessage
+	}
+	get := func(uri string) (page, error) {
+		var p page
+		resp, err := sf.DoRequest(http.MethodGet, strings.TrimPrefix(uri, "/services/data/v62.0"), nil)
+		if err != nil {
+			return p, err
+		}
+		defer resp.Body.Close()
+		return p, json.NewDecoder(resp.Body).Decode(&p)
+	}
+	first, err := get("/query/?q=" + url.QueryEscape(salesforcetest.GlobalAccountsQuery))
+	if err != nil || len(first.Records) != 1 {
+		t.Fatalf("first page: %+v, %v", first, err)
+	}
+	var soldTo page
+	if err := json.Unmarshal(first.Records[0]["Zuora__R00N40000001kyLcEAI__r"], &soldTo); err != nil {
+		t.Fatal(err)
+	}
+	if soldTo.Done || soldTo.TotalSize != 5 || len(soldTo.Records) != 2 || !strings.HasPrefix(soldTo.NextRecordsURL, "/services/data/v62.0/query/01g") {
+		t.Fatalf("first page of the subquery: %+v", soldTo)
+	}
+	more, err := get(soldTo.NextRecordsURL)
+	if err != nil || more.Done || more.TotalSize != 5 || len(more.Records) != 2 || more.NextRecordsURL == "" {
+		t.Fatalf("second page of the subquery: %+v, %v", more, err)
+	}
+	// The parent's next page invalidates the child locators of the page
+	// before it.
+	second, err := get(first.NextRecordsURL)
+	if err != nil || len(second.Records) != 1 {
+		t.Fatalf("second page: %+v, %v", second, err)
+	}
+	if _, err := get(more.NextRecordsURL); err == nil || !strings.Contains(err.Error(), "INVALID_QUERY_LOCATOR") {
+		t.Errorf("child page after the parent's next page: %v, want INVALID_QUERY_LOCATOR", err)
+	}
+}
+
 func TestGenerateIsDeterministicAndUnique(t *testing.T) {
 	a := salesforcetest.Generate(42, 2000, salesforcetest.GenerateOptions{})
 	b := salesforcetest.Generate(42, 2000, salesforcetest.GenerateOptions{})

@@ -123,6 +123,23 @@ func WithPageSize(n int) Option {
 	}
 }
 
+// WithSubqueryPageSize makes the fake page the result of each subquery
+// (subscriptions, sold-to contacts) n records at a time, as Salesforce may
+// when a record has many children ("Subquery results are like regular query
+// results in that you might need to use queryMore() to retrieve all the
+// records if there are many children", SOQL and SOSL Reference,
+// "Understanding Query Results"): the nested result has done:false and its
+// own nextRecordsUrl, served like any further query page. As in Salesforce,
+// the next page of the parent query invalidates the child locators of the
+// page before it. 0 (the default) sends every child in the nested result.
+func WithSubqueryPageSize(n int) Option {
+	return func(s *Server) {
+		if n >= 0 {
+			s.subPageSize = n
+		}
+	}
+}
+
 // WithAccounts loads accounts into the fake, as AddAccounts does.
 func WithAccounts(accounts ...Account) Option {
 	return func(s *Server) { s.addAccountsLocked(accounts) }
@@ -149,6 +166,7 @@ type Server struct {
 	srv                *httptest.Server
 	creds              Credentials
 	pageSize           int
+	subPageSize        int
 	requiredCaseFields []string
 
 	mu           sync.Mutex
@@ -160,6 +178,7 @@ type Server struct {
 	caseByID     map[string]*Case
 	tokens       map[string]bool
 	cursors      map[string]*cursor
+	children     map[string]*childCursor
 	seq          uint64
 	calls        Calls
 
@@ -183,6 +202,7 @@ func NewServer(opts ...Option) *Server {
 		caseByID:           map[string]*Case{},
 		tokens:             map[string]bool{},
 		cursors:            map[string]*cursor{},
+		children:           map[string]*childCursor{},
 	}
 	for _, o := range opts {
 		o(s)
