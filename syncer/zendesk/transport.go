@@ -94,6 +94,13 @@ func (t *transport) idempotent(req *http.Request) bool {
 // whole before it is returned, so that the timeout covers it.
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
+	if req.Header.Get("Accept") == "" {
+		// "You must set an Accept: application/json header on all
+		// requests" (Zendesk API, Requests); the library sets only
+		// Content-Type.
+		req = req.Clone(ctx)
+		req.Header.Set("Accept", "application/json")
+	}
 	endpoint := endpointPattern(req.URL.Path)
 	lim := t.limiter
 	if strings.HasPrefix(endpoint, "/incremental/") {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -627,5 +629,77 @@ func TestKilledJobsAndUnexpectedDetails(t *testing.T) {
 	}
 	if syncer.ErrorCode(res[1].Err) != syncer.CodeItemFailed || !strings.Contains(res[1].Err.Error(), "Name is too long") {
 		t.Fatalf("the record with object details: %+v", res[1])
+	}
+}
+
+// TestEveryRequestAcceptsJSON runs the adapter against an API that, as the
+// Zendesk reference says it may ("You must set an Accept: application/json
+// header on all requests", Requests), refuses a request without that
+// header: the library's own requests do not set it.
+func TestEveryRequestAcceptsJSON(t *testing.T) {
+	srv := zendesktest.NewServer()
+	t.Cleanup(srv.Close)
+	target, _ := url.Parse(srv.URL())
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var mu sync.Mutex
+	var refused []string
+	strict := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.Header.Get("Accept"), "application/json") {
+			mu.Lock()
+			refused = append(refused, r.Method+" "+r.URL.Path)
+			mu.Unlock()
+			w.Header().Set("Content-Type", "text/plain")
+			w.WriteHeader(http.StatusNotAcceptable)
+			_, _ = w.Write([]byte("Accept: application/json is required"))
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(strict.Close)
+	c := newClient(t, strict.URL)
+	ctx := context.Background()
+
+	orgID := srv.AddOrg(syncer.Org{Name: "Acme", ExternalID: extID(1)})
+	req := srv.AddUser(syncer.User{Name: "R", Email: "r@example.com", OrgID: orgID})
+	id := srv.AddTicket(syncer.Ticket{Subject: "Help", OrgID: orgID, RequesterID: req, Status: "open"})
+	if _, err := c.ListOrgs(ctx); err != nil {
+		t.Errorf("ListOrgs: %v", err)
+	}
+	if _, err := c.ListUsers(ctx); err != nil {
+		t.Errorf("ListUsers: %v", err)
+	}
+	if _, err := c.GetOrg(ctx, orgID); err != nil {
+		t.Errorf("GetOrg: %v", err)
+	}
+	if n, err := c.OrgCount(ctx); err != nil || n != 1 {
+		t.Errorf("OrgCount = %d, %v", n, err)
+	}
+	if orgs, err := c.OrgsByExternalID(ctx, []string{extID(1)}); err != nil || len(orgs) != 1 {
+		t.Errorf("OrgsByExternalID = %v, %v", orgs, err)
+	}
+	if users, err := c.UsersByEmail(ctx, []string{"r@example.com"}); err != nil || len(users) != 1 {
+		t.Errorf("UsersByEmail = %v, %v", users, err)
+	}
+	if open, err := c.OrgHasOpenTickets(ctx, orgID); err != nil || !open {
+		t.Errorf("OrgHasOpenTickets = %v, %v", open, err)
+	}
+	if tk, err := c.GetTicket(ctx, id); err != nil || tk.RequesterEmail != "r@example.com" {
+		t.Errorf("GetTicket = %+v, %v", tk, err)
+	}
+	if err := c.SetTicketCaseID(ctx, id, "500XX0000012345AAA"); err != nil {
+		t.Errorf("SetTicketCaseID: %v", err)
+	}
+	if _, _, _, err := c.TicketsSince(ctx, "", time.Now().Add(-time.Hour)); err != nil {
+		t.Errorf("TicketsSince: %v", err)
+	}
+	res := c.CreateOrgs(ctx, []syncer.OrgWrite{{ExternalID: extID(2), Name: "Beta"}})
+	mustOK(t, res)
+	mustOK(t, c.UpdateOrgs(ctx, []syncer.OrgWrite{{ID: res[0].ID, Tags: []string{"x"}}}))
+	mustOK(t, c.UpsertUsers(ctx, []syncer.UserWrite{{Name: "U", Email: "u@example.com"}}))
+	mustOK(t, c.DeleteOrgs(ctx, []int64{res[0].ID}))
+	mu.Lock()
+	defer mu.Unlock()
+	if len(refused) > 0 {
+		t.Fatalf("requests sent without Accept: application/json: %v", refused)
 	}
 }
