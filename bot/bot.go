@@ -7,7 +7,8 @@
 // Slack and it. Every envelope is acknowledged at once (Slack allows
 // AckDeadline), the work runs afterwards in a goroutine bounded by a
 // semaphore, and the answer goes through the command's response_url or
-// chat.postMessage.
+// chat.postMessage. An envelope delivered again is acknowledged again and
+// not run twice.
 package bot
 
 import (
@@ -41,6 +42,15 @@ const ResponseURLLifetime = 30 * time.Minute
 
 // WorkingText is the immediate answer to every command, sent with its ack.
 const WorkingText = "Working on it…"
+
+// RedeliveryWindow is how long the bot remembers the envelopes it
+// received. Socket Mode delivers at least once: an envelope whose ack Slack
+// did not count (sent late, or lost with a connection being refreshed)
+// comes again with its envelope_id and retry_attempt/retry_reason set
+// (https://api.slack.com/apis/connections/socket-implement). A redelivery
+// within the window is acknowledged again but not run again: a command or
+// an Apply runs once. The window covers the life of a response_url.
+const RedeliveryWindow = ResponseURLLifetime
 
 // Defaults of Config.
 const (
@@ -90,6 +100,9 @@ type Bot struct {
 	grace   time.Duration
 	log     *slog.Logger
 	botUser atomic.Value // string
+	// seen holds when each envelope was first received, by envelope_id;
+	// only the events goroutine uses it.
+	seen map[string]time.Time
 	// connected is set while the Socket Mode connection is up.
 	connected atomic.Bool
 	wg        sync.WaitGroup
@@ -148,6 +161,7 @@ func New(cfg Config) (*Bot, error) {
 		timeout: cfg.WorkTimeout,
 		grace:   cfg.ShutdownGrace,
 		log:     cfg.Logger,
+		seen:    map[string]time.Time{},
 	}
 	b.botUser.Store("")
 	return b, nil
@@ -167,7 +181,10 @@ func (b *Bot) Connected() bool { return b.connected.Load() }
 func (b *Bot) Run(ctx context.Context) error {
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
-	go b.events(ctx, workCtx)
+	evCtx, stopEvents := context.WithCancel(ctx)
+	defer stopEvents()
+	evDone := make(chan struct{})
+	go func() { defer close(evDone); b.events(evCtx, workCtx) }()
 
 	var runErr error
 	backoff := time.Second
@@ -200,6 +217,10 @@ func (b *Bot) Run(ctx context.Context) error {
 		backoff = min(2*backoff, time.Minute)
 	}
 
+	// No command is started once the events goroutine is gone, so the
+	// wait below sees them all.
+	stopEvents()
+	<-evDone
 	done := make(chan struct{})
 	go func() { b.wg.Wait(); close(done) }()
 	select {
@@ -244,6 +265,9 @@ func (b *Bot) handle(ctx, workCtx context.Context, evt socketmode.Event) {
 			return
 		}
 		b.ack(ctx, evt.Request, map[string]any{"response_type": "ephemeral", "text": WorkingText + " `" + cmd.Command + " " + cut(cmd.Text, 200) + "`"})
+		if b.redelivered(ctx, evt.Request) {
+			return
+		}
 		b.spawn(workCtx, func(ctx context.Context) { b.command(ctx, cmd) })
 	case socketmode.EventTypeInteractive:
 		cb, ok := evt.Data.(slack.InteractionCallback)
@@ -251,6 +275,9 @@ func (b *Bot) handle(ctx, workCtx context.Context, evt socketmode.Event) {
 			return
 		}
 		b.ack(ctx, evt.Request, nil)
+		if b.redelivered(ctx, evt.Request) {
+			return
+		}
 		if cb.Type != slack.InteractionTypeBlockActions || len(cb.ActionCallback.BlockActions) == 0 {
 			return
 		}
@@ -271,6 +298,27 @@ func (b *Bot) handle(ctx, workCtx context.Context, evt socketmode.Event) {
 		}
 		b.log.WarnContext(ctx, "slack socket mode", "event", string(evt.Type), "data", fmt.Sprint(evt.Data))
 	}
+}
+
+// redelivered reports whether req's envelope was received before, within
+// RedeliveryWindow, and remembers it otherwise.
+func (b *Bot) redelivered(ctx context.Context, req *socketmode.Request) bool {
+	now := time.Now()
+	for id, at := range b.seen {
+		if now.Sub(at) > RedeliveryWindow {
+			delete(b.seen, id)
+		}
+	}
+	if req.EnvelopeID == "" {
+		return false
+	}
+	if _, ok := b.seen[req.EnvelopeID]; ok {
+		b.log.InfoContext(ctx, "envelope received again; not run again", "envelope", req.EnvelopeID,
+			"retry_attempt", req.RetryAttempt, "retry_reason", req.RetryReason)
+		return true
+	}
+	b.seen[req.EnvelopeID] = now
+	return false
 }
 
 // ack acknowledges an envelope at once; Slack gives AckDeadline.

@@ -1,6 +1,7 @@
 package bot_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -332,5 +333,74 @@ func TestResponsesStayWithinSlackLimits(t *testing.T) {
 	var blocks []json.RawMessage
 	if err := json.Unmarshal(r.Blocks, &blocks); err != nil || len(blocks) == 0 || len(blocks) > bot.MaxBlocks {
 		t.Errorf("status blocks = %d (%v)", len(blocks), err)
+	}
+}
+
+// A Socket Mode envelope can arrive again, with the same envelope_id and
+// retry_attempt/retry_reason set, when Slack did not count the first ack
+// (a connection refreshed before it arrived, a late ack). The redelivery
+// is acknowledged again, and the command or press is not run twice.
+func TestRedeliveredEnvelopeRunsOnce(t *testing.T) {
+	tests := []struct {
+		name string
+		// send sends the envelope and waits for its answer.
+		send func(t *testing.T, h *harness) *slacktest.Exchange
+		// call is the one service call; responses the posts to the
+		// response_url of one run.
+		call      string
+		responses int
+	}{
+		{"a redelivered slash command runs once", func(t *testing.T, h *harness) *slacktest.Exchange {
+			x, err := h.srv.SendSlashCommand(h.ctx, slacktest.SlashCommand{User: writer, Text: "run global-orgs"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := x.Responses(h.ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+			return x
+		}, "run global-orgs dry=false by=UWRITER", 1},
+		{"a redelivered Apply press applies once", func(t *testing.T, h *harness) *slacktest.Exchange {
+			n := h.notifier(t)
+			if err := n.RequestApproval(h.ctx, samplePlan("plan-del", syncer.JobGlobalOrgs, syncer.Delete, 3), &syncer.Summary{RunID: "run-1"}); err != nil {
+				t.Fatal(err)
+			}
+			x, _ := h.press(t, writer, commands.ActionApply, h.srv.Messages("CALERT")[0])
+			return x
+		}, "apply plan-del by=UWRITER", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			x := tt.send(t, h)
+			for _, reason := range []string{"timeout", "timeout"} {
+				if err := x.Redeliver(h.ctx, reason); err != nil {
+					t.Fatal(err)
+				}
+			}
+			acks, err := x.Acks(h.ctx, 3)
+			if err != nil {
+				t.Fatalf("the redeliveries were not acknowledged: %v", err)
+			}
+			if !bytes.Equal(acks[2].Body, acks[0].Body) {
+				t.Errorf("ack of the redelivery = %s, want the first ack's %s", acks[2].Body, acks[0].Body)
+			}
+			h.stop() // every command's work is done
+			if got := h.svc.Calls(); !slices.Equal(got, []string{tt.call}) {
+				t.Errorf("service calls = %q, want %q once", got, tt.call)
+			}
+			var posts int
+			for _, e := range h.srv.Events() {
+				if e.Kind == "response" && e.URL == x.ResponseURL {
+					posts++
+				}
+			}
+			if posts != tt.responses {
+				t.Errorf("response_url used %d times, want %d", posts, tt.responses)
+			}
+			if got := len(h.audit.Records()); got != 1 {
+				t.Errorf("audit records = %d, want 1", got)
+			}
+		})
 	}
 }

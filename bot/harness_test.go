@@ -149,6 +149,9 @@ type harness struct {
 	bot   *bot.Bot
 	db    *store.DB
 	ctx   context.Context
+	// stop stops the bot and returns once the work of every command it
+	// received is done.
+	stop func()
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -174,11 +177,17 @@ func newHarness(t testing.TB) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- b.Run(ctx) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+	}
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
+		stop()
 		srv.Close()
 	})
 	wctx, wcancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -186,7 +195,7 @@ func newHarness(t testing.TB) *harness {
 	if err := srv.WaitConnected(wctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	return &harness{srv: srv, svc: svc, audit: audit, bot: b, ctx: wctx}
+	return &harness{srv: srv, svc: svc, audit: audit, bot: b, ctx: wctx, stop: stop}
 }
 
 // openStore opens a real SQLite store in a temporary directory.

@@ -4,7 +4,8 @@
 // are in production.
 //
 // It speaks the Socket Mode protocol (apps.connections.open returning a
-// ws:// URL, hello, envelopes with envelope_id, acks, disconnect, pings),
+// ws:// URL, hello, envelopes with envelope_id, acks, redeliveries with
+// retry_attempt and retry_reason, disconnect, pings),
 // serves the Web API methods the bot calls (auth.test, chat.postMessage,
 // chat.update, files.getUploadURLExternal, the upload URL,
 // files.completeUploadExternal, usergroups.users.list) and response_url
@@ -19,6 +20,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -290,6 +292,36 @@ type Exchange struct {
 	EnvelopeID  string
 	ResponseURL string
 	s           *Server
+	// frame is the envelope as sent, for Redeliver.
+	frame    map[string]any
+	attempts int
+}
+
+// Redeliver sends the exchange's envelope again, with the same
+// envelope_id and payload, retry_attempt counting up from 1 and
+// retry_reason set, as Slack redelivers an envelope whose ack it did not
+// count (a late ack, one lost with a refreshed connection).
+func (x *Exchange) Redeliver(ctx context.Context, reason string) error {
+	x.attempts++
+	frame := maps.Clone(x.frame)
+	frame["retry_attempt"], frame["retry_reason"] = x.attempts, reason
+	return x.s.send(ctx, frame)
+}
+
+// Acks waits until the envelope was acknowledged n times and returns the
+// acks.
+func (x *Exchange) Acks(ctx context.Context, n int) ([]Event, error) {
+	var out []Event
+	err := x.s.WaitFor(ctx, func() bool {
+		out = out[:0]
+		for _, e := range x.s.events {
+			if e.Kind == "ack" && e.EnvelopeID == x.EnvelopeID {
+				out = append(out, e)
+			}
+		}
+		return len(out) >= n
+	})
+	return out, err
 }
 
 // Ack waits for the envelope's ack.
@@ -347,9 +379,11 @@ func (s *Server) SendSlashCommand(ctx context.Context, c SlashCommand) (*Exchang
 		"command": c.Command, "text": c.Text, "response_url": x.ResponseURL, "trigger_id": "trigger-" + x.EnvelopeID,
 		"api_app_id": "A1",
 	}
-	return x, s.send(ctx, map[string]any{
+	x.frame = map[string]any{
 		"type": "slash_commands", "envelope_id": x.EnvelopeID, "payload": payload, "accepts_response_payload": true,
-	})
+		"retry_attempt": 0, "retry_reason": "",
+	}
+	return x, s.send(ctx, x.frame)
 }
 
 // ButtonPress describes a press of a button of a message to send.
@@ -435,9 +469,11 @@ func (s *Server) PressButton(ctx context.Context, p ButtonPress) (*Exchange, err
 			"text": map[string]any{"type": "plain_text", "text": btn.Text}, "action_ts": "1700000000.1",
 		}},
 	}
-	return x, s.send(ctx, map[string]any{
+	x.frame = map[string]any{
 		"type": "interactive", "envelope_id": x.EnvelopeID, "payload": payload, "accepts_response_payload": false,
-	})
+		"retry_attempt": 0, "retry_reason": "",
+	}
+	return x, s.send(ctx, x.frame)
 }
 
 func (s *Server) newExchange() *Exchange {
