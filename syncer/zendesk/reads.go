@@ -231,8 +231,14 @@ func (c *Client) OrgHasOpenTickets(ctx context.Context, orgID int64) (bool, erro
 				return true, nil
 			}
 		}
-		if !resp.Meta.HasMore || resp.Meta.AfterCursor == "" || resp.Meta.AfterCursor == after {
+		if !resp.Meta.HasMore {
 			return false, nil
+		}
+		if resp.Meta.AfterCursor == "" || resp.Meta.AfterCursor == after {
+			// Unread tickets and no way to them: "no open tickets" would
+			// let the deletion guard pass an org that must stay.
+			return false, &syncer.Error{Code: syncer.CodeBadResponse, Op: "list org tickets", Record: fmt.Sprint(orgID),
+				Message: "Zendesk answered has_more without a new after_cursor"}
 		}
 		after = resp.Meta.AfterCursor
 	}

@@ -703,3 +703,21 @@ func TestEveryRequestAcceptsJSON(t *testing.T) {
 		t.Fatalf("requests sent without Accept: application/json: %v", refused)
 	}
 }
+
+// A ticket page that says more follow but gives no new cursor leaves the
+// org's other tickets unread: that is an error, never "no open tickets",
+// which would let the deletion guard pass the org.
+func TestOrgTicketsWithMoreButNoCursorIsAnError(t *testing.T) {
+	for _, cursor := range []string{`""`, `"same"`} {
+		fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"tickets": [{"id": 1, "status": "closed"}], "meta": {"has_more": true, "after_cursor": %s}}`, cursor)
+		}))
+		c := newClient(t, fake.URL)
+		open, err := c.OrgHasOpenTickets(context.Background(), 42)
+		fake.Close()
+		if err == nil || syncer.ErrorCode(err) != syncer.CodeBadResponse {
+			t.Errorf("after_cursor %s: open %v, err %v; want code %d", cursor, open, err, syncer.CodeBadResponse)
+		}
+	}
+}
