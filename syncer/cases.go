@@ -455,6 +455,13 @@ func (p *Pusher) pushOnce(ctx context.Context, ticketID int64, event Event, s *S
 		}
 		res.caseID, res.action = id, Create
 	}
+	if strings.EqualFold(t.Status, "closed") {
+		// Zendesk refuses every change to a closed ticket but its tags,
+		// subject and priority ("About system ticket rules"); the case
+		// carries the ticket ID, which is how a later push finds it.
+		res.status, res.reason = PushDone, "the ticket is closed, so Zendesk keeps its case ID field as it is; the case "+res.caseID+" carries the ticket ID"
+		return res
+	}
 	if err := p.Zendesk.SetTicketCaseID(ctx, ticketID, res.caseID); err != nil {
 		// The case exists; the next attempt finds it by ticket ID.
 		res.status, res.err = PushFailed, withOp(err, "write case ID "+res.caseID+" back to", record)

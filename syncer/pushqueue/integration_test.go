@@ -295,4 +295,21 @@ func TestSweepFixesTicketWhoseWebhookNeverArrivedOverHTTP(t *testing.T) {
 	if st := s.casesOf(lost)[0].Status; st != syncer.CaseStatusClosed {
 		t.Fatalf("case status = %q", st)
 	}
+
+	// Closed before any push: its case is created closed, and the push is
+	// done although Zendesk refuses to write a closed ticket's case ID
+	// field; a later push finds that case by ticket ID.
+	late := s.ticket("closed before its push")
+	s.zd.SetTicketStatus(late, "closed")
+	if sum := s.sweep.Run(t.Context()); !sum.OK() || sum.Created != 1 {
+		t.Fatalf("third sweep = %+v", sum)
+	}
+	waitIdle(t, s.queue, 3)
+	cs := s.casesOf(late)
+	if len(cs) != 1 || cs[0].Status != syncer.CaseStatusClosed {
+		t.Fatalf("cases of the closed ticket = %+v", cs)
+	}
+	if sum := s.pusher.Push(t.Context(), late, syncer.EventCreated); !sum.OK() || sum.CaseID != cs[0].ID || len(s.casesOf(late)) != 1 {
+		t.Fatalf("push again = %+v, %d cases", sum, len(s.casesOf(late)))
+	}
 }

@@ -370,6 +370,18 @@ func (s *Server) updateTicket(w http.ResponseWriter, r *http.Request, id int64) 
 		writeError(w, 400, "InvalidValue", "body must be {\"ticket\": {…}}")
 		return
 	}
+	if t.Status == "closed" {
+		// "Tickets with a status set to Closed can't be updated […] Only
+		// the tags, subject, and priority fields can be edited on closed
+		// tickets" (About system ticket rules).
+		for k := range body.Ticket {
+			if k != "tags" && k != "subject" && k != "priority" {
+				writeJSON(w, 422, map[string]any{"error": "RecordInvalid", "description": "Record validation errors",
+					"details": map[string]any{"status": []map[string]any{{"description": "Status: closed prevents ticket update"}}}})
+				return
+			}
+		}
+	}
 	if raw, ok := body.Ticket["custom_fields"]; ok {
 		var cfs []customField
 		if err := json.Unmarshal(raw, &cfs); err != nil {
