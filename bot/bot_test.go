@@ -247,6 +247,50 @@ func TestAlertsAreGroupedAndResolved(t *testing.T) {
 	}
 }
 
+// Someone deletes an open alert in Slack: the next failure of the same kind
+// posts the alert again, with the count so far, and adopts it, instead of
+// replying to and editing a message nobody can see; the next success
+// resolves the new one.
+func TestDeletedAlertIsPostedAgain(t *testing.T) {
+	h := newHarness(t)
+	n := h.notifier(t)
+	if err := n.Notify(h.ctx, failing("run-1", syncer.CodeConnectionFailed)); err != nil {
+		t.Fatal(err)
+	}
+	first := h.srv.Messages("CALERT")[0]
+	if !h.srv.DeleteMessage("CALERT", first.TS) {
+		t.Fatal("the alert was not there to delete")
+	}
+	if err := n.Notify(h.ctx, failing("run-2", syncer.CodeConnectionFailed)); err != nil {
+		t.Fatalf("a repeat of a deleted alert: %v", err)
+	}
+	var tops []slacktest.Message
+	for _, m := range h.srv.Messages("CALERT") {
+		if m.ThreadTS == "" {
+			tops = append(tops, m)
+		}
+	}
+	if len(tops) != 1 || tops[0].TS == first.TS || !strings.Contains(string(tops[0].Blocks), "failed 2 times") {
+		t.Fatalf("alerts in the channel after the deletion: %+v", tops)
+	}
+	if open, _ := h.db.OpenAlerts(h.ctx); len(open) != 1 || open[0].TS != tops[0].TS || open[0].Count != 2 {
+		t.Fatalf("open alerts = %+v, want the new message adopted with count 2", open)
+	}
+	if err := n.Notify(h.ctx, sampleSummary(syncer.JobGlobalOrgs)); err != nil {
+		t.Fatal(err)
+	}
+	resolved := false
+	for _, m := range h.srv.Messages("CALERT") {
+		resolved = resolved || m.TS == tops[0].TS && strings.Contains(string(m.Blocks), "Resolved")
+	}
+	if !resolved {
+		t.Errorf("the new alert was not resolved: %+v", h.srv.Messages("CALERT"))
+	}
+	if open, _ := h.db.OpenAlerts(h.ctx); len(open) != 0 {
+		t.Errorf("open alerts after success = %+v", open)
+	}
+}
+
 func TestQuietRunsEditOneMessage(t *testing.T) {
 	h := newHarness(t)
 	n := h.notifier(t)

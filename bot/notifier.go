@@ -199,33 +199,33 @@ func (n *Notifier) alert(ctx context.Context, s *syncer.Summary, code syncer.Cod
 	if err != nil {
 		return err
 	}
-	if open && a.TS != "" {
+	if open {
 		a.Count++
 		a.LastAt = at
 		a.RunIDs = append(a.RunIDs, s.RunID)
 		view := AlertView{Job: a.Job, Code: a.Code, Count: a.Count, FirstAt: a.FirstAt, LastAt: a.LastAt, Latest: s}
-		reply := RenderAlertReply(view)
-		_, perr := n.p.post(ctx, a.Channel, a.TS, reply)
-		uerr := n.p.update(ctx, a.Channel, a.TS, RenderAlert(view))
-		return errors.Join(perr, uerr, n.alerts.SaveAlert(ctx, a))
+		if a.TS != "" {
+			_, perr := n.p.post(ctx, a.Channel, a.TS, RenderAlertReply(view))
+			uerr := n.p.update(ctx, a.Channel, a.TS, RenderAlert(view))
+			if !messageGone(perr) && !messageGone(uerr) {
+				return errors.Join(perr, uerr, n.alerts.SaveAlert(ctx, a))
+			}
+			// Someone deleted the alert: a repeat must not go unseen.
+			n.log.WarnContext(ctx, "alert message is gone; posting the alert again", "job", s.Job, "code", int(code))
+		}
+		// The alert has no message (deleted, or its post failed earlier):
+		// post one and adopt it.
+		ts, err := n.postAlert(ctx, RenderAlert(view))
+		if err != nil {
+			return err
+		}
+		a.Channel, a.TS = n.alertChannel, ts
+		return n.alerts.SaveAlert(ctx, a)
 	}
 	view := AlertView{Job: s.Job, Code: code, Count: 1, FirstAt: at, LastAt: at, Latest: s}
-	m := RenderAlert(view)
-	ts, err := n.p.post(ctx, n.alertChannel, "", m)
+	ts, err := n.postAlert(ctx, RenderAlert(view))
 	if err != nil {
 		return err
-	}
-	if m.CSV != nil {
-		if err := n.p.upload(ctx, n.alertChannel, ts, m.CSV); err != nil {
-			n.log.WarnContext(ctx, "attach alert CSV", "err", err)
-		}
-	}
-	if open {
-		// An alert saved without its message (a failed post earlier):
-		// adopt the new message.
-		a.Channel, a.TS, a.Count, a.LastAt = n.alertChannel, ts, a.Count+1, at
-		a.RunIDs = append(a.RunIDs, s.RunID)
-		return n.alerts.SaveAlert(ctx, a)
 	}
 	err = n.alerts.SaveAlert(ctx, &store.Alert{Job: s.Job, Code: code, Channel: n.alertChannel, TS: ts, Count: 1,
 		FirstAt: at, LastAt: at, RunIDs: []string{s.RunID}})
@@ -236,6 +236,28 @@ func (n *Notifier) alert(ctx context.Context, s *syncer.Summary, code syncer.Cod
 		return nil
 	}
 	return err
+}
+
+// postAlert posts m to the alert channel, with its CSV attached in its
+// thread, and returns its ts.
+func (n *Notifier) postAlert(ctx context.Context, m Message) (string, error) {
+	ts, err := n.p.post(ctx, n.alertChannel, "", m)
+	if err != nil {
+		return "", err
+	}
+	if m.CSV != nil {
+		if err := n.p.upload(ctx, n.alertChannel, ts, m.CSV); err != nil {
+			n.log.WarnContext(ctx, "attach alert CSV", "err", err)
+		}
+	}
+	return ts, nil
+}
+
+// messageGone reports whether err is Slack saying the message or thread
+// no longer exists (a person deleted it).
+func messageGone(err error) bool {
+	var se slack.SlackErrorResponse
+	return errors.As(err, &se) && (se.Err == "message_not_found" || se.Err == "thread_not_found")
 }
 
 func (n *Notifier) resolve(ctx context.Context, s *syncer.Summary, at time.Time) error {
@@ -256,7 +278,9 @@ func (n *Notifier) resolve(ctx context.Context, s *syncer.Summary, at time.Time)
 		}
 		view := AlertView{Job: a.Job, Code: a.Code, Count: a.Count, FirstAt: a.FirstAt, LastAt: a.LastAt,
 			ResolvedAt: at, ResolvedBy: s.RunID, Latest: latest}
-		errs = append(errs, n.p.update(ctx, a.Channel, a.TS, RenderAlert(view)))
+		if err := n.p.update(ctx, a.Channel, a.TS, RenderAlert(view)); !messageGone(err) {
+			errs = append(errs, err) // a deleted alert has nothing to mark resolved
+		}
 	}
 	return errors.Join(errs...)
 }

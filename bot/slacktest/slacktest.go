@@ -261,6 +261,20 @@ func (s *Server) WaitMessages(ctx context.Context, channel string, n int) ([]Mes
 	return out, err
 }
 
+// DeleteMessage deletes a message as a person in Slack would; chat.update
+// of it then answers message_not_found. It reports whether it existed.
+func (s *Server) DeleteMessage(channel, ts string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, m := range s.messages {
+		if m.Channel == channel && m.TS == ts {
+			s.messages = append(s.messages[:i], s.messages[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
 // Files returns copies of the uploaded files.
 func (s *Server) Files() []File {
 	s.mu.Lock()
