@@ -34,7 +34,7 @@ func (c *Config) rules() syncer.Rules {
 	r.MaxDeletes = c.DeleteLimit
 	r.ShrinkRatio = c.ShrinkRatio
 	r.ApprovalThreshold = c.ApprovalThreshold
-	r.GreatlyExpiredAfter = time.Duration(c.GreatlyExpiredYears) * 365 * 24 * time.Hour
+	r.GreatlyExpiredYears = c.GreatlyExpiredYears
 	return r
 }
 
@@ -101,7 +101,7 @@ func (m *Main) app(ctx context.Context, cfg Config, jobs ...syncer.Job) (*App, e
 			URL: cfg.Salesforce.URL, ClientID: cfg.Salesforce.ClientID, ClientSecret: cfg.Salesforce.ClientSecret,
 			Username: cfg.Salesforce.Username, Password: cfg.Salesforce.Password, SecurityToken: cfg.Salesforce.SecurityToken,
 		}); err != nil {
-			return nil, fmt.Errorf("salesforce login: %w", err)
+			return nil, err // a *syncer.Error whose Op already says "salesforce login"
 		}
 	}
 	a.wire()

@@ -94,7 +94,7 @@ type TagRule struct {
 var TagRules = []TagRule{
 	{Prefix: "sub_", Rule: "sub_<tier> for each tier among the active subscriptions"},
 	{Prefix: "support_level_", Rule: "support_level_<level> for the support level"},
-	{Prefix: "partner_", Scope: Global, Rule: "partner_<status>, partner_<type>, partner_track_<track> for accounts of type Partner"},
+	{Prefix: "partner_", Scope: Global, Rule: "partner_<status>, partner_type_<type>, partner_track_<track> for accounts of type Partner"},
 	{Exact: "expired", Rule: "the expiration date is in the past"},
 	{Exact: "greatly_expired", Rule: "the expiration date is 3 or more years in the past"},
 	{Exact: TagSoldToPending, Scope: Global, Rule: "on a new org until its sold-to users are created, so that a run cut short creates them next time"},

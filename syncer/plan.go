@@ -10,9 +10,10 @@ import (
 
 // Rules are the tunable business rules and guards of the sync jobs.
 type Rules struct {
-	// GreatlyExpiredAfter is how long after its expiration date an account
-	// is "greatly expired" and its Global org deleted (default 3 years).
-	GreatlyExpiredAfter time.Duration
+	// GreatlyExpiredYears is how many calendar years after its expiration
+	// date an account is "greatly expired" and its Global org deleted
+	// (default 3).
+	GreatlyExpiredYears int
 	// MaxDeletes caps the deletions of one run (default 500); a plan with
 	// more deletes none of them.
 	MaxDeletes int
@@ -26,7 +27,7 @@ type Rules struct {
 
 // DefaultRules returns the documented defaults.
 func DefaultRules() Rules {
-	return Rules{GreatlyExpiredAfter: 3 * 365 * 24 * time.Hour, MaxDeletes: 500, ShrinkRatio: 0.9, ApprovalThreshold: 50}
+	return Rules{GreatlyExpiredYears: 3, MaxDeletes: 500, ShrinkRatio: 0.9, ApprovalThreshold: 50}
 }
 
 // accountIDLen is the length of Salesforce's case-insensitive account ID
@@ -102,7 +103,9 @@ func Desire(scope Scope, a Account, now time.Time, rules Rules) DesiredOrg {
 
 	level, rank := "", 0
 	expiration := ""
+	openEnded := false // an active subscription without an end date (evergreen)
 	for _, s := range a.Subscriptions {
+		openEnded = openEnded || s.EndDate == ""
 		if s.Tier != "" {
 			if l, r, ok := tierOf(s.Tier); ok {
 				tags = append(tags, "sub_"+l)
@@ -150,13 +153,16 @@ func Desire(scope Scope, a Account, now time.Time, rules Rules) DesiredOrg {
 	if level != "" {
 		tags = append(tags, "support_level_"+level)
 	}
-	if expiration != "" {
+	// An account with an evergreen subscription never expires, whatever
+	// its other dates say: its org must never be deleted as expired.
+	if expiration != "" && !openEnded {
 		if exp, err := time.Parse(time.DateOnly, expiration); err == nil {
 			today := now.UTC().Truncate(24 * time.Hour)
 			if exp.Before(today) {
 				tags = append(tags, "expired")
 			}
-			if !exp.After(today.Add(-rules.GreatlyExpiredAfter)) {
+			// Calendar years: three years span 1,095 or 1,096 days.
+			if !exp.After(today.AddDate(-rules.GreatlyExpiredYears, 0, 0)) {
 				tags = append(tags, "greatly_expired")
 				d.GreatlyExpired = true
 			}

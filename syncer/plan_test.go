@@ -93,6 +93,25 @@ func TestDesire(t *testing.T) {
 				t.Errorf("greatly expired = %v, tags %v", d.GreatlyExpired, d.Tags)
 			}
 		}},
+		{"three calendar years to the day are greatly expired, a day less is not (2024 has a 29 February)", account(acctA, func(a *Account) {
+			a.Subscriptions = []Subscription{{Tier: "Premium", EndDate: "2023-11-26"}}
+		}), func(t *testing.T, d DesiredOrg) {
+			if d.GreatlyExpired || !slices.Contains(d.Tags, "expired") {
+				t.Errorf("expired 2023-11-26, today 2026-11-25: greatly expired = %v, tags %v", d.GreatlyExpired, d.Tags)
+			}
+			a := account(acctA, func(a *Account) { a.Subscriptions = []Subscription{{Tier: "Premium", EndDate: "2023-11-25"}} })
+			if d := Desire(Global, a, today, DefaultRules()); !d.GreatlyExpired {
+				t.Errorf("expired 2023-11-25, today 2026-11-25: not greatly expired, tags %v", d.Tags)
+			}
+		}},
+		{"an evergreen subscription (no end date) never expires, whatever the renewal date", account(acctA, func(a *Account) {
+			a.Subscriptions = []Subscription{{Tier: "Premium", EndDate: ""}, {Tier: "Starter", EndDate: "2020-01-01"}}
+			a.Fields.Set("Next_Renewal_Date__c", "2021-01-01")
+		}), func(t *testing.T, d DesiredOrg) {
+			if d.GreatlyExpired || slices.Contains(d.Tags, "expired") || slices.Contains(d.Tags, "greatly_expired") {
+				t.Errorf("greatly expired = %v, tags %v", d.GreatlyExpired, d.Tags)
+			}
+		}},
 		{"a restricted picklist value is a checked box", account(acctA, func(a *Account) { a.Fields.Set("Restricted_Account__c", "Restricted Party") }), func(t *testing.T, d DesiredOrg) {
 			if d.Fields["restricted_account"] != true {
 				t.Errorf("restricted = %v", d.Fields["restricted_account"])
@@ -282,6 +301,13 @@ func TestPlanUsers(t *testing.T) {
 		{"an agent is never changed", []Contact{c("Ann New", "ann@x.gov", acctB)},
 			[]User{{ID: 5, Name: "Ann", Email: "ann@x.gov", OrgID: 1, Role: "agent"}}, map[string]Action{"ann@x.gov": Skip}, ReasonNotEndUser},
 	}
+	t.Run("contacts sharing an e-mail name the user the same whatever their order", func(t *testing.T) {
+		ab := PlanUsers([]Contact{c("Bea", "ann@x.gov", acctA), c("Ann", "ann@x.gov", acctA)}, nil, orgs)
+		ba := PlanUsers([]Contact{c("Ann", "ann@x.gov", acctA), c("Bea", "ann@x.gov", acctA)}, nil, orgs)
+		if len(ab.Changes) != 1 || len(ba.Changes) != 1 || ab.Changes[0].User.Name != "Ann" || ba.Changes[0].User.Name != "Ann" {
+			t.Errorf("plans differ with the contacts' order: %+v / %+v", ab.Changes, ba.Changes)
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := PlanUsers(tt.contacts, tt.users, orgs)

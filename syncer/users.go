@@ -83,6 +83,11 @@ func PlanUsers(contacts []Contact, users []User, orgs []Org) Plan {
 			g = &group{email: email, name: strings.TrimSpace(c.Name)}
 			groups[email] = g
 			order = append(order, email)
+		} else if n := strings.TrimSpace(c.Name); n < g.name {
+			// Contacts sharing an e-mail may differ in name; Salesforce
+			// promises no order, so the first name in sort order wins
+			// rather than the first returned: no rename back and forth.
+			g.name = n
 		}
 		if !slices.Contains(g.accounts, c.AccountID) {
 			g.accounts = append(g.accounts, c.AccountID)
@@ -124,6 +129,7 @@ func PlanUsers(contacts []Contact, users []User, orgs []Org) Plan {
 			p.Unchanged++
 			continue
 		}
+		want.Existing = true
 		p.Changes = append(p.Changes, Change{Action: Update, Kind: "user", Key: email, Name: u.Name, ID: u.ID, Parent: account,
 			Diffs: diffs, User: &want, Before: mustJSON(u)})
 	}

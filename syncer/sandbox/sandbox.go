@@ -219,7 +219,7 @@ func picked(i int, share float64) bool {
 // renewIfGreatlyExpired moves the dates of a greatly expired account a year
 // ahead of now, so that it is an ordinary customer.
 func renewIfGreatlyExpired(a *salesforcetest.Account, now time.Time) {
-	limit := now.Add(-salesforcetest.GreatlyExpiredAfter).Format(time.DateOnly)
+	limit := now.AddDate(-salesforcetest.GreatlyExpiredYears, 0, 0).Format(time.DateOnly)
 	latest := ""
 	if d, ok := a.NextRenewalDate.(string); ok {
 		latest = d

@@ -13,10 +13,11 @@ import (
 // wall clock.
 var DefaultNow = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 
-// GreatlyExpiredAfter is how long ago an account's latest subscription end
-// date must be for it to count as "greatly expired" ("expired for 3 or more
-// years", ZD-SFDC-sync.md); the generator makes such accounts.
-const GreatlyExpiredAfter = 3 * 365 * 24 * time.Hour
+// GreatlyExpiredYears is how many years ago an account's latest
+// subscription end date must be for it to count as "greatly expired"
+// ("expired for 3 or more years", ZD-SFDC-sync.md); the generator makes
+// such accounts.
+const GreatlyExpiredYears = 3
 
 // GenerateOptions tunes the generators.
 type GenerateOptions struct {
