@@ -90,6 +90,9 @@ type UserWrite struct {
 	Email string
 	Name  string
 	OrgID int64
+	// Existing: the user exists, so only its name and organization are
+	// written (a new user is also marked verified, without an e-mail).
+	Existing bool `json:",omitempty"`
 }
 
 // WriteResult is the outcome of writing one record. ID is the Zendesk ID of

@@ -549,7 +549,12 @@ func orgUpdatePayload(o syncer.OrgWrite) map[string]any {
 }
 
 func userPayload(u syncer.UserWrite, create bool) map[string]any {
-	p := map[string]any{"email": u.Email, "name": u.Name, "skip_verify_email": true, "verified": true}
+	p := map[string]any{"email": u.Email, "name": u.Name}
+	if !u.Existing {
+		// A new user gets no verification e-mail; an existing user's
+		// verification is not the sync's to change.
+		p["skip_verify_email"], p["verified"] = true, true
+	}
 	if create {
 		p["role"] = "end-user"
 	}

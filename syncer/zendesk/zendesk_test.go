@@ -721,3 +721,29 @@ func TestOrgTicketsWithMoreButNoCursorIsAnError(t *testing.T) {
 		}
 	}
 }
+
+// An update of an existing user writes its name and organization only: its
+// verification is not the sync's to change. A new user is made verified,
+// without a verification e-mail.
+func TestUpsertLeavesAnExistingUsersVerificationAlone(t *testing.T) {
+	srv, c := setup(t)
+	orgID := srv.AddOrg(syncer.Org{Name: "Acme"})
+	old := srv.AddUser(syncer.User{Name: "Old", Email: "old@example.com", Role: "end-user"})
+	srv.SetUserVerified(old, false)
+	res := c.UpsertUsers(context.Background(), []syncer.UserWrite{
+		{Email: "old@example.com", Name: "Old Renamed", OrgID: orgID, Existing: true},
+		{Email: "new@example.com", Name: "New", OrgID: orgID},
+	})
+	mustOK(t, res)
+	if srv.UserVerified(old) {
+		t.Error("the update verified an existing user")
+	}
+	if !srv.UserVerified(res[1].ID) {
+		t.Error("the new user is not verified")
+	}
+	for _, u := range srv.Users() {
+		if u.ID == old && (u.Name != "Old Renamed" || u.OrgID != orgID) {
+			t.Errorf("existing user after the update: %+v", u)
+		}
+	}
+}

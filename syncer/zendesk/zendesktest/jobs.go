@@ -279,6 +279,9 @@ func (s *Server) createUser(idx int, item map[string]any, now time.Time, upsert 
 		if role, _ := item["role"].(string); role != "" {
 			existing.Role = role
 		}
+		if v, ok := item["verified"].(bool); ok {
+			existing.Verified = v
+		}
 		existing.UpdatedAt = now
 		return jobResult{Index: &idx, ID: existing.ID, Action: "update", Status: "Updated", Success: true, Email: existing.Email}
 	}

@@ -475,6 +475,24 @@ func (s *Server) Users() []syncer.User {
 	return out
 }
 
+// UserVerified reports whether the user's primary identity is verified.
+func (s *Server) UserVerified(id int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[id]
+	return ok && u.Verified
+}
+
+// SetUserVerified sets whether the user's primary identity is verified
+// (AddUser makes users verified).
+func (s *Server) SetUserVerified(id int64, verified bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u, ok := s.users[id]; ok {
+		u.Verified = verified
+	}
+}
+
 func (u *user) domain() syncer.User {
 	d := syncer.User{ID: u.ID, Name: u.Name, Email: u.Email, Role: u.Role, Tags: append([]string{}, u.Tags...), Fields: copyMap(u.Fields)}
 	if u.OrgID != nil {
