@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"net/url"
 	"reflect"
 	"strings"
 	"time"
@@ -79,10 +81,29 @@ func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(f
 // every command needs.
 func LoadConfig(ctx context.Context, l envconfig.Lookuper) (Config, error) {
 	var c Config
-	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: l}); err != nil {
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: emptyIsUnset{l}}); err != nil {
 		return c, usagef("configuration: %s", cleanEnvError(err))
 	}
+	for _, u := range []struct{ name, value string }{
+		{"SALESFORCE_URL", c.Salesforce.URL}, {"ZENDESK_GLOBAL_URL", c.ZendeskGlobal.URL},
+		{"ZENDESK_FEDERAL_URL", c.ZendeskFederal.URL}, {"SLACK_API_URL", c.SlackAPIURL},
+	} {
+		if u.value != "" && !isHTTPURL(u.value) {
+			return c, usagef("configuration: %s: not an http(s) URL such as https://example.com", u.name)
+		}
+	}
+	if strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		if _, err := url.Parse(c.DatabaseURL); err != nil {
+			return c, usagef("configuration: DATABASE_URL: malformed postgres:// URL")
+		}
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return c, usagef("configuration: LOG_LEVEL: use debug, info, warn or error")
+	}
 	switch {
+	case c.ZendeskCaseIDField < 0:
+		return c, usagef("configuration: ZENDESK_CASE_ID_FIELD must be a positive field ID")
 	case c.CasePushRetries < 0:
 		return c, usagef("configuration: CASE_PUSH_RETRIES must be 0 or more")
 	case c.CasePushRetryDelay < 0:
@@ -101,6 +122,27 @@ func LoadConfig(ctx context.Context, l envconfig.Lookuper) (Config, error) {
 		return c, usagef("configuration: ZENDESK_RATE_LIMIT must be 1 or more")
 	}
 	return c, nil
+}
+
+// emptyIsUnset makes a variable set to the empty string count as unset,
+// so that it takes its documented default (Kubernetes and compose files
+// often carry `NAME=` for a variable nobody set) instead of a zero value
+// (CASE_PUSH_RETRIES= would silently mean no retries). SCHEDULE_* keep
+// their meaning of an empty value: off, never a default schedule.
+type emptyIsUnset struct{ l envconfig.Lookuper }
+
+func (e emptyIsUnset) Lookup(key string) (string, bool) {
+	v, ok := e.l.Lookup(key)
+	if ok && strings.TrimSpace(v) == "" && !strings.HasPrefix(key, "SCHEDULE_") {
+		return "", false
+	}
+	return v, ok
+}
+
+// isHTTPURL reports whether s is an absolute http or https URL with a host.
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // configVar is one variable Config reads: its name, default and meaning.
@@ -165,8 +207,18 @@ func need(vars ...[2]string) error {
 
 // needSalesforce checks the Salesforce login variables.
 func (c *Config) needSalesforce() error {
-	return need([2]string{"SALESFORCE_URL", c.Salesforce.URL}, [2]string{"SALESFORCE_CLIENT_ID", c.Salesforce.ClientID},
-		[2]string{"SALESFORCE_CLIENT_SECRET", c.Salesforce.ClientSecret})
+	sf := c.Salesforce
+	if err := need([2]string{"SALESFORCE_URL", sf.URL}, [2]string{"SALESFORCE_CLIENT_ID", sf.ClientID},
+		[2]string{"SALESFORCE_CLIENT_SECRET", sf.ClientSecret}); err != nil {
+		return err
+	}
+	// The password flow needs all three; none means the client-credentials
+	// flow. Some but not all is a configuration error, not a login failure.
+	if sf.Username != "" || sf.Password != "" || sf.SecurityToken != "" {
+		return need([2]string{"SALESFORCE_USERNAME", sf.Username}, [2]string{"SALESFORCE_PASSWORD", sf.Password},
+			[2]string{"SALESFORCE_SECURITY_TOKEN", sf.SecurityToken})
+	}
+	return nil
 }
 
 // needZendesk checks the login variables of one Zendesk instance.

@@ -25,6 +25,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/sethvargo/go-envconfig"
 
@@ -118,6 +119,9 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 	}
 	var ue *usageError
 	switch {
+	case errors.Is(err, errHelp):
+		fmt.Fprintln(m.Stdout, usage)
+		return exitOK
 	case errors.As(err, &ue):
 		fmt.Fprintln(m.Stderr, "zdsync: "+ue.msg)
 		if strings.HasPrefix(ue.msg, "usage") || strings.HasPrefix(ue.msg, "unknown") {
@@ -131,12 +135,19 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 	return code
 }
 
+// errHelp is returned by parseArgs for -h or --help: Run prints the usage
+// on stdout and exits 0, as `zdsync help` does.
+var errHelp = errors.New("help requested")
+
 // parseArgs parses flags placed anywhere among the positional arguments.
 func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.SetOutput(io.Discard)
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, errHelp
+			}
 			return nil, usagef("usage: %s", err)
 		}
 		args = fs.Args()
@@ -186,6 +197,27 @@ func (m *Main) printSummary(s *syncer.Summary, asJSON bool) int {
 	return exitFail
 }
 
+// runFailed reports a run that could not start once its arguments and
+// configuration were accepted (a refused login, an unreachable database, a
+// missing plan): with --json, stdout still gets its one Summary, carrying
+// the error's code; the error line goes to stderr. Exit status 1.
+func (m *Main) runFailed(base syncer.Summary, err error, asJSON bool) (int, error) {
+	var ue *usageError
+	if !asJSON || errors.As(err, &ue) {
+		return 0, err
+	}
+	fmt.Fprintln(m.Stderr, "zdsync: "+err.Error())
+	now := time.Now()
+	s := base
+	s.RunID, s.StartedAt, s.FinishedAt = syncer.NewID(now), now, now
+	s.Code, s.Message = syncer.ErrorCode(err), syncer.ErrorMessage(err)
+	if se := (*syncer.Error)(nil); errors.As(err, &se) && se.Op != "" {
+		s.Message = se.Op + ": " + s.Message
+	}
+	m.printSummary(&s, true)
+	return exitFail, nil
+}
+
 func (m *Main) runSync(ctx context.Context, args []string) (int, error) {
 	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
 	dry := fs.Bool("dry-run", false, "")
@@ -206,8 +238,9 @@ func (m *Main) runSync(ctx context.Context, args []string) (int, error) {
 	if *save && !*dry {
 		return 0, usagef("--save-plan needs --dry-run")
 	}
+	normalized := ""
 	if *account != "" {
-		if _, err := syncer.NormalizeAccountID(*account); err != nil {
+		if normalized, err = syncer.NormalizeAccountID(*account); err != nil {
 			return 0, usagef("--account: %s", syncer.ErrorMessage(err))
 		}
 	}
@@ -217,7 +250,7 @@ func (m *Main) runSync(ctx context.Context, args []string) (int, error) {
 	}
 	app, err := m.app(ctx, cfg, job)
 	if err != nil {
-		return 0, err
+		return m.runFailed(syncer.Summary{Job: job, DryRun: *dry, Account: normalized}, err, *asJSON)
 	}
 	if m.Terminal {
 		app.Runner.Progress = m.progress()
@@ -234,20 +267,29 @@ func (m *Main) runPlan(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	const planUsage = "usage: zdsync plan show <plan-id> [--json|--csv] | zdsync plan apply <plan-id> [--json]"
 	if len(pos) != 2 || (pos[0] != "show" && pos[0] != "apply") {
-		return 0, usagef("usage: zdsync plan show <plan-id> [--json|--csv] | zdsync plan apply <plan-id> [--json]")
+		return 0, usagef(planUsage)
 	}
+	switch {
+	case *asCSV && pos[0] == "apply":
+		return 0, usagef("--csv is for plan show only; " + planUsage)
+	case *asCSV && *asJSON:
+		return 0, usagef("--json and --csv exclude each other; " + planUsage)
+	}
+	applyJSON := *asJSON && pos[0] == "apply"
 	cfg, err := m.config(ctx)
 	if err != nil {
 		return 0, err
 	}
 	db, err := m.openStore(ctx, cfg)
 	if err != nil {
-		return 0, err
+		return m.runFailed(syncer.Summary{PlanID: pos[1]}, err, applyJSON)
 	}
 	p, err := db.GetPlan(ctx, pos[1])
 	if err != nil {
-		return 0, fmt.Errorf("plan %s: %s", pos[1], syncer.ErrorMessage(err))
+		err = &syncer.Error{Code: syncer.CodePlanStale, Message: fmt.Sprintf("plan %s: %s", pos[1], syncer.ErrorMessage(err)), Err: err}
+		return m.runFailed(syncer.Summary{PlanID: pos[1]}, err, applyJSON)
 	}
 	if pos[0] == "show" {
 		switch {
@@ -263,7 +305,7 @@ func (m *Main) runPlan(ctx context.Context, args []string) (int, error) {
 	}
 	app, err := m.app(ctx, cfg, p.Job)
 	if err != nil {
-		return 0, err
+		return m.runFailed(syncer.Summary{Job: p.Job, Account: p.Account, PlanID: p.ID}, err, applyJSON)
 	}
 	s := app.Runner.ApplyPlan(ctx, p.ID, "cli")
 	return m.printSummary(s, *asJSON), nil
@@ -294,7 +336,7 @@ func (m *Main) runCase(ctx context.Context, args []string) (int, error) {
 	}
 	app, err := m.app(ctx, cfg, syncer.JobCases)
 	if err != nil {
-		return 0, err
+		return m.runFailed(syncer.Summary{Job: syncer.JobCases}, err, *asJSON)
 	}
 	s := app.Pusher.Push(ctx, id, ev)
 	if err := app.DB.SaveRun(ctx, s); err != nil {

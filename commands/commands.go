@@ -492,8 +492,15 @@ func runCaseRetry(ctx context.Context, c *Commands, call Call, user string) Repl
 
 func runPreview(ctx context.Context, c *Commands, _ Call, user string) Reply {
 	plan, sum, err := c.svc.PreviewFederalUsers(ctx, user)
-	if err != nil {
+	if err != nil && sum == nil {
 		return errorReply(err)
+	}
+	if plan == nil || err != nil {
+		// The dry run failed, so no plan was stored: say how it failed.
+		if sum == nil {
+			return errorReply(syncer.Errorf(syncer.CodeInternal, "the preview stored no plan"))
+		}
+		return summaryReply(sum, err)
 	}
 	return Reply{Kind: KindPreview, Public: true, Plan: plan, Summary: sum,
 		Text: fmt.Sprintf("Preview %s of %s: %d changes to review; Apply or Discard.", plan.ID, plan.Job, len(plan.Changes))}

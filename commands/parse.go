@@ -267,9 +267,14 @@ func ParseSFID(s string) (string, error) {
 }
 
 // ParseTicketID validates a Zendesk ticket ID: a positive integer, with an
-// optional leading "#".
+// optional leading "#", or the record form "ticket 123" that case-push
+// errors carry (the bot makes Retry buttons from those records).
 func ParseTicketID(s string) (int64, error) {
-	t := strings.TrimPrefix(s, "#")
+	t := s
+	if len(t) > len("ticket ") && strings.EqualFold(t[:len("ticket ")], "ticket ") {
+		t = t[len("ticket "):]
+	}
+	t = strings.TrimPrefix(t, "#")
 	id, err := strconv.ParseInt(t, 10, 64)
 	if err != nil || id <= 0 || strings.HasPrefix(t, "+") {
 		return 0, fmt.Errorf("%q is not a ticket ID (a positive number)", clip(s, 40))

@@ -88,6 +88,28 @@ type Summary struct {
 	Message string `json:"message,omitempty"`
 }
 
+// MarshalJSON writes the contracted form: errors always a list, and
+// changes always present on a dry run, even when empty (elsewhere only
+// when there are some).
+func (s Summary) MarshalJSON() ([]byte, error) {
+	type plain Summary // the fields, without this method
+	out := struct {
+		plain
+		Errors  []RecordError `json:"errors"`
+		Changes *[]Change     `json:"changes,omitempty"`
+	}{plain: plain(s), Errors: s.Errors}
+	if out.Errors == nil {
+		out.Errors = []RecordError{}
+	}
+	if changes := s.Changes; changes != nil || s.DryRun {
+		if changes == nil {
+			changes = []Change{}
+		}
+		out.Changes = &changes
+	}
+	return json.Marshal(out)
+}
+
 // OK reports whether the run did its work: exit status 0.
 func (s *Summary) OK() bool { return s.Code == CodeNone || s.Code.Silent() }
 

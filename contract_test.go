@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/zdsync/zdsync/syncer/sandbox"
+)
+
+// The contract tests of DESIGN.md's "Contracts other people rely on".
+
+func TestHelpFlagPrintsUsageAndExitsZero(t *testing.T) {
+	for _, args := range [][]string{{"sync", "--help"}, {"sync", "global-orgs", "-h"}, {"plan", "--help"}, {"case", "push", "-help"}} {
+		code, out, errOut := run(t, map[string]string{}, args...)
+		if code != exitOK || !strings.Contains(out, "usage:") || errOut != "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 0 and the usage on stdout", args, code, out, errOut)
+		}
+	}
+}
+
+// okEnv is a complete configuration pointing at nothing that answers.
+func okEnv(t *testing.T) map[string]string {
+	return map[string]string{"SALESFORCE_URL": "http://127.0.0.1:1", "SALESFORCE_CLIENT_ID": "id", "SALESFORCE_CLIENT_SECRET": "s3cr3t-client",
+		"ZENDESK_GLOBAL_URL": "http://127.0.0.1:1", "ZENDESK_GLOBAL_EMAIL": "a@b", "ZENDESK_GLOBAL_API_TOKEN": "zd-secret-token",
+		"ZENDESK_FEDERAL_URL": "http://127.0.0.1:1", "ZENDESK_FEDERAL_EMAIL": "a@b", "ZENDESK_FEDERAL_API_TOKEN": "zd-secret-token",
+		"ZENDESK_CASE_ID_FIELD": "360000000001", "DATABASE_URL": filepath.Join(t.TempDir(), "zdsync.db")}
+}
+
+// A usage or configuration error exits 2 with one line naming the
+// variable, never its value, and changes nothing (not even the database).
+func TestBadArgumentsAndVariablesExit2(t *testing.T) {
+	tests := []struct {
+		name   string
+		set    map[string]string
+		args   []string
+		want   string
+		secret string
+	}{
+		{"plan apply takes no --csv", nil, []string{"plan", "apply", "p1", "--csv"}, "--csv is for plan show only", ""},
+		{"plan show takes --json or --csv", nil, []string{"plan", "show", "p1", "--json", "--csv"}, "--json and --csv exclude each other", ""},
+		{"a malformed SALESFORCE_URL", map[string]string{"SALESFORCE_URL": "login.salesforce.com"}, []string{"sync", "global-orgs"}, "SALESFORCE_URL: not an http(s) URL", ""},
+		{"a malformed ZENDESK_GLOBAL_URL is not echoed", map[string]string{"ZENDESK_GLOBAL_URL": "https://u:pw-s3cret@[x"}, []string{"sync", "global-orgs"}, "ZENDESK_GLOBAL_URL: not an http(s) URL", "pw-s3cret"},
+		{"a malformed ZENDESK_FEDERAL_URL", map[string]string{"ZENDESK_FEDERAL_URL": "example.zendesk.com"}, []string{"sync", "federal-users"}, "ZENDESK_FEDERAL_URL", ""},
+		{"a malformed SLACK_API_URL", map[string]string{"SLACK_API_URL": "::"}, []string{"sync", "global-orgs"}, "SLACK_API_URL", ""},
+		{"half a password flow names the missing variable", map[string]string{"SALESFORCE_USERNAME": "u", "SALESFORCE_PASSWORD": "hunter2-pass"},
+			[]string{"sync", "global-orgs"}, "SALESFORCE_SECURITY_TOKEN is not set", "hunter2-pass"},
+		{"a malformed LOG_LEVEL", map[string]string{"LOG_LEVEL": "loud"}, []string{"sync", "global-orgs"}, "LOG_LEVEL", ""},
+		{"a negative ZENDESK_CASE_ID_FIELD", map[string]string{"ZENDESK_CASE_ID_FIELD": "-5"}, []string{"case", "push", "12"}, "ZENDESK_CASE_ID_FIELD", ""},
+		{"a malformed postgres DATABASE_URL is not echoed", map[string]string{"DATABASE_URL": "postgres://u:pg-s3cret@db:port/x"},
+			[]string{"sync", "global-orgs"}, "DATABASE_URL: malformed", "pg-s3cret"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := okEnv(t)
+			db := env["DATABASE_URL"]
+			for k, v := range tt.set {
+				env[k] = v
+			}
+			code, out, errOut := run(t, env, tt.args...)
+			first, _, _ := strings.Cut(errOut, "\n")
+			if code != exitUsage || out != "" || !strings.HasPrefix(first, "zdsync: ") || !strings.Contains(first, tt.want) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and %q", code, out, errOut, tt.want)
+			}
+			if tt.secret != "" && strings.Contains(errOut, tt.secret) {
+				t.Errorf("stderr echoes the secret: %q", errOut)
+			}
+			if _, err := os.Stat(db); err == nil {
+				t.Errorf("the database %s was created", db)
+			}
+		})
+	}
+}
+
+// A variable set to the empty string takes its documented default.
+func TestEmptyVariableTakesItsDefault(t *testing.T) {
+	cfg, err := LoadConfig(context.Background(), envconfig.MapLookuper(map[string]string{
+		"CASE_PUSH_RETRIES": "", "CASE_PUSH_RETRY_DELAY": "", "HTTP_ADDR": "", "HTTP_TIMEOUT": " ", "PLAN_TTL": "", "DELETE_LIMIT": "",
+		"SCHEDULE_GLOBAL_ORGS": "",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.CasePushRetries != 3 || cfg.CasePushRetryDelay != 5*time.Second || cfg.HTTPAddr != ":8080" || cfg.HTTPTimeout != 30*time.Second ||
+		cfg.PlanTTL != 30*time.Minute || cfg.DeleteLimit != 500 {
+		t.Errorf("empty variables did not take their defaults: %+v", cfg)
+	}
+	if cfg.ScheduleGlobalOrgs != "" {
+		t.Errorf("an empty schedule became %q; it stays empty, which the scheduler reads as off", cfg.ScheduleGlobalOrgs)
+	}
+}
+
+// serve checks its cron expressions before any network call.
+func TestServeRefusesABadScheduleBeforeAnyNetworkCall(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { calls.Add(1); http.Error(w, "no", 500) }))
+	defer srv.Close()
+	env := okEnv(t)
+	for k, v := range map[string]string{"SALESFORCE_URL": srv.URL, "ZENDESK_GLOBAL_URL": srv.URL, "ZENDESK_FEDERAL_URL": srv.URL,
+		"SLACK_API_URL": srv.URL + "/api/", "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "SLACK_SUMMARY_CHANNEL": "C1",
+		"SLACK_ALERT_CHANNEL": "C2", "ZENDESK_WEBHOOK_SECRET": "w", "HTTP_ADDR": "127.0.0.1:0", "SCHEDULE_FEDERAL": "every hour"} {
+		env[k] = v
+	}
+	code, out, errOut := run(t, env, "serve")
+	if code != exitUsage || out != "" || !strings.Contains(errOut, "SCHEDULE_FEDERAL") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 naming SCHEDULE_FEDERAL", code, out, errOut)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("%d network calls before the configuration error", n)
+	}
+}
+
+// decodeOne checks that out is exactly one JSON object and returns it.
+func decodeOne(t *testing.T, out string) map[string]any {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(out))
+	var s map[string]any
+	if err := dec.Decode(&s); err != nil {
+		t.Fatalf("stdout is not a JSON object (%v):\n%s", err, out)
+	}
+	if dec.More() {
+		t.Fatalf("stdout holds more than one JSON document:\n%s", out)
+	}
+	return s
+}
+
+// A dry run's summary lists `changes` even when there are none, and
+// `errors` is always a list.
+func TestJSONDryRunWithoutChangesListsChanges(t *testing.T) {
+	sb, err := sandbox.Start(context.Background(), sandbox.Options{Seed: 3, Accounts: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	env := sb.Env()
+	env["DATABASE_URL"] = filepath.Join(t.TempDir(), "zdsync.db")
+	if code, out, errOut := run(t, env, "sync", "federal-orgs"); code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, _ := run(t, env, "sync", "federal-orgs", "--dry-run", "--json")
+	s := decodeOne(t, out)
+	if code != exitOK {
+		t.Errorf("exit %d", code)
+	}
+	ch, ok := s["changes"].([]any)
+	if !ok || len(ch) != 0 {
+		t.Errorf("changes = %#v; want [] for a dry run with nothing to do", s["changes"])
+	}
+	if e, ok := s["errors"].([]any); !ok || len(e) != 0 {
+		t.Errorf("errors = %#v; want []", s["errors"])
+	}
+}
+
+// With --json, a run that cannot start after its arguments and
+// configuration were accepted still prints its one Summary, with the code.
+func TestJSONWhenTheRunCannotStart(t *testing.T) {
+	env := okEnv(t)
+	code, out, errOut := run(t, env, "sync", "global-orgs", "--dry-run", "--json")
+	s := decodeOne(t, out)
+	if code != exitFail || s["job"] != "global-orgs" || s["dry_run"] != true || s["code"] != float64(4) || !strings.Contains(errOut, "zdsync: ") {
+		t.Errorf("exit %d, summary %v, stderr %q; want exit 1 and code 4 (ConnectionFailed)", code, s, errOut)
+	}
+	for _, key := range []string{"created", "updated", "deleted", "unchanged", "skipped", "errors", "changes"} {
+		if _, ok := s[key]; !ok {
+			t.Errorf("summary has no %q", key)
+		}
+	}
+	if strings.Contains(out+errOut, "s3cr3t-client") {
+		t.Errorf("secret printed")
+	}
+
+	code, out, _ = run(t, env, "case", "push", "12", "--json")
+	if s := decodeOne(t, out); code != exitFail || s["job"] != "cases" || s["code"] != float64(4) {
+		t.Errorf("case push: exit %d, summary %v", code, s)
+	}
+
+	code, out, _ = run(t, env, "plan", "apply", "nope", "--json")
+	if s := decodeOne(t, out); code != exitFail || s["plan_id"] != "nope" || s["code"] != float64(11) {
+		t.Errorf("plan apply: exit %d, summary %v", code, s)
+	}
+}
