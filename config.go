@@ -39,7 +39,7 @@ type Config struct {
 	PlanTTL     time.Duration `env:"PLAN_TTL, default=30m" help:"how long a stored preview can be applied"`
 
 	ScheduleGlobalOrgs string `env:"SCHEDULE_GLOBAL_ORGS, default=0 * * * *" help:"cron expression of global-orgs; off disables it"`
-	ScheduleFederal    string `env:"SCHEDULE_FEDERAL, default=30 * * * *" help:"cron expression of federal-orgs then federal-users; off disables it"`
+	ScheduleFederal    string `env:"SCHEDULE_FEDERAL, default=30 * * * *" help:"cron expression of federal-orgs then federal-users (skipped when federal-orgs failed as a whole); off disables it"`
 	ScheduleCaseSweep  string `env:"SCHEDULE_CASE_SWEEP, default=*/10 * * * *" help:"cron expression of the case parity sweep; off disables it"`
 
 	DeleteLimit         int     `env:"DELETE_LIMIT, default=500" help:"most org deletions one run may make; a plan with more deletes none"`

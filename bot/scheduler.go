@@ -135,20 +135,34 @@ func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
 	return sc, nil
 }
 
-// runTask runs a task's jobs in order; federal-users does not run when
-// federal-orgs failed (its users would miss their orgs).
+// runTask runs a task's jobs in order. federal-users does not run when
+// federal-orgs failed as a whole (no data, a refused login, a guard): its
+// users would miss what that run did not do. It does run when only some of
+// federal-orgs' records failed, else one org rejected every hour would
+// stop every user update; those users are skipped as having no org.
 func (sc *Scheduler) runTask(ctx context.Context, t *task) error {
+	var errs []error
 	for _, job := range t.jobs {
 		s, err := sc.run(ctx, job)
 		if err == nil && s != nil && !s.OK() {
 			err = fmt.Errorf("%s failed with code %s", job, s.Code)
 		}
-		if err != nil {
-			sc.log.ErrorContext(ctx, "scheduled run failed", "job", job, "task", t.name, "err", err)
-			return fmt.Errorf("scheduled %s: %w", job, err)
+		if err == nil {
+			continue
+		}
+		sc.log.ErrorContext(ctx, "scheduled run failed", "job", job, "task", t.name, "err", err)
+		errs = append(errs, fmt.Errorf("scheduled %s: %w", job, err))
+		if s == nil || !someRecordsFailed(s) {
+			break
 		}
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// someRecordsFailed reports whether a failed run did its work but for some
+// of its records.
+func someRecordsFailed(s *syncer.Summary) bool {
+	return s.Failed > 0 && s.Created+s.Updated+s.Deleted+s.Unchanged > 0
 }
 
 // Start starts the schedules. Nothing runs before its first scheduled time.
