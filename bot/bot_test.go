@@ -323,7 +323,7 @@ func TestRunAgainAndRetryAnswerInTheAlertThread(t *testing.T) {
 		t.Fatal(err)
 	}
 	caseFail := &syncer.Summary{RunID: "run-c", Job: syncer.JobCases, Code: syncer.CodeUnableToLockRow, Message: "row locked",
-		Errors: []syncer.RecordError{{Code: syncer.CodeUnableToLockRow, Record: "4521", Message: "UNABLE_TO_LOCK_ROW"}}}
+		Errors: []syncer.RecordError{{Code: syncer.CodeUnableToLockRow, Record: "ticket 4521", Message: "UNABLE_TO_LOCK_ROW"}}}
 	if err := n.Notify(h.ctx, caseFail); err != nil {
 		t.Fatal(err)
 	}
