@@ -136,13 +136,7 @@ func decodeOne(t *testing.T, out string) map[string]any {
 // A dry run's summary lists `changes` even when there are none, and
 // `errors` is always a list.
 func TestJSONDryRunWithoutChangesListsChanges(t *testing.T) {
-	sb, err := sandbox.Start(context.Background(), sandbox.Options{Seed: 3, Accounts: 30})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close()
-	env := sb.Env()
-	env["DATABASE_URL"] = filepath.Join(t.TempDir(), "zdsync.db")
+	_, env := sandboxEnv(t, sandbox.Options{Seed: 3, Accounts: 30})
 	if code, out, errOut := run(t, env, "sync", "federal-orgs"); code != exitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}

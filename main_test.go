@@ -13,6 +13,20 @@ import (
 	"github.com/zdsync/zdsync/syncer/sandbox"
 )
 
+// sandboxEnv starts the sandboxes and returns them with the environment that points
+// zdsync at them, with a database of its own.
+func sandboxEnv(t *testing.T, opts sandbox.Options) (*sandbox.Sandbox, map[string]string) {
+	t.Helper()
+	sb, err := sandbox.Start(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sb.Close)
+	env := sb.Env()
+	env["DATABASE_URL"] = filepath.Join(t.TempDir(), "zdsync.db")
+	return sb, env
+}
+
 // run runs zdsync with args and env, returning exit status, stdout, stderr.
 func run(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
@@ -78,13 +92,7 @@ func TestSecretsStayOutOfErrors(t *testing.T) {
 }
 
 func TestSyncCommandJSON(t *testing.T) {
-	sb, err := sandbox.Start(context.Background(), sandbox.Options{Seed: 2, Accounts: 60})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close()
-	env := sb.Env()
-	env["DATABASE_URL"] = filepath.Join(t.TempDir(), "zdsync.db")
+	sb, env := sandboxEnv(t, sandbox.Options{Seed: 2, Accounts: 60})
 
 	code, out, errOut := run(t, env, "sync", "global-orgs", "--dry-run", "--json")
 	var s map[string]any

@@ -73,12 +73,9 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	schedules := bot.Schedules{GlobalOrgs: cfg.ScheduleGlobalOrgs, Federal: cfg.ScheduleFederal, CaseSweep: cfg.ScheduleCaseSweep}
 	// Check the cron expressions now: a malformed one is a configuration
 	// error (exit 2) before any network call, not after the logins.
-	probe, err := bot.NewScheduler(bot.SchedulerConfig{Schedules: schedules,
-		Run: func(context.Context, syncer.Job) (*syncer.Summary, error) { return nil, nil }})
-	if err != nil {
+	if err := schedules.Validate(); err != nil {
 		return usagef("configuration: %s", err)
 	}
-	_ = probe.Shutdown()
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return usagef("configuration: HTTP_ADDR %q: %s", cfg.HTTPAddr, err)

@@ -89,6 +89,17 @@ type Scheduler struct {
 	log   *slog.Logger
 }
 
+// Validate checks the cron expressions as NewScheduler does, registering
+// nothing that runs: serve calls it before any network call.
+func (s Schedules) Validate() error {
+	sc, err := NewScheduler(SchedulerConfig{Schedules: s,
+		Run: func(context.Context, syncer.Job) (*syncer.Summary, error) { return nil, nil }})
+	if err != nil {
+		return err
+	}
+	return sc.Shutdown()
+}
+
 // NewScheduler validates the schedules and registers the tasks. It starts
 // nothing: call Start.
 func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {

@@ -325,42 +325,31 @@ func (x *Exchange) Redeliver(ctx context.Context, reason string) error {
 // Acks waits until the envelope was acknowledged n times and returns the
 // acks.
 func (x *Exchange) Acks(ctx context.Context, n int) ([]Event, error) {
-	var out []Event
-	err := x.s.WaitFor(ctx, func() bool {
-		out = out[:0]
-		for _, e := range x.s.events {
-			if e.Kind == "ack" && e.EnvelopeID == x.EnvelopeID {
-				out = append(out, e)
-			}
-		}
-		return len(out) >= n
-	})
-	return out, err
+	return x.s.waitEvents(ctx, n, func(e Event) bool { return e.Kind == "ack" && e.EnvelopeID == x.EnvelopeID })
 }
 
 // Ack waits for the envelope's ack.
 func (x *Exchange) Ack(ctx context.Context) (Event, error) {
-	var ack Event
-	err := x.s.WaitFor(ctx, func() bool {
-		for _, e := range x.s.events {
-			if e.Kind == "ack" && e.EnvelopeID == x.EnvelopeID {
-				ack = e
-				return true
-			}
-		}
-		return false
-	})
-	return ack, err
+	acks, err := x.Acks(ctx, 1)
+	if err != nil {
+		return Event{}, err
+	}
+	return acks[0], nil
 }
 
 // Responses waits until the response_url was used n times and returns the
 // posts.
 func (x *Exchange) Responses(ctx context.Context, n int) ([]Event, error) {
+	return x.s.waitEvents(ctx, n, func(e Event) bool { return e.Kind == "response" && e.URL == x.ResponseURL })
+}
+
+// waitEvents waits until n recorded events match and returns them.
+func (s *Server) waitEvents(ctx context.Context, n int, match func(Event) bool) ([]Event, error) {
 	var out []Event
-	err := x.s.WaitFor(ctx, func() bool {
+	err := s.WaitFor(ctx, func() bool {
 		out = out[:0]
-		for _, e := range x.s.events {
-			if e.Kind == "response" && e.URL == x.ResponseURL {
+		for _, e := range s.events {
+			if match(e) {
 				out = append(out, e)
 			}
 		}
