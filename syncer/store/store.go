@@ -15,6 +15,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -145,6 +147,9 @@ func sqliteDSN(p string) string {
 }
 
 func openSQLite(dsn string) (*DB, error) {
+	if err := restrictSQLiteFiles(sqliteFile(dsn)); err != nil {
+		return nil, err
+	}
 	sdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite database: %w", err)
@@ -153,6 +158,71 @@ func openSQLite(dsn string) (*DB, error) {
 	// process's statements instead of failing them with SQLITE_BUSY.
 	sdb.SetMaxOpenConns(1)
 	return &DB{db: sdb, backend: BackendSQLite}, nil
+}
+
+// sqliteFileMode is the mode of the SQLite database file and of its -wal
+// and -shm files: they hold the audit, plans and Slack message references,
+// readable by the service's own user only. SQLite gives the -wal and -shm
+// files the mode of the database file when it creates them.
+const sqliteFileMode = 0o600
+
+// restrictSQLiteFiles creates the database file at path with
+// sqliteFileMode before SQLite opens it (SQLite would create it 0644, less
+// the umask), and takes the group and other permissions off an existing
+// database file and its -wal and -shm files. An empty path (an in-memory
+// database) is left alone.
+func restrictSQLiteFiles(path string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, sqliteFileMode)
+	if err != nil {
+		return fmt.Errorf("open sqlite database: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("open sqlite database: %w", err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("open sqlite database: %w", err)
+		}
+		if fi.Mode().Perm()&^sqliteFileMode != 0 {
+			if err := os.Chmod(p, fi.Mode().Perm()&sqliteFileMode); err != nil {
+				return fmt.Errorf("open sqlite database: restrict permissions: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// sqliteFile returns the file a SQLite DSN (a path or a file: URI, with
+// query parameters) names, or "" for an in-memory database.
+func sqliteFile(dsn string) string {
+	p, query, _ := strings.Cut(dsn, "?")
+	if rest, ok := strings.CutPrefix(p, "file:"); ok {
+		if q, err := url.ParseQuery(query); err == nil && q.Get("mode") == "memory" {
+			return ""
+		}
+		if hostPath, ok := strings.CutPrefix(rest, "//"); ok { // file:///abs or file://localhost/abs
+			i := strings.IndexByte(hostPath, '/')
+			if i < 0 {
+				return ""
+			}
+			rest = hostPath[i:]
+		}
+		if u, err := url.PathUnescape(rest); err == nil {
+			rest = u
+		}
+		p = rest
+	}
+	if p == ":memory:" {
+		return ""
+	}
+	return p
 }
 
 // useWAL switches a SQLite database to write-ahead logging, so that readers

@@ -647,3 +647,50 @@ func TestAlerts(t *testing.T) {
 		})
 	})
 }
+
+func TestSQLiteFilesAreReadableByTheOwnerOnly(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	t.Run("a new database and its WAL and SHM files are created 0600", func(t *testing.T) {
+		path := filepath.Join(dir, "new.db")
+		db := open(t, path)
+		if err := db.SetCursor(ctx, "c", "v"); err != nil { // a write: the -wal and -shm files exist
+			t.Fatal(err)
+		}
+		checkModes(t, path)
+	})
+	t.Run("an existing database readable by others is restricted", func(t *testing.T) {
+		path := filepath.Join(dir, "old.db")
+		db := open(t, path)
+		if err := db.SetCursor(ctx, "c", "v"); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		for _, p := range []string{path, path + "-wal", path + "-shm"} {
+			if err := os.Chmod(p, 0o644); err != nil && !errors.Is(err, os.ErrNotExist) {
+				t.Fatal(err)
+			}
+		}
+		db = open(t, path)
+		if err := db.SetCursor(ctx, "c", "w"); err != nil {
+			t.Fatal(err)
+		}
+		checkModes(t, path)
+	})
+}
+
+// checkModes checks that the database file at path and its -wal and -shm
+// files exist with mode 0600.
+func checkModes(t *testing.T, path string) {
+	t.Helper()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Errorf("%s: %v", filepath.Base(p), err)
+			continue
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want -rw-------", filepath.Base(p), fi.Mode().Perm())
+		}
+	}
+}

@@ -44,3 +44,23 @@ func TestOpenDoesNotEchoAPasswordOfAMalformedURL(t *testing.T) {
 		t.Errorf("Open = %v, want an error without the password", err)
 	}
 }
+
+func TestSQLiteFile(t *testing.T) {
+	tests := []struct {
+		name, dsn, want string
+	}{
+		{"a path with settings names its file", "data/zdsync.db?_pragma=busy_timeout(5000)", "data/zdsync.db"},
+		{"a file URI names its path", "file:/tmp/z.db?mode=rwc", "/tmp/z.db"},
+		{"a file URI with an empty host names its path", "file:///tmp/z%20y.db", "/tmp/z y.db"},
+		{"a file URI with localhost names its path", "file://localhost/tmp/z.db", "/tmp/z.db"},
+		{"an in-memory database has no file", ":memory:?_pragma=foreign_keys(1)", ""},
+		{"an in-memory file URI has no file", "file:z?mode=memory&cache=shared", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := sqliteFile(tc.dsn); got != tc.want {
+				t.Errorf("sqliteFile(%q) = %q, want %q", tc.dsn, got, tc.want)
+			}
+		})
+	}
+}
