@@ -2,9 +2,13 @@ package salesforce
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
+
+	gosf "github.com/k-capehart/go-salesforce/v2"
 
 	"github.com/zdsync/zdsync/syncer"
 )
@@ -43,15 +47,18 @@ func (c *Client) FindCase(ctx context.Context, ticketID int64) (syncer.Case, boo
 	if ticketID <= 0 {
 		return syncer.Case{}, false, &syncer.Error{Code: syncer.CodeAPIError, Op: op, Record: rec, Message: "invalid ticket ID"}
 	}
-	var recs []map[string]any
+	var found []map[string]any
 	q := FindCaseQuery(ticketID)
-	if err := c.call(ctx, op, rec, func() error { syncer.CountCall(ctx); return c.sf.Query(q, &recs) }); err != nil {
+	err := c.call(ctx, op, rec, func() error {
+		return c.queryEach(ctx, q, func(_ int, r map[string]any) { found = append(found, r) })
+	})
+	if err != nil {
 		return syncer.Case{}, false, err
 	}
-	if len(recs) == 0 {
+	if len(found) == 0 {
 		return syncer.Case{}, false, nil
 	}
-	return decodeCase(recs[0]), true, nil
+	return decodeCase(found[0]), true, nil
 }
 
 func decodeCase(r map[string]any) syncer.Case {
@@ -102,10 +109,12 @@ func (c *Client) CreateCase(ctx context.Context, cs syncer.Case) (string, error)
 	rec := strconv.FormatInt(cs.TicketID, 10)
 	var id string
 	err := c.call(ctx, op, rec, func() error {
-		// A fresh map each call: go-salesforce adds "attributes" to it.
-		syncer.CountCall(ctx)
-		res, err := c.sf.InsertOne(CaseObject, caseRecord(cs))
+		body, err := json.Marshal(caseRecord(cs))
 		if err != nil {
+			return err
+		}
+		var res gosf.SalesforceResult
+		if err := c.do(ctx, http.MethodPost, "/sobjects/"+CaseObject+"/", body, &res); err != nil {
 			return err
 		}
 		if !res.Success || res.Id == "" {
@@ -117,6 +126,9 @@ func (c *Client) CreateCase(ctx context.Context, cs syncer.Case) (string, error)
 	return id, err
 }
 
+// closeCaseBody is the update CloseCase sends: the Status, and nothing else.
+const closeCaseBody = `{"Status":"` + CaseStatusClosed + `"}`
+
 // CloseCase sets the case's Status to Closed, and nothing else.
 func (c *Client) CloseCase(ctx context.Context, caseID string) error {
 	const op = "close case"
@@ -125,8 +137,7 @@ func (c *Client) CloseCase(ctx context.Context, caseID string) error {
 		return withOp(err, op, caseID)
 	}
 	return c.call(ctx, op, caseID, func() error {
-		syncer.CountCall(ctx)
-		return c.sf.UpdateOne(CaseObject, map[string]any{"Id": id, "Status": CaseStatusClosed})
+		return c.do(ctx, http.MethodPatch, "/sobjects/"+CaseObject+"/"+id, []byte(closeCaseBody), nil)
 	})
 }
 
@@ -150,20 +161,21 @@ func (c *Client) CaseStatuses(ctx context.Context, caseIDs []string) (map[string
 	for start := 0; start < len(ids); start += MaxIDsPerQuery {
 		chunk := ids[start:min(start+MaxIDsPerQuery, len(ids))]
 		q := "SELECT Id, Status FROM " + CaseObject + " WHERE Id IN ('" + strings.Join(chunk, "', '") + "')"
-		var recs []map[string]any
 		rec := fmt.Sprintf("%d IDs from %s", len(chunk), chunk[0])
-		if err := c.call(ctx, op, rec, func() error { syncer.CountCall(ctx); return c.sf.Query(q, &recs) }); err != nil {
+		err := c.call(ctx, op, rec, func() error {
+			return c.queryEach(ctx, q, func(_ int, r map[string]any) {
+				id, _ := r["Id"].(string)
+				status, _ := r["Status"].(string)
+				if n, err := NormalizeID(id); err == nil {
+					id = n
+				}
+				for _, raw := range given[id] {
+					out[raw] = status
+				}
+			})
+		})
+		if err != nil {
 			return nil, err
-		}
-		for _, r := range recs {
-			id, _ := r["Id"].(string)
-			status, _ := r["Status"].(string)
-			if n, err := NormalizeID(id); err == nil {
-				id = n
-			}
-			for _, raw := range given[id] {
-				out[raw] = status
-			}
 		}
 	}
 	return out, nil

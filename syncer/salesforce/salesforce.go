@@ -1,17 +1,19 @@
 // Package salesforce is zdsync's adapter over
 // github.com/k-capehart/go-salesforce/v2: it runs the documented SOQL queries
-// (syncer.Salesforce), writes the cases of the case push (syncer.CaseStore)
-// and turns every failure into a *syncer.Error with its pipeline code.
+// (syncer.Salesforce), writes the cases of the case push (syncer.CaseStore),
+// reads the org's daily API allowance (syncer.AllowanceReader) and turns
+// every failure into a *syncer.Error with its pipeline code.
 //
 // go-salesforce has no context, no timeout and no injectable HTTP client: it
-// uses http.DefaultClient (give it a timeout once with SetHTTPTimeout), and
-// its automatic re-login is not goroutine-safe, so a Client serializes its
-// calls and checks the context before each one.
+// uses http.DefaultClient (give it a timeout once with SetHTTPTimeout). Its
+// automatic re-login is not goroutine-safe; the adapter keeps its requests
+// off it and logs in again itself, once for all the requests that need it,
+// so that its methods run in parallel (session.go).
 package salesforce
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -34,19 +36,27 @@ type Config struct {
 	Username      string // SALESFORCE_USERNAME (password flow)
 	Password      string // SALESFORCE_PASSWORD (password flow)
 	SecurityToken string // SALESFORCE_SECURITY_TOKEN (password flow), appended to the password
+	// MaxConcurrency is how many requests the Client has in flight at
+	// once (SALESFORCE_MAX_CONCURRENCY); 0 means DefaultMaxConcurrency.
+	MaxConcurrency int
 }
 
 // Client is a logged-in Salesforce connection implementing
-// syncer.Salesforce and syncer.CaseStore. Its methods are safe for
-// concurrent use; they run one at a time.
+// syncer.Salesforce, syncer.CaseStore and syncer.AllowanceReader. Its
+// methods are safe for concurrent use and run in parallel, sharing one
+// session; at most MaxConcurrency requests are in flight at once.
 type Client struct {
-	mu sync.Mutex // serializes calls: the library's re-login is not goroutine-safe
-	sf *gosf.Salesforce
+	creds gosf.Creds
+	slots chan struct{} // one per request in flight
+
+	mu  sync.Mutex // held while logging in
+	cur *session
 }
 
 var (
-	_ syncer.Salesforce = (*Client)(nil)
-	_ syncer.CaseStore  = (*Client)(nil)
+	_ syncer.Salesforce      = (*Client)(nil)
+	_ syncer.CaseStore       = (*Client)(nil)
+	_ syncer.AllowanceReader = (*Client)(nil)
 )
 
 // SetHTTPTimeout gives the process-wide http.DefaultClient, which
@@ -69,6 +79,10 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, &syncer.Error{Code: syncer.CodeAuthFailed, Op: op,
 			Message: "the login URL, client ID and client secret must all be set"}
 	}
+	if cfg.MaxConcurrency < 0 {
+		return nil, &syncer.Error{Code: syncer.CodeInternal, Op: op,
+			Message: "the maximum number of concurrent requests must not be negative"}
+	}
 	creds := gosf.Creds{Domain: domain, ConsumerKey: cfg.ClientID, ConsumerSecret: cfg.ClientSecret}
 	set := 0
 	for _, v := range []string{cfg.Username, cfg.Password, cfg.SecurityToken} {
@@ -86,18 +100,16 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, &syncer.Error{Code: syncer.CodeAuthFailed, Op: op,
 			Message: "the password flow needs the username, password and security token all set (or none, for the client-credentials flow)"}
 	}
-	sf, err := gosf.Init(creds)
-	if err != nil {
-		return nil, classify(op, "", err)
+	useTransport()
+	c := &Client{creds: creds, slots: make(chan struct{}, cmp.Or(cfg.MaxConcurrency, DefaultMaxConcurrency))}
+	if s := c.renew(nil); s.err != nil {
+		return nil, classify(op, "", s.err)
 	}
-	return &Client{sf: sf}, nil
+	return c, nil
 }
 
-// call runs fn, one call at a time, unless ctx is already done, and
-// classifies its error.
+// call runs fn unless ctx is already done, and classifies its error.
 func (c *Client) call(ctx context.Context, op, record string, fn func() error) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if err := ctx.Err(); err != nil {
 		return classify(op, record, err)
 	}
@@ -170,8 +182,8 @@ type queryPage struct {
 // mapstructure copy of every record, before anything is decoded: two
 // generic copies of the whole result (about 10 KB an account) at once.
 // Reading the pages here, through the library's DoRequest (same
-// authentication, same error bodies, same one re-login on
-// INVALID_SESSION_ID), keeps one page of raw records at a time. A page
+// authentication, same error bodies), keeps one page of raw records at a
+// time. A page
 // that says it is not the last but names no next page is an error, where
 // the library would loop for ever.
 //
@@ -215,13 +227,7 @@ func errNoNextPage() error {
 
 // getPage reads one query page at uri into page.
 func (c *Client) getPage(ctx context.Context, uri string, page any) error {
-	syncer.CountCall(ctx)
-	resp, err := c.sf.DoRequest(http.MethodGet, uri, nil)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	return json.NewDecoder(resp.Body).Decode(page)
+	return c.do(ctx, http.MethodGet, uri, nil, page)
 }
 
 // completeSubqueries reads the remaining pages of each subquery result of

@@ -402,6 +402,46 @@ func TestErrorsAreClassified(t *testing.T) {
 			_, err := c.CreateCase(ctx, syncer.Case{Subject: "s", TicketID: 1})
 			return err
 		}, syncer.CodeInsufficientAccess, "insufficient access rights"},
+		{"a lock met by a trigger on create is UnableToLockRow", func(t *testing.T, srv *salesforcetest.Server, c *salesforce.Client) error {
+			srv.FailCaseWrites(1, salesforcetest.ErrTriggerUnableToLockRow)
+			_, err := c.CreateCase(ctx, syncer.Case{Subject: "s", TicketID: 1})
+			return err
+		}, syncer.CodeUnableToLockRow, "UNABLE_TO_LOCK_ROW (wrapped in CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY)"},
+		{"a lock met by a flow on close is UnableToLockRow", func(t *testing.T, srv *salesforcetest.Server, c *salesforce.Client) error {
+			id := srv.AddCase(salesforcetest.Case{Subject: "s"}).ID
+			srv.FailCaseWrites(1, salesforcetest.ErrFlowUnableToLockRow)
+			return c.CloseCase(ctx, id)
+		}, syncer.CodeUnableToLockRow, "UNABLE_TO_LOCK_ROW (wrapped in CANNOT_EXECUTE_FLOW_TRIGGER)"},
+		{"a parent reference refused to a trigger is InsufficientAccess", func(t *testing.T, srv *salesforcetest.Server, c *salesforce.Client) error {
+			srv.FailCaseWrites(1, salesforcetest.ErrTriggerInsufficientAccess)
+			_, err := c.CreateCase(ctx, syncer.Case{Subject: "s", TicketID: 1})
+			return err
+		}, syncer.CodeInsufficientAccess, "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY (wrapped in CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY)"},
+		{"a used-up daily API allowance is RateLimited", func(t *testing.T, srv *salesforcetest.Server, c *salesforce.Client) error {
+			srv.SetAPIAllowance(15000, 0)
+			_, err := c.Accounts(ctx, syncer.Global, "")
+			return err
+		}, syncer.CodeRateLimited, "REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded."},
+		{"a used-up daily API allowance on create is RateLimited", func(t *testing.T, srv *salesforcetest.Server, c *salesforce.Client) error {
+			srv.SetAPIAllowance(15000, 0)
+			_, err := c.CreateCase(ctx, syncer.Case{Subject: "s", TicketID: 1})
+			return err
+		}, syncer.CodeRateLimited, "REQUEST_LIMIT_EXCEEDED"},
+		{"a 429 is RateLimited", func(t *testing.T, srv *salesforcetest.Server, c *salesforce.Client) error {
+			srv.RateLimitNext(1, 30*time.Second)
+			_, err := c.Accounts(ctx, syncer.Federal, "")
+			return err
+		}, syncer.CodeRateLimited, "429 Too Many Requests (retry after 30s)"},
+		{"a 429 on close is RateLimited", func(t *testing.T, srv *salesforcetest.Server, c *salesforce.Client) error {
+			id := srv.AddCase(salesforcetest.Case{Subject: "s"}).ID
+			srv.RateLimitNext(1, 0)
+			return c.CloseCase(ctx, id)
+		}, syncer.CodeRateLimited, "429 Too Many Requests"},
+		{"a 429 reading the allowance is RateLimited", func(t *testing.T, srv *salesforcetest.Server, c *salesforce.Client) error {
+			srv.RateLimitNext(1, 0)
+			_, err := c.APIAllowance(ctx)
+			return err
+		}, syncer.CodeRateLimited, "429 Too Many Requests"},
 		{"closing a case that does not exist is an API error", func(t *testing.T, srv *salesforcetest.Server, c *salesforce.Client) error {
 			return c.CloseCase(ctx, "500999999999999AAA")
 		}, syncer.CodeAPIError, "NOT_FOUND"},
@@ -428,7 +468,7 @@ func TestErrorsAreClassified(t *testing.T) {
 			srv.RejectLogins(1)
 			_, err := c.Accounts(ctx, syncer.Global, "")
 			return err
-		}, syncer.CodeAuthFailed, "refused the login"},
+		}, syncer.CodeAuthFailed, "Salesforce refused the login (400 Bad Request: invalid_grant, authentication failure)"},
 		{"a canceled context makes no call", func(t *testing.T, srv *salesforcetest.Server, c *salesforce.Client) error {
 			cctx, cancel := context.WithCancel(ctx)
 			cancel()
@@ -476,28 +516,34 @@ func TestExpiredSessionIsRenewedOnce(t *testing.T) {
 	}
 }
 
-func TestConcurrentCallsAcrossSessionExpiry(t *testing.T) {
+func TestConcurrentQueriesAcrossASessionExpiry(t *testing.T) {
+	// The session times out while 16 paged queries are running: each
+	// request that meets the expired session waits for one new login and
+	// is sent again, and every query returns all its pages.
 	srv, _ := loadFixture(salesforcetest.WithPageSize(2))
 	defer srv.Close()
 	c := newClient(t, srv)
+	srv.ExpireSessionsAfter(20)
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
-	for i := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if i%4 == 0 {
-				srv.ExpireSessions()
+	for range 16 {
+		wg.Go(func() {
+			got, err := c.Accounts(context.Background(), syncer.Global, "")
+			if err == nil && len(got) != 9 {
+				err = fmt.Errorf("got %d accounts, want 9", len(got))
 			}
-			if _, err := c.Accounts(context.Background(), syncer.Global, ""); err != nil {
+			if err != nil {
 				errs <- err
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+	if calls := srv.Calls(); calls.Token != 2 || calls.Unauthorized == 0 {
+		t.Errorf("calls = %+v, want one re-login after the expiry", calls)
 	}
 }
 
@@ -566,5 +612,45 @@ func TestPagedSubqueryResultsAreReadWhole(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestAPIAllowance(t *testing.T) {
+	srv, _ := loadFixture()
+	defer srv.Close()
+	c := newClient(t, srv)
+	ctx := context.Background()
+	srv.SetAPIAllowance(15000, 14998)
+	got, err := c.APIAllowance(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (syncer.APIAllowance{Max: 15000, Remaining: 14997}); got != want { // the read is a request too
+		t.Errorf("allowance = %+v, want %+v", got, want)
+	}
+	if _, err := c.Accounts(ctx, syncer.Federal, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = c.APIAllowance(ctx); err != nil || got.Remaining != 14995 {
+		t.Errorf("after a query: allowance = %+v, %v; want 14995 remaining", got, err)
+	}
+	if max, remaining := srv.APIAllowance(); max != 15000 || remaining != got.Remaining {
+		t.Errorf("the fake holds %d of %d", remaining, max)
+	}
+}
+
+func TestCreateCaseAfterTheAllowanceIsRestored(t *testing.T) {
+	srv, _ := loadFixture()
+	defer srv.Close()
+	c := newClient(t, srv)
+	srv.SetAPIAllowance(15000, 0)
+	_, err := c.CreateCase(context.Background(), syncer.Case{Subject: "s", TicketID: 9})
+	wantCode(t, err, syncer.CodeRateLimited)
+	if len(srv.Cases()) != 0 {
+		t.Fatal("a refused create made a case")
+	}
+	srv.SetAPIAllowance(15000, 15000)
+	if _, err := c.CreateCase(context.Background(), syncer.Case{Subject: "s", TicketID: 9}); err != nil {
+		t.Fatal(err)
 	}
 }

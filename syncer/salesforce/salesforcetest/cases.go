@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // writableCaseFields are the Case fields a create or update may set.
@@ -29,6 +30,31 @@ func (s *Server) takeCaseFailureLocked() string {
 	code := s.caseFailures[0]
 	s.caseFailures = s.caseFailures[1:]
 	return code
+}
+
+// failure returns the errorCode and message of an injected failure (an
+// error code, or one of the wrapped failures) of a write that concerns
+// the record id.
+func failure(injected, id string) (code, message string) {
+	wrapper, cause, wrapped := strings.Cut(injected, "/")
+	if !wrapped {
+		return injected, failureMessage(injected, id)
+	}
+	if id == "" {
+		id = "001000000000000AAA" // the parent account the automation updated
+	}
+	inner := cause + ", " + failureMessage(cause, id) + ": []"
+	switch wrapper {
+	case "CANNOT_EXECUTE_FLOW_TRIGGER":
+		// A record-triggered flow's fault, as Salesforce reports it.
+		return wrapper, "We can't save this record because the \u201cCase After Save\u201d process failed. Give your Salesforce admin these details. " +
+			"This error occurred when the flow tried to update records: " + cause + ": " + failureMessage(cause, id) +
+			". You can look up ExceptionCode values in the SOAP API Developer Guide. Error ID: 1029384756-12345 (-1234567890)"
+	default:
+		// An Apex trigger's unhandled DmlException.
+		return wrapper, "CaseTrigger: execution of AfterInsert\n\ncaused by: System.DmlException: Update failed. " +
+			"First exception on row 0 with id " + id + "; first error: " + inner + "\n\nTrigger.CaseTrigger: line 12, column 1"
+	}
 }
 
 func failureMessage(code, id string) string {
@@ -121,8 +147,9 @@ func (s *Server) handleCaseCreate(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, []apiError{*e})
 		return
 	}
-	if code := s.takeCaseFailureLocked(); code != "" {
-		writeErrors(w, http.StatusBadRequest, code, failureMessage(code, fields["AccountId"]))
+	if f := s.takeCaseFailureLocked(); f != "" {
+		code, msg := failure(f, fields["AccountId"])
+		writeErrors(w, http.StatusBadRequest, code, msg)
 		return
 	}
 	var missing []string
@@ -162,8 +189,9 @@ func (s *Server) handleCaseUpdate(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, []apiError{*e})
 		return
 	}
-	if code := s.takeCaseFailureLocked(); code != "" {
-		writeErrors(w, http.StatusBadRequest, code, failureMessage(code, c.ID))
+	if f := s.takeCaseFailureLocked(); f != "" {
+		code, msg := failure(f, c.ID)
+		writeErrors(w, http.StatusBadRequest, code, msg)
 		return
 	}
 	if id := fields["AccountId"]; id != "" && !s.accountExistsLocked(id) {

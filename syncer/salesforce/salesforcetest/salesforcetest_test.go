@@ -398,3 +398,87 @@ func BenchmarkGlobalQuery10k(b *testing.B) {
 		}
 	}
 }
+
+// apiGet logs in with the client-credentials flow and GETs path (after
+// /services/data/v62.0) with the access token.
+func apiGet(t *testing.T, srv *salesforcetest.Server, path string) (*http.Response, []byte) {
+	t.Helper()
+	c := srv.Credentials()
+	resp, err := http.PostForm(srv.URL()+"/services/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {c.ClientID}, "client_secret": {c.ClientSecret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL()+"/services/data/v62.0"+path, nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, b
+}
+
+func TestDailyAPIAllowance(t *testing.T) {
+	srv := salesforcetest.NewServer()
+	defer srv.Close()
+	srv.SetAPIAllowance(15000, 2)
+	resp, body := apiGet(t, srv, "/limits/")
+	var limits map[string]struct{ Max, Remaining int }
+	if err := json.Unmarshal(body, &limits); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("limits: %d %s", resp.StatusCode, body)
+	}
+	if d := limits["DailyApiRequests"]; d.Max != 15000 || d.Remaining != 1 {
+		t.Errorf("DailyApiRequests = %+v, want 15000 and 1 (the read used one)", d)
+	}
+	if got := resp.Header.Get("Sforce-Limit-Info"); got != "api-usage=14999/15000" {
+		t.Errorf("Sforce-Limit-Info = %q", got)
+	}
+	apiGet(t, srv, "/limits/") // the last request of the day
+	resp, body = apiGet(t, srv, "/query/?q="+url.QueryEscape(salesforcetest.GlobalAccountsQuery))
+	if resp.StatusCode != 403 || string(body) != `[{"errorCode":"REQUEST_LIMIT_EXCEEDED","message":"TotalRequests Limit exceeded."}]` {
+		t.Errorf("with the allowance used up: %d %s", resp.StatusCode, body)
+	}
+	if _, remaining := srv.APIAllowance(); remaining != 0 {
+		t.Errorf("%d remaining", remaining)
+	}
+	if c := srv.Calls(); c.Limits != 2 || c.Query != 0 || c.Limited != 1 {
+		t.Errorf("calls = %+v", c)
+	}
+}
+
+func TestRateLimitNext(t *testing.T) {
+	srv := salesforcetest.NewServer()
+	defer srv.Close()
+	srv.RateLimitNext(1, 20*time.Second)
+	resp, body := apiGet(t, srv, "/limits/")
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "20" || !strings.HasPrefix(string(body), "<html>") {
+		t.Errorf("first request: %d Retry-After %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if resp, _ := apiGet(t, srv, "/limits/"); resp.StatusCode != 200 {
+		t.Errorf("second request: %d", resp.StatusCode)
+	}
+}
+
+func TestFailLogins(t *testing.T) {
+	srv := salesforcetest.NewServer()
+	defer srv.Close()
+	srv.FailLogins(1, http.StatusServiceUnavailable)
+	c := srv.Credentials()
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {c.ClientID}, "client_secret": {c.ClientSecret}}
+	for _, want := range []int{503, 200} {
+		resp, err := http.PostForm(srv.URL()+"/services/oauth2/token", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("token request: %d, want %d", resp.StatusCode, want)
+		}
+	}
+}

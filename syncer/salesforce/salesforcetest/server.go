@@ -61,7 +61,37 @@ const (
 	errInvalidSession      = "INVALID_SESSION_ID"
 	errMalformedQuery      = "MALFORMED_QUERY"
 	errInvalidQueryLocator = "INVALID_QUERY_LOCATOR"
+	errRequestLimit        = "REQUEST_LIMIT_EXCEEDED"
 )
+
+// Failures of case writes that automation in the org wraps: the error a
+// trigger, flow or validation rule answers with, whose message carries the
+// real cause. Give them to FailCaseWrites like an error code.
+const (
+	// ErrTriggerUnableToLockRow is an Apex trigger on Case whose own DML
+	// met a lock: CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY, "…first error:
+	// UNABLE_TO_LOCK_ROW, unable to obtain exclusive access to this
+	// record: []…".
+	ErrTriggerUnableToLockRow = "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY/" + ErrUnableToLockRow
+	// ErrFlowUnableToLockRow is a record-triggered flow that met a lock:
+	// CANNOT_EXECUTE_FLOW_TRIGGER, "…This error occurred when the flow
+	// tried to update records: UNABLE_TO_LOCK_ROW: unable to obtain
+	// exclusive access to this record…".
+	ErrFlowUnableToLockRow = "CANNOT_EXECUTE_FLOW_TRIGGER/" + ErrUnableToLockRow
+	// ErrTriggerInsufficientAccess is an Apex trigger on Case whose own
+	// DML was refused a parent reference:
+	// CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY, "…first error:
+	// INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY, insufficient access
+	// rights on cross-reference id: …".
+	ErrTriggerInsufficientAccess = "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY/" + ErrInsufficientAccess
+)
+
+// DefaultDailyAPIRequests is the daily API allowance of a fake unless
+// SetAPIAllowance says otherwise: the 100,000 requests every Enterprise
+// Edition org starts from before its per-license additions (Salesforce
+// Developer Limits and Allocations Quick Reference, "API Request Limits
+// and Allocations").
+const DefaultDailyAPIRequests = 100_000
 
 const dataPrefix = "/services/data/" + APIVersion
 
@@ -98,14 +128,22 @@ type Calls struct {
 	CaseCreate int
 	// CaseUpdate counts PATCH …/sobjects/Case/{id}.
 	CaseUpdate int
+	// Limits counts GET …/limits/.
+	Limits int
 	// Unauthorized counts API requests refused with INVALID_SESSION_ID.
 	Unauthorized int
+	// Limited counts API requests refused with 429 (RateLimitNext) or
+	// REQUEST_LIMIT_EXCEEDED (the allowance used up).
+	Limited int
 	// Refused counts connections closed on accept by RefuseConnections.
 	Refused int
+	// MaxInFlight is the largest number of API requests (logins excluded)
+	// the fake was answering at once.
+	MaxInFlight int
 }
 
 // API returns the number of REST API calls answered, logins excluded.
-func (c Calls) API() int { return c.Query + c.QueryMore + c.CaseCreate + c.CaseUpdate }
+func (c Calls) API() int { return c.Query + c.QueryMore + c.CaseCreate + c.CaseUpdate + c.Limits }
 
 // Option configures a Server.
 type Option func(*Server)
@@ -181,11 +219,18 @@ type Server struct {
 	children     map[string]*childCursor
 	seq          uint64
 	calls        Calls
+	inFlight     int
+	held         chan struct{} // API requests wait for it to close (HoldRequests)
+	allowance    [2]int        // the daily API allowance: Max, Remaining
 
 	// faults
 	caseFailures []string
 	rejectLogins int
-	expireIn     int // sessions expire once this many more API calls are answered (0: never)
+	failLogins   int // token requests still to answer loginStatus
+	loginStatus  int
+	limitNext    int           // API requests still to answer 429
+	retryAfter   time.Duration // their Retry-After
+	expireIn     int           // sessions expire once this many more API calls are answered (0: never)
 	truncateNext float64
 	delay        time.Duration
 	refuseConns  int
@@ -203,6 +248,7 @@ func NewServer(opts ...Option) *Server {
 		tokens:             map[string]bool{},
 		cursors:            map[string]*cursor{},
 		children:           map[string]*childCursor{},
+		allowance:          [2]int{DefaultDailyAPIRequests, DefaultDailyAPIRequests},
 	}
 	for _, o := range opts {
 		o(s)
@@ -215,10 +261,12 @@ func NewServer(opts ...Option) *Server {
 	mux.HandleFunc("POST "+dataPrefix+"/sobjects/Case", s.authed(s.handleCaseCreate))
 	mux.HandleFunc("POST "+dataPrefix+"/sobjects/Case/{$}", s.authed(s.handleCaseCreate))
 	mux.HandleFunc("PATCH "+dataPrefix+"/sobjects/Case/{id}", s.authed(s.handleCaseUpdate))
+	mux.HandleFunc("GET "+dataPrefix+"/limits", s.authed(s.handleLimits))
+	mux.HandleFunc("GET "+dataPrefix+"/limits/{$}", s.authed(s.handleLimits))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
 	})
-	s.srv = httptest.NewUnstartedServer(s.delayed(mux))
+	s.srv = httptest.NewUnstartedServer(s.counted(s.delayed(mux)))
 	s.srv.Listener = &gateListener{Listener: s.srv.Listener, s: s}
 	s.srv.Start()
 	return s
@@ -398,8 +446,8 @@ func (s *Server) storeCaseLocked(c Case) *Case {
 
 // FailCaseWrites makes the next n case creates or updates fail with the
 // given Salesforce error code (ErrUnableToLockRow, ErrInsufficientAccess or
-// any other code), as Salesforce answers: HTTP 400 and
-// [{"message":…,"errorCode":…,"fields":[]}].
+// any other code) or wrapped failure (ErrTriggerUnableToLockRow, …), as
+// Salesforce answers: HTTP 400 and [{"message":…,"errorCode":…,"fields":[]}].
 func (s *Server) FailCaseWrites(n int, errorCode string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -455,6 +503,45 @@ func (s *Server) RefuseConnections(n int) {
 	s.srv.CloseClientConnections()
 }
 
+// SetAPIAllowance sets the org's daily API allowance: its maximum and what
+// remains of it. Each API request the fake answers (logins excluded, its
+// GET …/limits/ included) takes one from what remains; while nothing
+// remains, every API request is answered as Salesforce answers when the
+// allowance is used up: HTTP 403, [{"message":"TotalRequests Limit
+// exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]. The default is
+// DefaultDailyAPIRequests, all of it remaining.
+func (s *Server) SetAPIAllowance(maximum, remaining int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.allowance = [2]int{maximum, remaining}
+}
+
+// APIAllowance returns the daily API allowance's maximum and what remains
+// of it.
+func (s *Server) APIAllowance() (maximum, remaining int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.allowance[0], s.allowance[1]
+}
+
+// RateLimitNext makes the next n API requests (logins excluded) be answered
+// 429 Too Many Requests with Retry-After (whole seconds; none when
+// retryAfter is 0) and a small HTML page, as a proxy in front of the API
+// answers: only the status says what happened.
+func (s *Server) RateLimitNext(n int, retryAfter time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limitNext, s.retryAfter = n, retryAfter
+}
+
+// FailLogins makes the next n token requests be answered with the given
+// HTTP status (a 5xx: the login service unavailable) and an HTML page.
+func (s *Server) FailLogins(n, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failLogins, s.loginStatus = n, status
+}
+
 // TruncateNextQuery makes the next account or contact query return only the
 // first fraction (0 < fraction < 1) of the records it selects, reported as
 // the complete result (done:true, totalSize of the shortened list): a
@@ -508,6 +595,62 @@ func (l *gateListener) Accept() (net.Conn, error) {
 	}
 }
 
+// HoldRequests makes API requests (logins excluded) wait, in flight,
+// until release is called: a test can then see how many a client has in
+// flight at once (InFlight) and act while they wait. Calling release again
+// does nothing.
+func (s *Server) HoldRequests() (release func()) {
+	held := make(chan struct{})
+	s.mu.Lock()
+	s.held = held
+	s.mu.Unlock()
+	return sync.OnceFunc(func() {
+		s.mu.Lock()
+		if s.held == held {
+			s.held = nil
+		}
+		s.mu.Unlock()
+		close(held)
+	})
+}
+
+// InFlight returns the number of API requests the fake is answering (or
+// holding) now.
+func (s *Server) InFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inFlight
+}
+
+// counted keeps MaxInFlight: the API requests being answered at once,
+// their delays and holds included.
+func (s *Server) counted(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, dataPrefix+"/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		s.mu.Lock()
+		s.inFlight++
+		s.calls.MaxInFlight = max(s.calls.MaxInFlight, s.inFlight)
+		held := s.held
+		s.mu.Unlock()
+		defer func() {
+			s.mu.Lock()
+			s.inFlight--
+			s.mu.Unlock()
+		}()
+		if held != nil {
+			select {
+			case <-held:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 func (s *Server) delayed(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
@@ -526,26 +669,74 @@ func (s *Server) delayed(next http.Handler) http.Handler {
 	})
 }
 
-// authed checks the bearer token of an API call, as Salesforce does.
+// authed checks the bearer token of an API call, as Salesforce does, then
+// the injected 429s and the daily API allowance, which the call uses one
+// of; the answer reports the org's usage in Sforce-Limit-Info (REST API
+// Developer Guide, "Limit Info Header").
 func (s *Server) authed(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		s.mu.Lock()
 		valid := ok && s.tokens[tok]
-		if !valid {
+		limited, exhausted := false, false
+		switch {
+		case !valid:
 			s.calls.Unauthorized++
-		} else if s.expireIn > 0 {
-			if s.expireIn--; s.expireIn == 0 {
-				clear(s.tokens) // this call is answered; the next one is not
+		case s.limitNext > 0:
+			s.limitNext--
+			s.calls.Limited++
+			limited = true
+		case s.allowance[1] <= 0:
+			s.calls.Limited++
+			exhausted = true
+		default:
+			s.allowance[1]--
+			if s.expireIn > 0 {
+				if s.expireIn--; s.expireIn == 0 {
+					clear(s.tokens) // this call is answered; the next one is not
+				}
 			}
 		}
+		retryAfter := s.retryAfter
+		w.Header().Set("Sforce-Limit-Info", fmt.Sprintf("api-usage=%d/%d", s.allowance[0]-s.allowance[1], s.allowance[0]))
 		s.mu.Unlock()
-		if !valid {
+		switch {
+		case !valid:
 			writeErrors(w, http.StatusUnauthorized, errInvalidSession, "Session expired or invalid")
-			return
+		case limited:
+			if retryAfter > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter.Round(time.Second)/time.Second)))
+			}
+			writeHTML(w, http.StatusTooManyRequests, "Too Many Requests")
+		case exhausted:
+			// As Salesforce answers it: no "fields".
+			writeJSON(w, http.StatusForbidden, []map[string]string{{"message": "TotalRequests Limit exceeded.", "errorCode": errRequestLimit}})
+		default:
+			next(w, r)
 		}
-		next(w, r)
 	}
+}
+
+// handleLimits serves the org's limits (REST API Developer Guide, "List Org
+// Limits"): the daily API allowance and, for a realistic answer, a few other
+// limits the fake does not enforce.
+func (s *Server) handleLimits(w http.ResponseWriter, r *http.Request) {
+	type limit struct {
+		Max       int `json:"Max"`
+		Remaining int `json:"Remaining"`
+	}
+	s.mu.Lock()
+	s.calls.Limits++
+	daily := limit{s.allowance[0], s.allowance[1]}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]limit{
+		"ConcurrentAsyncGetReportInstances": {200, 200},
+		"ConcurrentSyncReportRuns":          {20, 20},
+		"DailyApiRequests":                  daily,
+		"DailyAsyncApexExecutions":          {250000, 250000},
+		"DailyBulkApiBatches":               {15000, 15000},
+		"DataStorageMB":                     {1024, 1010},
+	})
 }
 
 // handleToken serves the OAuth 2.0 token endpoint for the password and
@@ -558,6 +749,11 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls.Token++
+	if s.failLogins > 0 {
+		s.failLogins--
+		writeHTML(w, s.loginStatus, http.StatusText(s.loginStatus))
+		return
+	}
 	grant := r.PostForm.Get("grant_type")
 	if grant != "password" && grant != "client_credentials" {
 		writeOAuthError(w, "unsupported_grant_type", "grant type not supported")
@@ -597,6 +793,13 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		resp["scope"] = "api"
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// writeHTML answers an HTML page with the given status and title.
+func writeHTML(w http.ResponseWriter, status int, title string) {
+	w.Header().Set("Content-Type", "text/html;charset=UTF-8")
+	w.WriteHeader(status)
+	_, _ = fmt.Fprintf(w, "<html><head><title>%d %s</title></head><body><h1>%s</h1></body></html>\n", status, title, title)
 }
 
 func writeOAuthError(w http.ResponseWriter, code, desc string) {

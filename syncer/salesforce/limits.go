@@ -1,0 +1,62 @@
+package salesforce
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strconv"
+
+	"github.com/zdsync/zdsync/syncer"
+)
+
+// limitsPath is the REST resource that lists the org's limits (REST API
+// Developer Guide, "Limits" and "List Org Limits"); it needs the View Setup
+// and Configuration permission.
+const limitsPath = "/limits/"
+
+// APIAllowance reads what is left of the org's rolling 24-hour API request
+// allowance (the DailyApiRequests limit of GET /limits/). The read is one
+// API request itself.
+func (c *Client) APIAllowance(ctx context.Context) (syncer.APIAllowance, error) {
+	const op = "read the daily API allowance"
+	var limits limitsAnswer
+	if err := c.call(ctx, op, "", func() error { return c.do(ctx, http.MethodGet, limitsPath, nil, &limits) }); err != nil {
+		return syncer.APIAllowance{}, err
+	}
+	a, err := limits.allowance()
+	return a, withOp(err, op, "")
+}
+
+// limitsAnswer is the part of the limits resource's answer APIAllowance
+// reads: {"DailyApiRequests": {"Max": 5000, "Remaining": 4937}, …}.
+type limitsAnswer struct {
+	DailyAPIRequests *struct {
+		Max       *limitValue `json:"Max"`
+		Remaining *limitValue `json:"Remaining"`
+	} `json:"DailyApiRequests"`
+}
+
+// allowance returns the daily API allowance of the answer.
+func (l limitsAnswer) allowance() (syncer.APIAllowance, error) {
+	d := l.DailyAPIRequests
+	if d == nil || d.Max == nil || d.Remaining == nil || *d.Max < 0 || *d.Remaining < 0 {
+		return syncer.APIAllowance{}, &syncer.Error{Code: syncer.CodeBadResponse,
+			Message: "Salesforce's limits answer has no DailyApiRequests Max and Remaining"}
+	}
+	return syncer.APIAllowance{Max: int(*d.Max), Remaining: int(*d.Remaining)}, nil
+}
+
+// limitValue is a limit's Max or Remaining: a JSON number, or a number in
+// a string as the first versions of the resource sent ("Max":"5000").
+type limitValue int
+
+// UnmarshalJSON reads a number or a quoted number.
+func (v *limitValue) UnmarshalJSON(b []byte) error {
+	n, err := strconv.Atoi(string(bytes.Trim(b, `"`)))
+	if err != nil {
+		return &syncer.Error{Code: syncer.CodeBadResponse,
+			Message: "Salesforce's limits answer has a value that is not a whole number: " + truncate(string(b), 40)}
+	}
+	*v = limitValue(n)
+	return nil
+}
