@@ -151,6 +151,39 @@ var (
 				e.sb.Salesforce.ExpireSessionsAfter(1)
 				e.sb.Salesforce.RejectLogins(1)
 			}},
+		{name: "a lock met by a trigger on every attempt", expect: syncer.CodeUnableToLockRow, jobs: caseOnly,
+			inject: func(e *faultEnv, _ *zendesktest.Server) {
+				e.sb.Salesforce.FailCaseWrites(2, salesforcetest.ErrTriggerUnableToLockRow)
+			}},
+		{name: "a lock met by a flow once", jobs: caseOnly,
+			inject: func(e *faultEnv, _ *zendesktest.Server) {
+				e.sb.Salesforce.FailCaseWrites(1, salesforcetest.ErrFlowUnableToLockRow)
+			}},
+		{name: "a parent reference refused to a trigger", expect: syncer.CodeInsufficientAccess, jobs: caseOnly,
+			inject: func(e *faultEnv, _ *zendesktest.Server) {
+				e.sb.Salesforce.FailCaseWrites(1, salesforcetest.ErrTriggerInsufficientAccess)
+			}},
+		{name: "the daily API allowance used up (REQUEST_LIMIT_EXCEEDED)", expect: syncer.CodeRateLimited,
+			inject: func(e *faultEnv, _ *zendesktest.Server) {
+				e.sb.Salesforce.SetAPIAllowance(salesforcetest.DefaultDailyAPIRequests, 0)
+			},
+			clear: func(e *faultEnv, _ *zendesktest.Server) {
+				e.sb.Salesforce.SetAPIAllowance(salesforcetest.DefaultDailyAPIRequests, salesforcetest.DefaultDailyAPIRequests)
+			}},
+		{name: "a Salesforce 429", expect: syncer.CodeRateLimited,
+			inject:   func(e *faultEnv, _ *zendesktest.Server) { e.sb.Salesforce.RateLimitNext(1, 30*time.Second) },
+			happened: func(e *faultEnv) bool { return e.sb.Salesforce.Calls().Limited > 0 }},
+		{name: "INVALID_SESSION_ID mid-run and a re-login answered 503", expect: syncer.CodeConnectionFailed, jobs: syncJobs,
+			inject: func(e *faultEnv, _ *zendesktest.Server) {
+				e.sb.Salesforce.ExpireSessionsAfter(1)
+				e.sb.Salesforce.FailLogins(1, http.StatusServiceUnavailable)
+			}},
+		{name: "INVALID_SESSION_ID and a re-login answered 503 once, retried", jobs: caseOnly,
+			inject: func(e *faultEnv, _ *zendesktest.Server) {
+				e.sb.Salesforce.ExpireSessionsAfter(1)
+				e.sb.Salesforce.FailLogins(1, http.StatusServiceUnavailable)
+			},
+			happened: func(e *faultEnv) bool { return e.sb.Salesforce.Calls().Unauthorized > 0 }},
 		{name: "connection refused", expect: syncer.CodeConnectionFailed,
 			inject: func(e *faultEnv, _ *zendesktest.Server) { e.sb.Salesforce.RefuseConnections(1000) },
 			clear:  func(e *faultEnv, _ *zendesktest.Server) { e.sb.Salesforce.RefuseConnections(0) }},
