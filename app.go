@@ -100,6 +100,7 @@ func (m *Main) app(ctx context.Context, cfg Config, jobs ...syncer.Job) (*App, e
 		if a.SF, err = salesforce.New(ctx, salesforce.Config{
 			URL: cfg.Salesforce.URL, ClientID: cfg.Salesforce.ClientID, ClientSecret: cfg.Salesforce.ClientSecret,
 			Username: cfg.Salesforce.Username, Password: cfg.Salesforce.Password, SecurityToken: cfg.Salesforce.SecurityToken,
+			MaxConcurrency: cfg.Salesforce.MaxConcurrency,
 		}); err != nil {
 			return nil, err // a *syncer.Error whose Op already says "salesforce login"
 		}

@@ -61,6 +61,8 @@ type SalesforceConfig struct {
 	Username      string `env:"USERNAME" help:"password flow: user name; without USERNAME, PASSWORD and SECURITY_TOKEN the client-credentials flow is used"`
 	Password      string `env:"PASSWORD" help:"password flow: password (secret)"`
 	SecurityToken string `env:"SECURITY_TOKEN" help:"password flow: security token (secret)"`
+	// MaxConcurrency defaults to salesforce.DefaultMaxConcurrency.
+	MaxConcurrency int `env:"MAX_CONCURRENCY, default=10" help:"Salesforce API requests one replica has in flight at once, 1 or more (the org allows 25 long-running ones in all)"`
 }
 
 // ZendeskConfig is the login of one Zendesk instance.
@@ -120,6 +122,8 @@ func LoadConfig(ctx context.Context, l envconfig.Lookuper) (Config, error) {
 		return c, usagef("configuration: DELETE_LIMIT and APPROVAL_THRESHOLD must be 0 or more, GREATLY_EXPIRED_YEARS 1 or more")
 	case c.ZendeskRateLimit < 1:
 		return c, usagef("configuration: ZENDESK_RATE_LIMIT must be 1 or more")
+	case c.Salesforce.MaxConcurrency < 1:
+		return c, usagef("configuration: SALESFORCE_MAX_CONCURRENCY must be 1 or more")
 	}
 	return c, nil
 }

@@ -56,6 +56,7 @@ func TestBadArgumentsAndVariablesExit2(t *testing.T) {
 			[]string{"sync", "global-orgs"}, "SALESFORCE_SECURITY_TOKEN is not set", "hunter2-pass"},
 		{"a malformed LOG_LEVEL", map[string]string{"LOG_LEVEL": "loud"}, []string{"sync", "global-orgs"}, "LOG_LEVEL", ""},
 		{"a negative ZENDESK_CASE_ID_FIELD", map[string]string{"ZENDESK_CASE_ID_FIELD": "-5"}, []string{"case", "push", "12"}, "ZENDESK_CASE_ID_FIELD", ""},
+		{"no Salesforce requests at once", map[string]string{"SALESFORCE_MAX_CONCURRENCY": "0"}, []string{"case", "push", "12"}, "SALESFORCE_MAX_CONCURRENCY must be 1 or more", ""},
 		{"a malformed postgres DATABASE_URL is not echoed", map[string]string{"DATABASE_URL": "postgres://u:pg-s3cret@db:port/x"},
 			[]string{"sync", "global-orgs"}, "DATABASE_URL: malformed", "pg-s3cret"},
 	}
