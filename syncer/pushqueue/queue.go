@@ -108,6 +108,14 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// fetchCooldown is how soon a worker freed by a finished push fetches the
+// next queued one (River's FetchCooldown, 100 ms by default). Under a
+// backlog every push waits for it: at 100 ms Salesforce latency a push
+// takes about 200 ms, and River's default made a backlog drain half as
+// slowly again (README, "Performance"). A fetch is one query, made only
+// when a worker is free and jobs may be waiting.
+const fetchCooldown = 10 * time.Millisecond
+
 // rescueMargin is how long after JobTimeout a push left running by a dead
 // process is taken up again (River's rescuer looks every 30 s).
 const rescueMargin = 5 * time.Minute
@@ -159,7 +167,8 @@ func New(ctx context.Context, db Database, p Pusher, cfg Config) (*Queue, error)
 		// case by ticket ID first), so a rescued push never doubles.
 		RescueStuckJobsAfter: max(cmp.Or(cfg.RescueAfter, cfg.JobTimeout+rescueMargin), cfg.JobTimeout),
 	}
-	if cfg.PollInterval > 0 && cfg.PollInterval < river.FetchCooldownDefault {
+	rc.FetchCooldown = fetchCooldown
+	if cfg.PollInterval > 0 && cfg.PollInterval < fetchCooldown {
 		rc.FetchCooldown = cfg.PollInterval
 	}
 	if p != nil {
