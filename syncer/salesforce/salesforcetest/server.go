@@ -5,8 +5,9 @@
 // nextRecordsUrl, sObject create and update answers, error bodies) is the one
 // Salesforce sends.
 //
-// The fake understands the three queries documented in ZD-SFDC-sync.md
-// (optionally with the single-account condition) and answers each with
+// The fake understands the three documented queries of the sync jobs
+// (salesforce.GlobalAccountsSOQL, FederalAccountsSOQL, FederalContactsSOQL;
+// optionally with the single-account condition) and answers each with
 // exactly the records its WHERE clause selects, evaluated in Go. It also
 // serves the Case sObject the case push writes, counts the calls it receives
 // and can be told to fail in each documented way.
@@ -45,8 +46,8 @@ const (
 	DefaultSecurityToken = "fakeSecurityToken"
 )
 
-// APIVersion is the REST API version go-salesforce v2.5.2 hard-codes
-// (LIBRARIES.md); the fake serves only this version.
+// APIVersion is the REST API version go-salesforce v2.5.2 hard-codes in
+// its request paths; the fake serves only this version.
 const APIVersion = "v62.0"
 
 // MaxQueryBatchSize is the largest number of records Salesforce returns in
