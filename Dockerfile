@@ -3,10 +3,12 @@
 #
 # Both base images are pinned by digest (the tag each digest was taken from
 # is in the comment above it), so a rebuild of a commit uses the same images;
-# move a digest on purpose, e.g. with `crane digest golang:1.26`.
+# move a digest on purpose, e.g. with `crane digest golang:1.26`, when a
+# newer Go release fixes the standard library.
 
-# golang:1.26 (Go 1.26.8)
-FROM golang:1.26@sha256:3c3e25a4da13fd0478eed2df1eb35a0e667094a7124d3993a6a1d30f71c17e79 AS build
+# golang:1.26.9 (the Go of this image is the Go of the binary: its standard
+# library fixes are the binary's)
+FROM golang:1.26.9@sha256:f1f0bcc2c524a3ced375fcb4d1ecb7aa371aa7070e112599aaca45cc02d0101b AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
