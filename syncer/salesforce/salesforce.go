@@ -49,8 +49,8 @@ type Client struct {
 	creds gosf.Creds
 	slots chan struct{} // one per request in flight
 
-	mu  sync.Mutex // held while logging in
-	cur *session
+	mu  sync.Mutex // guards cur; held while logging in
+	cur *session   // the session requests use
 }
 
 var (
@@ -183,9 +183,8 @@ type queryPage struct {
 // generic copies of the whole result (about 10 KB an account) at once.
 // Reading the pages here, through the library's DoRequest (same
 // authentication, same error bodies), keeps one page of raw records at a
-// time. A page
-// that says it is not the last but names no next page is an error, where
-// the library would loop for ever.
+// time. A page that says it is not the last but names no next page is an
+// error, where the library would loop for ever.
 //
 // A subquery's result is paged too when a record has many children
 // (done:false and its own nextRecordsUrl inside the record; SOQL and SOSL
