@@ -2,18 +2,25 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
+
+	"github.com/zdsync/zdsync/bot"
 )
 
 // Config is zdsync's configuration: environment variables, read once. The
-// names are a contract (DESIGN.md); the README's table lists them all.
+// names are a contract; the README's table ("Configuration") is generated
+// from the tags below, which hold every default of zdsync. Every value
+// means what it says, 0 included (the help says what 0 does where it could
+// be read two ways).
 type Config struct {
 	Salesforce     SalesforceConfig `env:", prefix=SALESFORCE_"`
 	ZendeskGlobal  ZendeskConfig    `env:", prefix=ZENDESK_GLOBAL_"`
@@ -31,8 +38,8 @@ type Config struct {
 	ZendeskWebhookSecret string        `env:"ZENDESK_WEBHOOK_SECRET" help:"signing secret of the Zendesk webhook that reports ticket events (secret); needed by serve"`
 	ZendeskCaseIDField   int64         `env:"ZENDESK_CASE_ID_FIELD" help:"ID of the Zendesk Global ticket custom field holding the Salesforce case ID"`
 	ZendeskRateLimit     int           `env:"ZENDESK_RATE_LIMIT, default=700" help:"requests a minute zdsync allows itself per Zendesk instance (Enterprise: 700)"`
-	CasePushRetries      int           `env:"CASE_PUSH_RETRIES, default=3" help:"retries of a case push failing with code 3, 4 or 5"`
-	CasePushRetryDelay   time.Duration `env:"CASE_PUSH_RETRY_DELAY, default=5s" help:"wait between case push attempts"`
+	CasePushRetries      int           `env:"CASE_PUSH_RETRIES, default=3" help:"retries of a case push failing with a code retried soon (3, 4, 5, 10); 0: none"`
+	CasePushRetryDelay   time.Duration `env:"CASE_PUSH_RETRY_DELAY, default=5s" help:"wait between case push attempts; 0: none"`
 
 	HTTPAddr    string        `env:"HTTP_ADDR, default=:8080" help:"listen address of serve (webhooks, /healthz, /readyz, /metrics)"`
 	HTTPTimeout time.Duration `env:"HTTP_TIMEOUT, default=30s" help:"timeout of each outbound API request (Salesforce, Zendesk, Slack)"`
@@ -42,10 +49,12 @@ type Config struct {
 	ScheduleFederal    string `env:"SCHEDULE_FEDERAL, default=30 * * * *" help:"cron expression of federal-orgs then federal-users (skipped when federal-orgs failed as a whole); off disables it"`
 	ScheduleCaseSweep  string `env:"SCHEDULE_CASE_SWEEP, default=*/10 * * * *" help:"cron expression of the case parity sweep; off disables it"`
 
-	DeleteLimit         int     `env:"DELETE_LIMIT, default=500" help:"most org deletions one run may make; a plan with more deletes none"`
-	ShrinkRatio         float64 `env:"SHRINK_RATIO, default=0.9" help:"a full run whose Salesforce result is below this share of the last successful run deletes nothing"`
-	ApprovalThreshold   int     `env:"APPROVAL_THRESHOLD, default=50" help:"a global-orgs run deleting more orgs than this holds the deletions for approval in Slack (0: never)"`
+	DeleteLimit         int     `env:"DELETE_LIMIT, default=500" help:"most org deletions one run may make; a plan with more deletes none; 0: no deletions at all"`
+	ShrinkRatio         float64 `env:"SHRINK_RATIO, default=0.9" help:"a full run whose Salesforce result is below this share of the last successful run deletes nothing; 0: never"`
+	ApprovalThreshold   int     `env:"APPROVAL_THRESHOLD, default=50" help:"a global-orgs run deleting more orgs than this holds the deletions for approval in Slack; 0: every deletion is held"`
 	GreatlyExpiredYears int     `env:"GREATLY_EXPIRED_YEARS, default=3" help:"years after expiry an account is greatly expired and its Global org deleted"`
+
+	SalesforceAPIReserve Percent `env:"SALESFORCE_API_RESERVE, default=10%" help:"share of Salesforce's daily API allowance left to other integrations: below it, scheduled full runs are skipped with one alert; 0%: never skipped"`
 
 	FreshnessMaxAge time.Duration `env:"FRESHNESS_MAX_AGE, default=3h" help:"serve alerts once when a scheduled job has not succeeded for longer than this"`
 
@@ -125,7 +134,25 @@ func LoadConfig(ctx context.Context, l envconfig.Lookuper) (Config, error) {
 	case c.Salesforce.MaxConcurrency < 1:
 		return c, usagef("configuration: SALESFORCE_MAX_CONCURRENCY must be 1 or more")
 	}
+	if err := bot.CheckTokens(c.SlackBotToken, c.SlackAppToken); err != nil {
+		return c, usagef("configuration: %s", err)
+	}
 	return c, nil
+}
+
+// Percent is a share written as a percentage, "10%" (the form the README
+// documents); it holds the share, 0.1.
+type Percent float64
+
+// EnvDecode reads "N%" with N from 0 to 100 (go-envconfig's DecoderCtx).
+func (p *Percent) EnvDecode(_ context.Context, v string) error {
+	n, ok := strings.CutSuffix(strings.TrimSpace(v), "%")
+	f, err := strconv.ParseFloat(strings.TrimSpace(n), 64)
+	if !ok || err != nil || f < 0 || f > 100 {
+		return errors.New("not a percentage from 0% to 100%, such as 10%")
+	}
+	*p = Percent(f / 100)
+	return nil
 }
 
 // emptyIsUnset makes a variable set to the empty string count as unset,
@@ -192,6 +219,8 @@ func cleanEnvError(err error) string {
 				reason = "not a number"
 			case strings.Contains(rest, "missing required"):
 				reason = "is required"
+			case strings.Contains(rest, "percentage"):
+				reason = "not a percentage from 0% to 100%, such as 10%"
 			}
 			return v.name + ": " + reason
 		}

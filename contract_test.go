@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,10 +15,12 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/zdsync/zdsync/syncer"
 	"github.com/zdsync/zdsync/syncer/sandbox"
 )
 
-// The contract tests of DESIGN.md's "Contracts other people rely on".
+// The contract tests of the README's "Command line" and "Configuration":
+// what scripts and operators rely on.
 
 func TestHelpFlagPrintsUsageAndExitsZero(t *testing.T) {
 	for _, args := range [][]string{{"sync", "--help"}, {"sync", "global-orgs", "-h"}, {"plan", "--help"}, {"case", "push", "-help"}} {
@@ -173,7 +176,18 @@ func TestJSONWhenTheRunCannotStart(t *testing.T) {
 		t.Errorf("secret printed")
 	}
 
-	code, out, _ = run(t, env, "case", "push", "12", "--json")
+	if s := decodeOne(t, out); !runFailureListed(s, 4) {
+		t.Errorf("the run's own failure is not in errors with an empty record: %v", s["errors"])
+	}
+
+	// A case push logs in to Salesforce as part of the push: a login that
+	// keeps failing with code 4 is retried like any other code 4, then
+	// reported with its code.
+	sb, sbEnv := sandboxEnv(t, sandbox.Options{Seed: 4, Accounts: 20})
+	sbEnv["CASE_PUSH_RETRY_DELAY"] = "1ms"
+	sb.Salesforce.RefuseConnections(1000)
+	ticket := sb.Global.AddTicket(syncer.Ticket{Subject: "Help", Status: "new", OrgID: firstSyncedOrg(t, sb).ID})
+	code, out, _ = run(t, sbEnv, "case", "push", fmt.Sprint(ticket), "--json")
 	if s := decodeOne(t, out); code != exitFail || s["job"] != "cases" || s["code"] != float64(4) {
 		t.Errorf("case push: exit %d, summary %v", code, s)
 	}
@@ -181,5 +195,44 @@ func TestJSONWhenTheRunCannotStart(t *testing.T) {
 	code, out, _ = run(t, env, "plan", "apply", "nope", "--json")
 	if s := decodeOne(t, out); code != exitFail || s["plan_id"] != "nope" || s["code"] != float64(11) {
 		t.Errorf("plan apply: exit %d, summary %v", code, s)
+	}
+}
+
+// runFailureListed reports whether a --json summary lists the run's own
+// failure, code and empty record, in errors.
+func runFailureListed(s map[string]any, code float64) bool {
+	errs, _ := s["errors"].([]any)
+	for _, e := range errs {
+		if m, ok := e.(map[string]any); ok && m["record"] == "" && m["code"] == code && m["message"] == s["message"] {
+			return true
+		}
+	}
+	return false
+}
+
+// firstSyncedOrg returns a Global org of the sandbox that belongs to the
+// sync.
+func firstSyncedOrg(t *testing.T, sb *sandbox.Sandbox) syncer.Org {
+	t.Helper()
+	for _, o := range sb.Global.Orgs() {
+		if syncer.IsAccountID(o.ExternalID) {
+			return o
+		}
+	}
+	t.Fatal("the sandbox has no org of the sync")
+	return syncer.Org{}
+}
+
+// A case push whose Salesforce login fails once with code 4 (a refused
+// connection) is retried like any other code 4, and succeeds.
+func TestCasePushRetriesAFailedLogin(t *testing.T) {
+	sb, env := sandboxEnv(t, sandbox.Options{Seed: 4, Accounts: 20})
+	env["CASE_PUSH_RETRY_DELAY"] = "1ms"
+	sb.Salesforce.RefuseConnections(1)
+	ticket := sb.Global.AddTicket(syncer.Ticket{Subject: "Help", Status: "new", OrgID: firstSyncedOrg(t, sb).ID})
+	code, out, errOut := run(t, env, "case", "push", fmt.Sprint(ticket), "--json")
+	s := decodeOne(t, out)
+	if code != exitOK || s["created"] != float64(1) || len(sb.Salesforce.Cases()) != 1 {
+		t.Fatalf("exit %d, summary %v, %d cases\n%s", code, s, len(sb.Salesforce.Cases()), errOut)
 	}
 }

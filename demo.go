@@ -60,11 +60,15 @@ func (m *Main) runDemo(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	app, err := m.app(ctx, cfg, syncer.JobGlobalOrgs, syncer.JobFederalOrgs, syncer.JobFederalUsers, syncer.JobCases)
+	p, err := m.wire(ctx, cfg, syncer.JobGlobalOrgs, syncer.JobFederalOrgs, syncer.JobFederalUsers, syncer.JobCases)
 	if err != nil {
 		return 0, err
 	}
-	app.Runner.Progress = m.progress()
+	p.core.Runner.Progress = m.progress()
+	run := func(req syncer.Request) *syncer.Summary {
+		req.By = "demo"
+		return p.core.Run(ctx, req)
+	}
 	failed := false
 	var runs []*syncer.Summary
 	report := func(s *syncer.Summary) {
@@ -77,45 +81,37 @@ func (m *Main) runDemo(ctx context.Context, args []string) (int, error) {
 
 	section(out, "1. global-orgs: Salesforce accounts → Zendesk Global organizations")
 	before := sb.Global.WriteCalls()
-	report(app.Runner.Run(ctx, syncer.JobGlobalOrgs, syncer.Options{By: "demo"}))
+	report(run(syncer.Request{Job: syncer.JobGlobalOrgs}))
 	fmt.Fprintf(out, "  Zendesk write calls: %d; %d greatly expired orgs were kept by the guards (do_not_delete, open tickets)\n",
 		sb.Global.WriteCalls()-before, len(sb.Protected))
 
 	section(out, "2. global-orgs again: everything is in sync, so nothing is written")
 	before = sb.Global.WriteCalls()
-	s := app.Runner.Run(ctx, syncer.JobGlobalOrgs, syncer.Options{By: "demo"})
-	report(s)
+	report(run(syncer.Request{Job: syncer.JobGlobalOrgs}))
 	fmt.Fprintf(out, "  Zendesk write calls: %d\n", sb.Global.WriteCalls()-before)
 
 	section(out, "3. federal-orgs: federal accounts → Zendesk US Federal organizations (never deletes, no contacts)")
-	report(app.Runner.Run(ctx, syncer.JobFederalOrgs, syncer.Options{By: "demo"}))
+	report(run(syncer.Request{Job: syncer.JobFederalOrgs}))
 
 	section(out, "4. federal-users preview: a dry run stored as a plan that can be applied")
-	s = app.Runner.Run(ctx, syncer.JobFederalUsers, syncer.Options{DryRun: true, SavePlan: true, By: "demo"})
+	s := run(syncer.Request{Job: syncer.JobFederalUsers, Options: syncer.Options{DryRun: true, SavePlan: true}})
 	if s.PlanID == "" {
 		report(s)
 		return exitFail, nil
 	}
-	plan, err := app.DB.GetPlan(ctx, s.PlanID)
+	plan, err := p.db.GetPlan(ctx, s.PlanID)
 	if err != nil {
 		return 0, err
 	}
-	syncer.WritePlanText(out, plan, 8)
-	fmt.Fprintf(out, "  skipped contacts (dirty data), first few:\n")
-	shown := 0
-	for _, c := range s.Changes {
-		if c.Action == syncer.Skip && shown < 6 {
-			fmt.Fprintln(out, "    "+syncer.DescribeChange(c))
-			shown++
-		}
-	}
+	fmt.Fprintln(out, "  what `zdsync plan show "+plan.ID+"` prints: the changes, then the skipped contacts (dirty data) and why")
+	syncer.WritePlanText(out, plan, 6)
 	section(out, "5. federal-users: applying exactly the stored plan "+plan.ID)
-	report(app.Runner.ApplyPlan(ctx, plan.ID, "demo"))
+	report(run(syncer.Request{PlanID: plan.ID}))
 	fmt.Fprintln(out, "  applying it a second time is refused:")
-	again := app.Runner.ApplyPlan(ctx, plan.ID, "demo")
+	again := run(syncer.Request{PlanID: plan.ID})
 	fmt.Fprintf(out, "  %s\n", again.Message)
 
-	lockFailure, err := m.demoCases(ctx, app, sb, env["ZENDESK_WEBHOOK_SECRET"], report)
+	lockFailure, err := m.demoCases(ctx, p, sb, env["ZENDESK_WEBHOOK_SECRET"], report)
 	if err != nil {
 		return 0, err
 	}
@@ -144,7 +140,7 @@ func section(w io.Writer, title string) {
 // durable queue jobs and then cases; a closed ticket closes its case; a
 // push that keeps hitting UnableToLockRow fails with code 3 after its
 // retries and succeeds when retried.
-func (m *Main) demoCases(ctx context.Context, app *App, sb *sandbox.Sandbox, secret string, report func(*syncer.Summary)) (*syncer.Summary, error) {
+func (m *Main) demoCases(ctx context.Context, p *parts, sb *sandbox.Sandbox, secret string, report func(*syncer.Summary)) (*syncer.Summary, error) {
 	out := m.Stdout
 	section(out, "6. cases: Zendesk ticket events → Salesforce cases, through the signed webhook and the durable queue")
 	var orgs []syncer.Org
@@ -165,7 +161,7 @@ func (m *Main) demoCases(ctx context.Context, app *App, sb *sandbox.Sandbox, sec
 	internal := sb.Global.AddTicket(syncer.Ticket{Subject: "Internal question", Status: "new", OrgID: foreign.ID})
 
 	done := make(chan *syncer.Summary, 16)
-	q, err := pushqueue.New(ctx, app.DB, app.Pusher, pushqueue.Config{PollInterval: 50 * time.Millisecond,
+	q, err := pushqueue.New(ctx, p.db, p.core, pushqueue.Config{PollInterval: 50 * time.Millisecond,
 		Done: func(_ context.Context, s *syncer.Summary) { done <- s }})
 	if err != nil {
 		return nil, err
@@ -174,7 +170,7 @@ func (m *Main) demoCases(ctx context.Context, app *App, sb *sandbox.Sandbox, sec
 		return nil, err
 	}
 	defer q.Stop(context.WithoutCancel(ctx))
-	hook := httptest.NewServer(zendesk.NewWebhookHandler(secret, q, app.Log))
+	hook := httptest.NewServer(zendesk.NewWebhookHandler(secret, q, p.log))
 	defer hook.Close()
 	send := func(id int64, event syncer.Event) error {
 		body := fmt.Appendf(nil, `{"ticket_id": "%d", "event": %q}`, id, event)
@@ -221,10 +217,11 @@ func (m *Main) demoCases(ctx context.Context, app *App, sb *sandbox.Sandbox, sec
 	fmt.Fprintln(out, "\n  Salesforce keeps the case row locked (UNABLE_TO_LOCK_ROW) for the next 4 writes:")
 	sb.Salesforce.FailCaseWrites(4, salesforcetest.ErrUnableToLockRow)
 	locked := sb.Global.AddTicket(syncer.Ticket{Subject: "Locked account", Status: "new", OrgID: orgs[len(orgs)-1].ID})
-	lockFailure := app.Pusher.Push(ctx, locked, syncer.EventCreated) // fails on purpose: not counted
+	push := syncer.Request{Job: syncer.JobCases, TicketID: locked, Event: syncer.EventCreated, Options: syncer.Options{By: "demo"}}
+	lockFailure := p.core.Run(ctx, push) // fails on purpose: not counted
 	lockFailure.WriteText(out, 5)
 	fmt.Fprintf(out, "  on-call retries it (zdsync case push %d, or /zdsync case retry %d):\n", locked, locked)
-	report(app.Pusher.Push(ctx, locked, syncer.EventCreated))
+	report(p.core.Run(ctx, push))
 	return lockFailure, nil
 }
 

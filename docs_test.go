@@ -23,10 +23,13 @@ func readmeTables() map[string]string {
 	b.WriteString("| code | name | kind | meaning | what to do |\n|---|---|---|---|---|\n")
 	for _, c := range syncer.Codes {
 		kind := "failure"
-		if c.Silent {
+		switch {
+		case c.Silent:
 			kind = "silent (exit 0, no alert)"
-		} else if c.Retryable {
+		case c.Retry == syncer.RetrySoon:
 			kind = "failure, retried"
+		case c.Retry == syncer.RetryLater:
+			kind = "failure, retried later"
 		}
 		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s |\n", c.Code, c.Name, kind, c.Meaning, c.Runbook)
 	}

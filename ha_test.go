@@ -17,11 +17,12 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/jonboulle/clockwork"
 
-	"github.com/zdsync/zdsync/bot"
 	"github.com/zdsync/zdsync/syncer"
+	"github.com/zdsync/zdsync/syncer/app"
 	"github.com/zdsync/zdsync/syncer/pushqueue"
 	"github.com/zdsync/zdsync/syncer/salesforce"
 	"github.com/zdsync/zdsync/syncer/sandbox"
+	"github.com/zdsync/zdsync/syncer/schedule"
 	"github.com/zdsync/zdsync/syncer/store"
 	"github.com/zdsync/zdsync/syncer/zendesk"
 	"github.com/zdsync/zdsync/syncer/zendesk/zendesktest"
@@ -68,7 +69,7 @@ func TestReplicasRunEachTickOnce(t *testing.T) {
 	type replica struct {
 		db  *store.DB
 		el  *store.Elector
-		sc  *bot.Scheduler
+		sc  *schedule.Scheduler
 		off bool
 	}
 	var reps []*replica
@@ -81,11 +82,11 @@ func TestReplicasRunEachTickOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sc, err := bot.NewScheduler(bot.SchedulerConfig{
-			Schedules: bot.Schedules{GlobalOrgs: "* * * * *", Federal: "off", CaseSweep: "off"},
-			Run: func(_ context.Context, job syncer.Job) (*syncer.Summary, error) {
+		sc, err := schedule.New(schedule.Config{
+			Schedules: schedule.Schedules{GlobalOrgs: "* * * * *", Federal: "off", CaseSweep: "off"},
+			Run: func(_ context.Context, req syncer.Request) *syncer.Summary {
 				runs <- run{i, clock.Now()}
-				return &syncer.Summary{Job: job}, nil
+				return &syncer.Summary{Job: req.Job}
 			},
 			Options: []gocron.SchedulerOption{gocron.WithClock(clock), gocron.WithDistributedElector(el)},
 			Logger:  quietLog(),
@@ -173,8 +174,8 @@ func TestWebhooksOnAnyReplica(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := &syncer.Pusher{Salesforce: sf, Zendesk: zd, Log: db, Retries: -1}
-		q, err := pushqueue.New(ctx, db, p, pushqueue.Config{PollInterval: 50 * time.Millisecond})
+		core := &app.Core{Pusher: &syncer.Pusher{Salesforce: sf, Zendesk: zd, Log: db}, Store: db}
+		q, err := pushqueue.New(ctx, db, core, pushqueue.Config{PollInterval: 50 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,8 +7,10 @@
 //	zdsync plan show <plan-id> [--json|--csv] | zdsync plan apply <plan-id> [--json]
 //	zdsync case push <ticket-id> [--event created|closed] [--json]
 //
-// main.go is the only place that knows every part: it reads the
-// configuration, builds the adapters and wires them together.
+// Package main only parses the command line, loads the configuration and
+// wires the parts together (wire.go, serve.go): it is the only place that
+// knows every part. What a run does is the application core's
+// (syncer/app) and the domain's (syncer).
 package main
 
 import (
@@ -32,7 +34,7 @@ import (
 	"github.com/zdsync/zdsync/syncer"
 )
 
-// Exit statuses (DESIGN.md).
+// Exit statuses (README, "Command line").
 const (
 	exitOK    = 0
 	exitFail  = 1
@@ -170,8 +172,8 @@ func (m *Main) logger(cfg Config) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
 }
 
-// progress returns a Runner.Progress that writes to stderr; the runner
-// calls it from its fetching goroutines, so writes are serialized.
+// progress returns a syncer.Runner.Progress that writes to stderr; the
+// runner calls it from its fetching goroutines, so writes are serialized.
 func (m *Main) progress() func(job syncer.Job, msg string) {
 	var mu sync.Mutex
 	return func(job syncer.Job, msg string) {
@@ -200,7 +202,8 @@ func (m *Main) printSummary(s *syncer.Summary, asJSON bool) int {
 // runFailed reports a run that could not start once its arguments and
 // configuration were accepted (a refused login, an unreachable database, a
 // missing plan): with --json, stdout still gets its one Summary, carrying
-// the error's code; the error line goes to stderr. Exit status 1.
+// the error's code (in errors too, with an empty record); the error line
+// goes to stderr. Exit status 1.
 func (m *Main) runFailed(base syncer.Summary, err error, asJSON bool) (int, error) {
 	var ue *usageError
 	if !asJSON || errors.As(err, &ue) {
@@ -208,13 +211,14 @@ func (m *Main) runFailed(base syncer.Summary, err error, asJSON bool) (int, erro
 	}
 	fmt.Fprintln(m.Stderr, "zdsync: "+err.Error())
 	now := time.Now()
-	s := base
-	s.RunID, s.StartedAt, s.FinishedAt = syncer.NewID(now), now, now
-	s.Code, s.Message = syncer.ErrorCode(err), syncer.ErrorMessage(err)
+	s := syncer.NewSummary(base.Job, now)
+	s.DryRun, s.Account, s.PlanID = base.DryRun, base.Account, base.PlanID
 	if se := (*syncer.Error)(nil); errors.As(err, &se) && se.Op != "" {
-		s.Message = se.Op + ": " + s.Message
+		err = syncer.WithOp(err, se.Op, "")
 	}
-	m.printSummary(&s, true)
+	s.Fail(err)
+	s.Finish(now)
+	m.printSummary(s, true)
 	return exitFail, nil
 }
 
@@ -240,7 +244,7 @@ func (m *Main) runSync(ctx context.Context, args []string) (int, error) {
 	}
 	normalized := ""
 	if *account != "" {
-		if normalized, err = syncer.NormalizeAccountID(*account); err != nil {
+		if normalized, err = syncer.NormalizeID(*account); err != nil {
 			return 0, usagef("--account: %s", syncer.ErrorMessage(err))
 		}
 	}
@@ -248,14 +252,14 @@ func (m *Main) runSync(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	app, err := m.app(ctx, cfg, job)
+	p, err := m.wire(ctx, cfg, job)
 	if err != nil {
 		return m.runFailed(syncer.Summary{Job: job, DryRun: *dry, Account: normalized}, err, *asJSON)
 	}
 	if m.Terminal {
-		app.Runner.Progress = m.progress()
+		p.core.Runner.Progress = m.progress()
 	}
-	s := app.Runner.Run(ctx, job, syncer.Options{DryRun: *dry, SavePlan: *save, Account: *account, By: "cli"})
+	s := p.core.Run(ctx, syncer.Request{Job: job, Options: syncer.Options{DryRun: *dry, SavePlan: *save, Account: normalized, By: syncer.ByCLI}})
 	return m.printSummary(s, *asJSON), nil
 }
 
@@ -298,16 +302,16 @@ func (m *Main) runPlan(ctx context.Context, args []string) (int, error) {
 			enc.SetIndent("", "  ")
 			return exitOK, enc.Encode(p)
 		case *asCSV:
-			return exitOK, syncer.WriteCSV(m.Stdout, p.Changes)
+			return exitOK, syncer.WriteCSV(m.Stdout, p.Changes, nil)
 		}
 		syncer.WritePlanText(m.Stdout, p, 50)
 		return exitOK, nil
 	}
-	app, err := m.app(ctx, cfg, p.Job)
+	w, err := m.wire(ctx, cfg, p.Job)
 	if err != nil {
 		return m.runFailed(syncer.Summary{Job: p.Job, Account: p.Account, PlanID: p.ID}, err, applyJSON)
 	}
-	s := app.Runner.ApplyPlan(ctx, p.ID, "cli")
+	s := w.core.Run(ctx, syncer.Request{PlanID: p.ID, Options: syncer.Options{By: syncer.ByCLI}})
 	return m.printSummary(s, *asJSON), nil
 }
 
@@ -334,13 +338,10 @@ func (m *Main) runCase(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	app, err := m.app(ctx, cfg, syncer.JobCases)
+	p, err := m.wire(ctx, cfg, syncer.JobCases)
 	if err != nil {
 		return m.runFailed(syncer.Summary{Job: syncer.JobCases}, err, *asJSON)
 	}
-	s := app.Pusher.Push(ctx, id, ev)
-	if err := app.DB.SaveRun(ctx, s); err != nil {
-		app.Log.Error("save run", "run_id", s.RunID, "err", err)
-	}
+	s := p.core.Run(ctx, syncer.Request{Job: syncer.JobCases, TicketID: id, Event: ev, Options: syncer.Options{By: syncer.ByCLI}})
 	return m.printSummary(s, *asJSON), nil
 }

@@ -47,7 +47,7 @@ func TestUsageAndConfigErrors(t *testing.T) {
 		{"no command prints the usage", nil, nil, "usage:"},
 		{"an unknown command is named", nil, []string{"frobnicate"}, `unknown command "frobnicate"`},
 		{"an unknown job is named", nil, []string{"sync", "everything"}, `unknown job "everything"`},
-		{"a bad account ID is refused", nil, []string{"sync", "global-orgs", "--account", "x'; DROP"}, "invalid Salesforce ID"},
+		{"a bad account ID is refused", nil, []string{"sync", "global-orgs", "--account", "x'; DROP"}, "not a Salesforce ID"},
 		{"--save-plan needs --dry-run", nil, []string{"sync", "federal-users", "--save-plan"}, "--save-plan needs --dry-run"},
 		{"a missing variable is named", map[string]string{}, []string{"sync", "global-orgs"}, "SALESFORCE_URL is not set"},
 		{"a missing Zendesk variable is named", map[string]string{"SALESFORCE_URL": "http://127.0.0.1:1", "SALESFORCE_CLIENT_ID": "a", "SALESFORCE_CLIENT_SECRET": "b"},

@@ -16,8 +16,8 @@ import (
 
 	"github.com/zdsync/zdsync/bot"
 	"github.com/zdsync/zdsync/bot/slacktest"
-	"github.com/zdsync/zdsync/commands"
 	"github.com/zdsync/zdsync/syncer"
+	"github.com/zdsync/zdsync/syncer/app"
 	"github.com/zdsync/zdsync/syncer/metrics"
 	"github.com/zdsync/zdsync/syncer/sandbox"
 	"github.com/zdsync/zdsync/syncer/store"
@@ -188,9 +188,9 @@ func TestServe(t *testing.T) {
 	}
 }
 
-// serverFor builds the parts of serve that the freshness alarm and
-// readiness use, on a SQLite store and a fake Slack.
-func serverFor(t *testing.T) (*server, *slacktest.Server) {
+// freshnessFor builds the freshness alarm of serve over a SQLite store and
+// a fake Slack, with every job scheduled.
+func freshnessFor(t *testing.T) (*app.Freshness, *bot.Notifier, *store.DB, *slacktest.Server) {
 	t.Helper()
 	ctx := context.Background()
 	slack := slacktest.NewServer()
@@ -205,31 +205,24 @@ func serverFor(t *testing.T) (*server, *slacktest.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	el, err := db.NewElector("test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := bot.New(bot.Config{BotToken: slacktest.BotToken, AppToken: slacktest.AppToken, APIURL: slack.APIURL(), Commands: commands.New(commands.Config{})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &server{app: &App{DB: db}, log: slog.New(slog.DiscardHandler), notifier: n, elector: el, metrics: metrics.New(), bot: b,
-		freshness: 3 * time.Hour, started: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), schedules: bot.DefaultSchedules()}, slack
+	f := &app.Freshness{Store: db, Jobs: func() []syncer.Job { return syncer.RunnableJobs }, Alert: n.AlertStale,
+		MaxAge: 3 * time.Hour, Started: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), Log: slog.New(slog.DiscardHandler)}
+	return f, n, db, slack
 }
 
 func TestFreshnessAlarm(t *testing.T) {
 	ctx := context.Background()
-	s, slack := serverFor(t)
-	start := s.started
+	f, n, db, slack := freshnessFor(t)
+	start := f.Started
 	ok := &syncer.Summary{RunID: "r-ok", Job: syncer.JobGlobalOrgs, StartedAt: start, FinishedAt: start.Add(time.Minute), Errors: []syncer.RecordError{}}
-	if err := s.app.DB.SaveRun(ctx, ok); err != nil {
+	if err := db.SaveRun(ctx, ok); err != nil {
 		t.Fatal(err)
 	}
-	s.checkFreshness(ctx, start.Add(2*time.Hour))
+	f.Check(ctx, start.Add(2*time.Hour))
 	if n := len(slack.Messages("CALERT")); n != 0 {
 		t.Fatalf("%d alerts within the limit", n)
 	}
-	s.checkFreshness(ctx, start.Add(4*time.Hour))
+	f.Check(ctx, start.Add(4*time.Hour))
 	msgs := slack.Messages("CALERT")
 	stale := 0
 	for _, m := range msgs {
@@ -242,29 +235,29 @@ func TestFreshnessAlarm(t *testing.T) {
 	if stale != 4 {
 		t.Fatalf("%d stale alerts, want one per scheduled job:\n%+v", stale, msgs)
 	}
-	s.checkFreshness(ctx, start.Add(5*time.Hour))
+	f.Check(ctx, start.Add(5*time.Hour))
 	if n := len(slack.Messages("CALERT")); n != len(msgs) {
 		t.Errorf("the alarm fired again: %d messages", n)
 	}
 	// The job's next success resolves its alert.
 	ok2 := &syncer.Summary{RunID: "r-ok2", Job: syncer.JobGlobalOrgs, StartedAt: start.Add(5 * time.Hour), FinishedAt: start.Add(5 * time.Hour), Errors: []syncer.RecordError{}}
-	if err := s.notifier.Notify(ctx, ok2); err != nil {
+	if err := n.Notify(ctx, ok2); err != nil {
 		t.Fatal(err)
 	}
-	if _, open, _ := s.app.DB.OpenAlert(ctx, syncer.JobGlobalOrgs, syncer.CodeStale); open {
+	if _, open, _ := db.OpenAlert(ctx, syncer.JobGlobalOrgs, syncer.CodeStale); open {
 		t.Error("the stale alert is still open after a successful run")
 	}
 }
 
 func TestReadyzTurnsUnreadyWhenTheDatabaseGoesAway(t *testing.T) {
-	s, _ := serverFor(t)
-	s.bot = nil
+	_, _, db, _ := freshnessFor(t)
+	ready := readiness(db, nil, metrics.New())
 	probe := func() int {
 		rec := httptest.NewRecorder()
-		s.ready(rec, httptest.NewRequest("GET", "/readyz", nil))
+		ready(rec, httptest.NewRequest("GET", "/readyz", nil))
 		return rec.Code
 	}
-	s.app.DB.Close()
+	db.Close()
 	if code := probe(); code != http.StatusServiceUnavailable {
 		t.Errorf("/readyz %d with the database closed", code)
 	}

@@ -125,16 +125,37 @@ func NewClient(botToken, appToken, apiURL string, hc *http.Client) *slack.Client
 	return slack.New(botToken, opts...)
 }
 
+// The prefixes of Slack's token types ("Token types",
+// https://api.slack.com/concepts/token-types): a bot token is xoxb-…, an
+// app-level token xapp-….
+const (
+	BotTokenPrefix = "xoxb-"
+	AppTokenPrefix = "xapp-"
+)
+
+// CheckTokens checks that the tokens that are set have their type's
+// prefix, and names the variable of the first that does not (never the
+// token): a token of the wrong type fails only when the bot connects.
+func CheckTokens(botToken, appToken string) error {
+	if botToken != "" && !strings.HasPrefix(botToken, BotTokenPrefix) {
+		return errors.New("SLACK_BOT_TOKEN must be a bot token (" + BotTokenPrefix + "…)")
+	}
+	if appToken != "" && !strings.HasPrefix(appToken, AppTokenPrefix) {
+		return errors.New("SLACK_APP_TOKEN must be an app-level token with connections:write (" + AppTokenPrefix + "…)")
+	}
+	return nil
+}
+
 // New returns a Bot for cfg. It makes no network call.
 func New(cfg Config) (*Bot, error) {
 	if cfg.Commands == nil {
 		return nil, errors.New("bot: no Commands")
 	}
-	if !strings.HasPrefix(cfg.AppToken, "xapp-") {
-		return nil, errors.New("SLACK_APP_TOKEN must be an app-level token (xapp-…)")
+	if cfg.BotToken == "" || cfg.AppToken == "" {
+		return nil, errors.New("SLACK_BOT_TOKEN and SLACK_APP_TOKEN must be set")
 	}
-	if cfg.BotToken == "" {
-		return nil, errors.New("SLACK_BOT_TOKEN is not set")
+	if err := CheckTokens(cfg.BotToken, cfg.AppToken); err != nil {
+		return nil, err
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}

@@ -26,11 +26,11 @@ func TestSlashCommandsEndToEnd(t *testing.T) {
 	}{
 		{"help lists the commands", reader, "help", "/zdsync case retry <ticket-id>", "", "ephemeral", commands.OutcomeOK},
 		{"status shows the jobs", reader, "status", "zdsync status", "status", "ephemeral", commands.OutcomeOK},
-		{"a writer resyncs one account", writer, "account 0015g00000ABCDEFGH", "1 updated", "account 0015g00000ABCDEFGH global dry=false by=UWRITER", "in_channel", commands.OutcomeOK},
-		{"an on-call group member resyncs a federal account", oncall, "account 0015g00000ABCDEFGH federal", "1 updated", "account 0015g00000ABCDEFGH federal dry=false by=UONCALL", "in_channel", commands.OutcomeOK},
-		{"a reader may dry-run an account", reader, "account 0015g00000ABCDEFGH --dry-run", "1 to update", "account 0015g00000ABCDEFGH global dry=true by=UREADER", "ephemeral", commands.OutcomeOK},
+		{"a writer resyncs one account", writer, "account 0015g00000ABCDEAA5", "1 updated", "account 0015g00000ABCDEAA5 global dry=false by=UWRITER", "in_channel", commands.OutcomeOK},
+		{"an on-call group member resyncs a federal account", oncall, "account 0015g00000ABCDEAA5 federal", "1 updated", "account 0015g00000ABCDEAA5 federal dry=false by=UONCALL", "in_channel", commands.OutcomeOK},
+		{"a reader may dry-run an account", reader, "account 0015g00000ABCDEAA5 --dry-run", "1 to update", "account 0015g00000ABCDEAA5 global dry=true by=UREADER", "ephemeral", commands.OutcomeOK},
 		{"a bad account ID gets a one-line usage", writer, "account 12345", "usage: /zdsync account", "", "ephemeral", commands.OutcomeUsage},
-		{"a reader is refused a writing command", reader, "account 0015g00000ABCDEFGH", "allowed only to the users and groups in SLACK_WRITERS", "", "ephemeral", commands.OutcomeDenied},
+		{"a reader is refused a writing command", reader, "account 0015g00000ABCDEAA5", "allowed only to the users and groups in SLACK_WRITERS", "", "ephemeral", commands.OutcomeDenied},
 		{"a writer retries a case push", writer, "case retry 4521", "case 500Dn000001XYZ", "retry 4521 by=UWRITER", "in_channel", commands.OutcomeOK},
 		{"a reader is refused a case retry", reader, "case retry 4521", "Sorry", "", "ephemeral", commands.OutcomeDenied},
 		{"a bad ticket ID gets a usage", writer, "case retry abc", "not a ticket ID", "", "ephemeral", commands.OutcomeUsage},
@@ -72,9 +72,7 @@ func TestSlashCommandsEndToEnd(t *testing.T) {
 func TestAckArrivesBeforeTheWorkIsDone(t *testing.T) {
 	h := newHarness(t)
 	gate := make(chan struct{})
-	h.svc.mu.Lock()
-	h.svc.gate = gate
-	h.svc.mu.Unlock()
+	h.svc.Hold(gate)
 	x, err := h.srv.SendSlashCommand(h.ctx, slacktest.SlashCommand{User: writer, Text: "run global-orgs"})
 	if err != nil {
 		t.Fatal(err)
@@ -180,7 +178,7 @@ func TestMassDeletionApprovals(t *testing.T) {
 func failing(runID string, code syncer.Code) *syncer.Summary {
 	return &syncer.Summary{RunID: runID, Job: syncer.JobGlobalOrgs, StartedAt: epoch, FinishedAt: epoch.Add(time.Second),
 		Code: code, Message: "dial tcp 10.0.0.1:443: connect: connection refused",
-		Errors: []syncer.RecordError{{Code: code, Name: code.Info().Name, Record: "0015g00000ABCDEFGH", Message: "connection refused"}}}
+		Errors: []syncer.RecordError{{Code: code, Name: code.Info().Name, Record: "0015g00000ABCDEAA5", Message: "connection refused"}}}
 }
 
 func TestAlertsAreGroupedAndResolved(t *testing.T) {
@@ -204,7 +202,7 @@ func TestAlertsAreGroupedAndResolved(t *testing.T) {
 	if top.Updates != 2 || !strings.Contains(string(top.Blocks), "failed 3 times") {
 		t.Errorf("alert updates = %d, blocks %s; want the count 3", top.Updates, top.Blocks)
 	}
-	for _, want := range []string{"code 4 ConnectionFailed", "Runbook", "run-3", "0015g00000ABCDEFGH", "Run again"} {
+	for _, want := range []string{"code 4 ConnectionFailed", "Runbook", "run-3", "0015g00000ABCDEAA5", "Run again"} {
 		if !strings.Contains(string(top.Blocks), want) {
 			t.Errorf("alert lacks %q: %s", want, top.Blocks)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/zdsync/zdsync/bot"
 	"github.com/zdsync/zdsync/bot/slacktest"
 	"github.com/zdsync/zdsync/commands"
+	"github.com/zdsync/zdsync/commands/commandstest"
 	"github.com/zdsync/zdsync/syncer"
 	"github.com/zdsync/zdsync/syncer/store"
 )
@@ -28,34 +28,6 @@ const (
 )
 
 var epoch = time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
-
-// fakeService is the application behind the commands: it records its
-// calls and answers with fixed summaries. gate, when set, holds every call
-// until it is closed.
-type fakeService struct {
-	mu    sync.Mutex
-	calls []string
-	gate  chan struct{}
-}
-
-func (f *fakeService) call(ctx context.Context, s string) {
-	f.mu.Lock()
-	f.calls = append(f.calls, s)
-	gate := f.gate
-	f.mu.Unlock()
-	if gate != nil {
-		select {
-		case <-gate:
-		case <-ctx.Done():
-		}
-	}
-}
-
-func (f *fakeService) Calls() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.calls...)
-}
 
 func sampleSummary(job syncer.Job) *syncer.Summary {
 	return &syncer.Summary{RunID: "run-" + string(job), Job: job, StartedAt: epoch, FinishedAt: epoch.Add(1500 * time.Millisecond),
@@ -76,76 +48,38 @@ func samplePlan(id string, job syncer.Job, action syncer.Action, n int) *syncer.
 	return p
 }
 
-func (f *fakeService) SyncAccount(ctx context.Context, scope syncer.Scope, sfid string, dry bool, by string) (*syncer.Summary, error) {
-	f.call(ctx, fmt.Sprintf("account %s %s dry=%v by=%s", sfid, scope, dry, by))
-	s := sampleSummary(syncer.JobGlobalOrgs)
-	s.Account, s.DryRun = sfid, dry
-	return s, nil
-}
-
-func (f *fakeService) RunJob(ctx context.Context, job syncer.Job, dry bool, by string) (*syncer.Summary, error) {
-	f.call(ctx, fmt.Sprintf("run %s dry=%v by=%s", job, dry, by))
-	s := sampleSummary(job)
-	s.DryRun = dry
-	return s, nil
-}
-
-func (f *fakeService) RetryCase(ctx context.Context, id int64, by string) (*syncer.Summary, error) {
-	f.call(ctx, fmt.Sprintf("retry %d by=%s", id, by))
-	return &syncer.Summary{RunID: "run-case", Job: syncer.JobCases, Created: 1, CaseID: "500Dn000001XYZ"}, nil
-}
-
-func (f *fakeService) PreviewFederalUsers(ctx context.Context, by string) (*syncer.StoredPlan, *syncer.Summary, error) {
-	f.call(ctx, "preview by="+by)
-	p := samplePlan("plan-fed", syncer.JobFederalUsers, syncer.Create, 25)
-	return p, &syncer.Summary{Job: syncer.JobFederalUsers, DryRun: true, Created: 25, PlanID: p.ID}, nil
-}
-
-func (f *fakeService) ApplyPlan(ctx context.Context, id, by string) (*syncer.Summary, error) {
-	f.call(ctx, "apply "+id+" by="+by)
-	if id == "plan-stale" {
-		return nil, syncer.Errorf(syncer.CodePlanStale, "plan %s expired", id)
+// newService is the application behind the commands: it records its calls
+// and answers with fixed summaries.
+func newService() *commandstest.Service {
+	return &commandstest.Service{
+		Answer: func(req syncer.Request) *syncer.Summary {
+			switch {
+			case req.PlanID == "plan-stale":
+				return &syncer.Summary{Job: syncer.JobFederalUsers, PlanID: req.PlanID, Code: syncer.CodePlanStale, Message: "plan " + req.PlanID + " expired"}
+			case req.PlanID != "":
+				return &syncer.Summary{RunID: "run-apply", Job: syncer.JobFederalUsers, Created: 25, PlanID: req.PlanID}
+			case req.Job == syncer.JobCases:
+				return &syncer.Summary{RunID: "run-case", Job: syncer.JobCases, Created: 1, CaseID: "500Dn000001XYZ"}
+			case req.SavePlan:
+				return &syncer.Summary{Job: syncer.JobFederalUsers, DryRun: true, Created: 25, PlanID: "plan-fed"}
+			}
+			s := sampleSummary(req.Job)
+			s.Account, s.DryRun = req.Account, req.DryRun
+			return s
+		},
+		Plans: map[string]*syncer.StoredPlan{"plan-fed": samplePlan("plan-fed", syncer.JobFederalUsers, syncer.Create, 25)},
+		State: syncer.Status{Jobs: []syncer.JobStatus{
+			{Job: syncer.JobGlobalOrgs, Schedule: "0 * * * *", NextRun: epoch.Add(time.Hour), LastRun: sampleSummary(syncer.JobGlobalOrgs)},
+			{Job: syncer.JobFederalOrgs, Schedule: "off"},
+		}},
 	}
-	return &syncer.Summary{RunID: "run-apply", Job: syncer.JobFederalUsers, Created: 25, PlanID: id}, nil
-}
-
-func (f *fakeService) DiscardPlan(ctx context.Context, id, by string) error {
-	f.call(ctx, "discard "+id+" by="+by)
-	return nil
-}
-
-func (f *fakeService) Status(ctx context.Context) (commands.Status, error) {
-	f.call(ctx, "status")
-	return commands.Status{Jobs: []commands.JobStatus{
-		{Job: syncer.JobGlobalOrgs, Schedule: "0 * * * *", NextRun: epoch.Add(time.Hour), LastRun: sampleSummary(syncer.JobGlobalOrgs)},
-		{Job: syncer.JobFederalOrgs, Schedule: "off"},
-	}}, nil
-}
-
-// memAudit is the audit of the tests.
-type memAudit struct {
-	mu   sync.Mutex
-	recs []store.CommandRecord
-}
-
-func (m *memAudit) RecordCommand(_ context.Context, r store.CommandRecord) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.recs = append(m.recs, r)
-	return nil
-}
-
-func (m *memAudit) Records() []store.CommandRecord {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]store.CommandRecord(nil), m.recs...)
 }
 
 // harness is a bot connected to a fake Slack.
 type harness struct {
 	srv   *slacktest.Server
-	svc   *fakeService
-	audit *memAudit
+	svc   *commandstest.Service
+	audit *commandstest.Audit
 	bot   *bot.Bot
 	db    *store.DB
 	ctx   context.Context
@@ -154,14 +88,14 @@ type harness struct {
 	stop func()
 }
 
-func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
 	srv := slacktest.NewServer()
 	srv.SetGroup("SONCALL", oncall)
-	svc := &fakeService{}
-	audit := &memAudit{}
+	svc := newService()
+	audit := &commandstest.Audit{}
 	api := bot.NewClient(slacktest.BotToken, slacktest.AppToken, srv.APIURL(), nil)
 	cmds := commands.New(commands.Config{
 		Service:    svc,

@@ -12,21 +12,19 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/zdsync/zdsync/syncer"
-	"github.com/zdsync/zdsync/syncer/store"
 )
 
 // AlertStore keeps the open alerts, so that failures group across runs and
-// replicas. *store.DB satisfies it.
+// replicas, and reads back the runs and plans the messages show.
+// *store.DB satisfies it.
 type AlertStore interface {
-	OpenAlert(ctx context.Context, job syncer.Job, code syncer.Code) (*store.Alert, bool, error)
-	SaveAlert(ctx context.Context, a *store.Alert) error
-	ResolveAlerts(ctx context.Context, job syncer.Job, at time.Time) ([]store.Alert, error)
-}
-
-// RunGetter reads a stored run; when the AlertStore also implements it
-// (*store.DB does), a resolved alert keeps showing its last failure.
-type RunGetter interface {
+	OpenAlert(ctx context.Context, job syncer.Job, code syncer.Code) (*syncer.Alert, bool, error)
+	SaveAlert(ctx context.Context, a *syncer.Alert) error
+	ResolveAlerts(ctx context.Context, job syncer.Job, at time.Time) ([]syncer.Alert, error)
+	// GetRun reads a stored run, so that a resolved alert keeps showing
+	// its last failure; GetPlan reads the plan of held deletions.
 	GetRun(ctx context.Context, runID string) (*syncer.Summary, error)
+	GetPlan(ctx context.Context, id string) (*syncer.StoredPlan, error)
 }
 
 // NotifierConfig configures a Notifier.
@@ -38,7 +36,7 @@ type NotifierConfig struct {
 	// receives failure alerts and mass-deletion approvals.
 	SummaryChannel string
 	AlertChannel   string
-	// Alerts groups failures. Required.
+	// Alerts groups failures and reads runs and plans. Required.
 	Alerts AlertStore
 	// QuietJobs are jobs whose successful runs never post a summary, only
 	// count in the quiet-runs message (their failures still alert). Nil
@@ -104,6 +102,25 @@ func FailureCode(s *syncer.Summary) syncer.Code {
 	return s.FirstFailure()
 }
 
+// Report tells Slack about a finished run (app.Reporter): Notify, then,
+// when the run held deletions for approval, RequestApproval. Failures to
+// post are logged.
+func (n *Notifier) Report(ctx context.Context, s *syncer.Summary) {
+	if err := n.Notify(ctx, s); err != nil {
+		n.log.ErrorContext(ctx, "notify slack", "run_id", s.RunID, "err", err)
+	}
+	if s == nil || s.HeldPlanID == "" {
+		return
+	}
+	p, err := n.alerts.GetPlan(ctx, s.HeldPlanID)
+	if err == nil {
+		err = n.RequestApproval(ctx, p, s)
+	}
+	if err != nil {
+		n.log.ErrorContext(ctx, "request approval", "plan_id", s.HeldPlanID, "err", err)
+	}
+}
+
 // Notify reports one finished run. Dry runs are not reported (their
 // requester gets the answer).
 func (n *Notifier) Notify(ctx context.Context, s *syncer.Summary) error {
@@ -160,10 +177,8 @@ func (n *Notifier) quietRun(ctx context.Context, s *syncer.Summary, at time.Time
 	}
 	q.Count++
 	q.Last, q.RunID = at, s.RunID
-	for _, e := range s.Errors {
-		if e.Code.Silent() {
-			q.Silent++
-		}
+	for _, sc := range s.SilentCounts() {
+		q.Silent += sc.Count
 	}
 	var runs []QuietRun
 	for _, q := range n.quiet {
@@ -227,9 +242,9 @@ func (n *Notifier) alert(ctx context.Context, s *syncer.Summary, code syncer.Cod
 	if err != nil {
 		return err
 	}
-	err = n.alerts.SaveAlert(ctx, &store.Alert{Job: s.Job, Code: code, Channel: n.alertChannel, TS: ts, Count: 1,
+	err = n.alerts.SaveAlert(ctx, &syncer.Alert{Job: s.Job, Code: code, Channel: n.alertChannel, TS: ts, Count: 1,
 		FirstAt: at, LastAt: at, RunIDs: []string{s.RunID}})
-	if errors.Is(err, store.ErrAlertOpen) {
+	if errors.Is(err, syncer.ErrAlertOpen) {
 		// Another replica opened it at the same moment; both messages
 		// stand, the stored one groups what follows.
 		n.log.WarnContext(ctx, "alert opened concurrently", "job", s.Job, "code", int(code))
@@ -271,8 +286,8 @@ func (n *Notifier) resolve(ctx context.Context, s *syncer.Summary, at time.Time)
 			continue
 		}
 		latest := &syncer.Summary{Job: a.Job, RunID: a.LastRunID()}
-		if rg, ok := n.alerts.(RunGetter); ok && a.LastRunID() != "" {
-			if got, err := rg.GetRun(ctx, a.LastRunID()); err == nil && got != nil {
+		if a.LastRunID() != "" {
+			if got, err := n.alerts.GetRun(ctx, a.LastRunID()); err == nil && got != nil {
 				latest = got
 			}
 		}

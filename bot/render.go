@@ -2,7 +2,6 @@ package bot
 
 import (
 	"bytes"
-	"encoding/csv"
 	"fmt"
 	"strconv"
 	"strings"
@@ -203,25 +202,12 @@ func listSection(title string, lines []string, max int, more string) (slack.Bloc
 }
 
 // ChangeLine renders one change as a list line (mrkdwn, escaped, at most
-// MaxLineRunes): action, kind, key, name and the field diffs before → after.
+// MaxLineRunes): syncer.DescribeChange, the one rendering of a change.
 func ChangeLine(c syncer.Change) string {
-	s := fmt.Sprintf("%s %s %s", c.Action, c.Kind, c.Key)
-	if c.Name != "" && c.Name != c.Key {
-		s += " " + c.Name
-	}
-	var diffs []string
-	for _, d := range c.Diffs {
-		diffs = append(diffs, fmt.Sprintf("%s: %s → %s", d.Field, orNone(d.Before), orNone(d.After)))
-	}
-	if len(diffs) > 0 {
-		s += ": " + strings.Join(diffs, "; ")
-	}
-	if c.Reason != "" {
-		s += " (" + c.Reason + ")"
-	}
-	return "• " + esc(cut(s, MaxLineRunes))
+	return "• " + esc(cut(syncer.DescribeChange(c), MaxLineRunes))
 }
 
+// orNone shows an empty ID as ∅.
 func orNone(s string) string {
 	if s == "" {
 		return "∅"
@@ -237,49 +223,30 @@ func errorLine(e syncer.RecordError) string {
 	return "• " + esc(cut(s, MaxLineRunes))
 }
 
-// ChangesCSV renders changes and record errors as CSV: one row per field
-// diff (or per change without diffs), then one row per error.
-func ChangesCSV(changes []syncer.Change, errs []syncer.RecordError) []byte {
+// csvFile is a file of changes and record errors in syncer.WriteCSV's
+// format (spreadsheet-safe), the same as `zdsync plan show --csv`.
+func csvFile(name, title string, changes []syncer.Change, errs []syncer.RecordError) *File {
 	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
-	_ = w.Write([]string{"action", "kind", "key", "name", "zendesk_id", "field", "before", "after", "reason", "code", "message"})
-	for _, c := range changes {
-		id := ""
-		if c.ID != 0 {
-			id = strconv.FormatInt(c.ID, 10)
-		}
-		if len(c.Diffs) == 0 {
-			_ = w.Write([]string{string(c.Action), c.Kind, c.Key, c.Name, id, "", "", "", c.Reason, "", ""})
-		}
-		for _, d := range c.Diffs {
-			_ = w.Write([]string{string(c.Action), c.Kind, c.Key, c.Name, id, d.Field, d.Before, d.After, c.Reason, "", ""})
-		}
-	}
-	for _, e := range errs {
-		_ = w.Write([]string{"error", "", e.Record, "", "", "", "", "", "", strconv.Itoa(int(e.Code)), e.Message})
-	}
-	w.Flush()
-	return buf.Bytes()
+	_ = syncer.WriteCSV(&buf, changes, errs) // a bytes.Buffer does not fail
+	return &File{Name: name, Title: title, Content: buf.Bytes()}
 }
 
-func csvFile(name, title string, changes []syncer.Change, errs []syncer.RecordError) *File {
-	return &File{Name: name, Title: title, Content: ChangesCSV(changes, errs)}
+// recordErrors are a run's errors of records, without the run's own
+// failure (which messages show as the run's code).
+func recordErrors(errs []syncer.RecordError) []syncer.RecordError {
+	var out []syncer.RecordError
+	for _, e := range errs {
+		if e.Record != "" {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func silentCounts(s *syncer.Summary) string {
-	counts := map[syncer.Code]int{}
-	var order []syncer.Code
-	for _, e := range s.Errors {
-		if e.Code.Silent() {
-			if counts[e.Code] == 0 {
-				order = append(order, e.Code)
-			}
-			counts[e.Code]++
-		}
-	}
 	var parts []string
-	for _, c := range order {
-		parts = append(parts, fmt.Sprintf("%d × code %s", counts[c], c))
+	for _, sc := range s.SilentCounts() {
+		parts = append(parts, fmt.Sprintf("%d × code %s", sc.Count, sc.Code))
 	}
 	if len(parts) == 0 {
 		return ""
@@ -330,9 +297,9 @@ func RenderSummary(s *syncer.Summary) Message {
 		blocks = append(blocks, b)
 		listCut = listCut || c
 	}
-	if len(s.Errors) > 0 {
-		lines := make([]string, len(s.Errors))
-		for i, e := range s.Errors {
+	if errs := recordErrors(s.Errors); len(errs) > 0 {
+		lines := make([]string, len(errs))
+		for i, e := range errs {
 			lines[i] = errorLine(e)
 		}
 		b, c := listSection("*Errors*", lines, MaxListedErrors, " (all in the attached CSV)")
@@ -386,7 +353,7 @@ func RenderAlert(a AlertView) Message {
 	}
 	blocks := []slack.Block{header(title), section(what)}
 	var recs []syncer.RecordError
-	for _, e := range s.Errors {
+	for _, e := range recordErrors(s.Errors) {
 		if e.Code == a.Code {
 			recs = append(recs, e)
 		}
@@ -503,11 +470,11 @@ func RenderPreview(p *syncer.StoredPlan, s *syncer.Summary) Message {
 		header(title),
 		fieldsBlock("To create", strconv.Itoa(c), "To update", strconv.Itoa(u), "To delete", strconv.Itoa(d), "Skipped", strconv.Itoa(k)),
 	}
-	if s != nil && len(s.Errors) > 0 {
-		blocks = append(blocks, contextBlock(fmt.Sprintf("%d records reported during planning (in the CSV)", len(s.Errors)), silentCounts(s)))
+	if s != nil && len(recordErrors(s.Errors)) > 0 {
+		blocks = append(blocks, contextBlock(fmt.Sprintf("%d records reported during planning (in the CSV)", len(recordErrors(s.Errors))), silentCounts(s)))
 	}
 	msg := Message{Text: title}
-	if len(p.Changes) == 0 {
+	if c+u+d == 0 {
 		blocks = append(blocks, section("Nothing to change: Zendesk is already in step."))
 	} else {
 		b, _ := planList(p, "*First changes*")
@@ -515,7 +482,7 @@ func RenderPreview(p *syncer.StoredPlan, s *syncer.Summary) Message {
 	}
 	var errs []syncer.RecordError
 	if s != nil {
-		errs = s.Errors
+		errs = recordErrors(s.Errors)
 	}
 	if len(p.Changes) > 0 || len(errs) > 0 {
 		msg.CSV = csvFile(csvName(p.Job, p.ID), "Preview "+p.ID+" of "+string(p.Job), p.Changes, errs)
@@ -561,7 +528,7 @@ func RenderQuiet(runs []QuietRun) Message {
 }
 
 // RenderStatus renders /zdsync status.
-func RenderStatus(st commands.Status) Message {
+func RenderStatus(st syncer.Status) Message {
 	blocks := []slack.Block{header("zdsync status")}
 	var jobs []string
 	for _, j := range st.Jobs {
@@ -600,8 +567,29 @@ func RenderStatus(st commands.Status) Message {
 		alerts = []string{"none"}
 	}
 	b, _ = listSection("*Open alerts*", alerts, MaxListedChanges, "")
-	blocks = append(blocks, b)
+	blocks = append(blocks, b, section("*Salesforce API allowance*\n"+esc(allowanceLine(st))))
 	return Message{Text: "zdsync status", Blocks: blocks}
+}
+
+// allowanceLine says how much of Salesforce's daily API allowance is left,
+// against the reserve of scheduled full runs.
+func allowanceLine(st syncer.Status) string {
+	reserve := strconv.FormatFloat(st.Reserve*100, 'f', -1, 64) + "%"
+	switch {
+	case st.Allowance == nil && st.AllowanceError != "":
+		return "could not be read: " + cut(st.AllowanceError, 200)
+	case st.Allowance == nil:
+		return "not read"
+	case st.Allowance.Max <= 0:
+		return fmt.Sprintf("%d requests left (no daily maximum reported)", st.Allowance.Remaining)
+	}
+	a := st.Allowance
+	line := fmt.Sprintf("%d of %d daily requests left (%.0f%%); scheduled full runs are skipped below the reserve of %s",
+		a.Remaining, a.Max, 100*float64(a.Remaining)/float64(a.Max), reserve)
+	if float64(a.Remaining) < st.Reserve*float64(a.Max) {
+		line += " — below it now"
+	}
+	return line
 }
 
 // RenderReply renders the answer to a command or a button press.

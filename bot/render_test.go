@@ -86,15 +86,17 @@ func messages(n int) map[string]bot.Message {
 		Errors: manyErrors(max(1, n/1000), syncer.CodeUnableToLockRow)}
 	plan := samplePlan("plan-7", syncer.JobFederalUsers, syncer.Create, n)
 	approval := samplePlan("plan-8", syncer.JobGlobalOrgs, syncer.Delete, n)
-	status := commands.Status{
-		Jobs: []commands.JobStatus{
+	status := syncer.Status{
+		Jobs: []syncer.JobStatus{
 			{Job: syncer.JobGlobalOrgs, Schedule: "0 * * * *", NextRun: epoch.Add(time.Hour), LastRun: changed},
 			{Job: syncer.JobFederalOrgs, Schedule: "0 * * * *", NextRun: epoch.Add(time.Hour)},
 			{Job: syncer.JobFederalUsers, Schedule: "0 * * * *", NextRun: epoch.Add(time.Hour)},
 			{Job: syncer.JobCaseSweep, Schedule: "off"},
 		},
-		FailedPushes: []commands.FailedPush{{TicketID: 4521, Code: syncer.CodeOpenTimeout, Message: "timeout", At: epoch}},
-		OpenAlerts:   []commands.OpenAlert{{Job: syncer.JobGlobalOrgs, Code: syncer.CodeConnectionFailed, Count: 3, FirstAt: epoch}},
+		FailedPushes: []syncer.FailedPush{{TicketID: 4521, Code: syncer.CodeOpenTimeout, Message: "timeout", At: epoch}},
+		OpenAlerts:   []syncer.OpenAlert{{Job: syncer.JobGlobalOrgs, Code: syncer.CodeConnectionFailed, Count: 3, FirstAt: epoch}},
+		Allowance:    &syncer.APIAllowance{Max: 100000, Remaining: 61250},
+		Reserve:      0.1,
 	}
 	for range n / 10 {
 		status.FailedPushes = append(status.FailedPushes, status.FailedPushes[0])

@@ -21,70 +21,29 @@ import (
 	"time"
 
 	"github.com/zdsync/zdsync/syncer"
-	"github.com/zdsync/zdsync/syncer/store"
 )
 
-// Service is what the commands need of the application. main implements it
-// over the sync runner, the case push and the store. by is the Slack user
-// ID of whoever asked, for the run's audit.
+// Service is what the commands need of the application: the application
+// core (app.Core) implements it. Requests carry who asked (By: the Slack
+// user ID), for the run's audit.
 type Service interface {
-	// SyncAccount syncs one Salesforce account (an 18-character ID) of
-	// scope now, or only plans it when dryRun is set.
-	SyncAccount(ctx context.Context, scope syncer.Scope, sfid string, dryRun bool, by string) (*syncer.Summary, error)
-	// RunJob runs one job now (or plans it when dryRun is set).
-	RunJob(ctx context.Context, job syncer.Job, dryRun bool, by string) (*syncer.Summary, error)
-	// RetryCase pushes one ticket's case again.
-	RetryCase(ctx context.Context, ticketID int64, by string) (*syncer.Summary, error)
-	// PreviewFederalUsers plans the federal-users job, stores the plan and
-	// returns it with the dry run's summary.
-	PreviewFederalUsers(ctx context.Context, by string) (*syncer.StoredPlan, *syncer.Summary, error)
-	// ApplyPlan applies exactly the stored plan planID.
-	ApplyPlan(ctx context.Context, planID, by string) (*syncer.Summary, error)
-	// DiscardPlan marks the stored plan planID discarded.
-	DiscardPlan(ctx context.Context, planID, by string) error
+	// Run runs one job (a sync job, one account, a stored plan, a case
+	// push, the sweep) and returns its summary, which says whether it
+	// ran (another run of the job in progress is code 16).
+	Run(ctx context.Context, req syncer.Request) *syncer.Summary
+	// Plan returns the stored plan id.
+	Plan(ctx context.Context, id string) (*syncer.StoredPlan, error)
+	// DiscardPlan marks the stored plan id discarded.
+	DiscardPlan(ctx context.Context, id, by string) error
 	// Status reports the last and next run of each job, failed case
-	// pushes and open alerts.
-	Status(ctx context.Context) (Status, error)
-}
-
-// Status is what `/zdsync status` shows.
-type Status struct {
-	Jobs         []JobStatus  `json:"jobs"`
-	FailedPushes []FailedPush `json:"failed_pushes,omitempty"`
-	OpenAlerts   []OpenAlert  `json:"open_alerts,omitempty"`
-}
-
-// JobStatus is the schedule and last run of one job. LastRun is nil when
-// the job never ran; NextRun is zero when it is not scheduled.
-type JobStatus struct {
-	Job      syncer.Job      `json:"job"`
-	Schedule string          `json:"schedule"`
-	NextRun  time.Time       `json:"next_run,omitzero"`
-	LastRun  *syncer.Summary `json:"last_run,omitempty"`
-}
-
-// FailedPush is a case push that failed after its retries.
-type FailedPush struct {
-	TicketID int64       `json:"ticket_id"`
-	Code     syncer.Code `json:"code"`
-	Message  string      `json:"message"`
-	At       time.Time   `json:"at"`
-}
-
-// OpenAlert is an alert not yet resolved by a successful run.
-type OpenAlert struct {
-	Job     syncer.Job  `json:"job"`
-	Code    syncer.Code `json:"code"`
-	Count   int         `json:"count"`
-	FirstAt time.Time   `json:"first_at"`
-	LastAt  time.Time   `json:"last_at"`
-	RunID   string      `json:"run_id,omitempty"`
+	// pushes, open alerts and the Salesforce API allowance.
+	Status(ctx context.Context) (syncer.Status, error)
 }
 
 // Auditor records who ran which command, when, and how it ended.
 // *store.DB satisfies it.
 type Auditor interface {
-	RecordCommand(ctx context.Context, c store.CommandRecord) error
+	RecordCommand(ctx context.Context, c syncer.CommandRecord) error
 }
 
 // The outcomes written to the audit.
@@ -137,7 +96,7 @@ type Reply struct {
 	Code    syncer.Code        `json:"code,omitempty"`
 	Summary *syncer.Summary    `json:"summary,omitempty"`
 	Plan    *syncer.StoredPlan `json:"plan,omitempty"`
-	Status  *Status            `json:"status,omitempty"`
+	Status  *syncer.Status     `json:"status,omitempty"`
 }
 
 // Request is one /zdsync invocation.
@@ -227,9 +186,7 @@ func jobList() string {
 	return strings.Join(names, ", ")
 }
 
-func runnableJobs() []syncer.Job {
-	return []syncer.Job{syncer.JobGlobalOrgs, syncer.JobFederalOrgs, syncer.JobFederalUsers, syncer.JobCaseSweep}
-}
+func runnableJobs() []syncer.Job { return syncer.RunnableJobs }
 
 // Help returns the text of /zdsync help, made from Table.
 func Help() string {
@@ -257,9 +214,9 @@ func parseAccountArgs(a *Args, words []string) error {
 	if len(words) > 2 {
 		return fmt.Errorf("unexpected argument %q", clip(words[2], 40))
 	}
-	id, err := ParseSFID(words[0])
+	id, err := syncer.NormalizeID(words[0])
 	if err != nil {
-		return err
+		return errors.New(syncer.ErrorMessage(err))
 	}
 	a.SFID, a.Scope = id, syncer.Global
 	if len(words) == 2 {
@@ -399,7 +356,7 @@ func (c *Commands) Press(ctx context.Context, p Press) Reply {
 			r = Reply{Kind: KindUsage, Text: err.Error()}
 			break
 		}
-		r = summaryReply(c.svc.RetryCase(ctx, id, p.User))
+		r = summaryReply(c.svc.Run(ctx, syncer.Request{Job: syncer.JobCases, TicketID: id, Options: syncer.Options{By: p.User}}))
 		r.Public = true
 	case ActionRunAgain:
 		job, ok := syncer.ParseJob(p.Value)
@@ -407,7 +364,7 @@ func (c *Commands) Press(ctx context.Context, p Press) Reply {
 			r = Reply{Kind: KindUsage, Text: fmt.Sprintf("unknown job %q", clip(p.Value, 40))}
 			break
 		}
-		r = summaryReply(c.svc.RunJob(ctx, job, false, p.User))
+		r = summaryReply(c.svc.Run(ctx, syncer.Request{Job: job, Options: syncer.Options{By: p.User}}))
 		r.Public = true
 	}
 	r.Command, r.User = p.Action, p.User
@@ -443,16 +400,16 @@ func (c *Commands) record(ctx context.Context, user, command, args, outcome, det
 	// The audit must not be lost when the command's own context ends.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	rec := store.CommandRecord{At: c.now(), User: user, Command: command, Args: args, Outcome: outcome, Detail: clip(detail, 500)}
+	rec := syncer.CommandRecord{At: c.now(), User: user, Command: command, Args: args, Outcome: outcome, Detail: clip(detail, 500)}
 	if err := c.audit.RecordCommand(actx, rec); err != nil {
 		c.log.ErrorContext(ctx, "audit command", "user", user, "command", command, "err", err)
 	}
 }
 
 func (c *Commands) apply(ctx context.Context, planID, user string) Reply {
-	r := summaryReply(c.svc.ApplyPlan(ctx, planID, user))
+	r := summaryReply(c.svc.Run(ctx, syncer.Request{PlanID: planID, Options: syncer.Options{By: user}}))
 	r.Public = true
-	if r.Kind == KindSummary {
+	if r.Code == syncer.CodeNone || r.Code.Silent() {
 		r.Text = fmt.Sprintf("Plan %s applied by <@%s>: %s", planID, user, r.Text)
 	}
 	return r
@@ -479,49 +436,49 @@ func runStatus(ctx context.Context, c *Commands, _ Call, _ string) Reply {
 }
 
 func runAccount(ctx context.Context, c *Commands, call Call, user string) Reply {
-	r := summaryReply(c.svc.SyncAccount(ctx, call.Args.Scope, call.Args.SFID, call.Args.DryRun, user))
+	job := syncer.JobGlobalOrgs
+	if call.Args.Scope == syncer.Federal {
+		job = syncer.JobFederalOrgs
+	}
+	r := summaryReply(c.svc.Run(ctx, syncer.Request{Job: job, Options: syncer.Options{DryRun: call.Args.DryRun, Account: call.Args.SFID, By: user}}))
 	r.Public = !call.Args.DryRun
 	return r
 }
 
 func runCaseRetry(ctx context.Context, c *Commands, call Call, user string) Reply {
-	r := summaryReply(c.svc.RetryCase(ctx, call.Args.TicketID, user))
+	r := summaryReply(c.svc.Run(ctx, syncer.Request{Job: syncer.JobCases, TicketID: call.Args.TicketID, Options: syncer.Options{By: user}}))
 	r.Public = true
 	return r
 }
 
 func runPreview(ctx context.Context, c *Commands, _ Call, user string) Reply {
-	plan, sum, err := c.svc.PreviewFederalUsers(ctx, user)
-	if err != nil && sum == nil {
+	sum := c.svc.Run(ctx, syncer.Request{Job: syncer.JobFederalUsers, Options: syncer.Options{DryRun: true, SavePlan: true, By: user}})
+	if sum.PlanID == "" {
+		// The dry run failed, so no plan was stored: say how it failed.
+		return summaryReply(sum)
+	}
+	plan, err := c.svc.Plan(ctx, sum.PlanID)
+	if err != nil {
 		return errorReply(err)
 	}
-	if plan == nil || err != nil {
-		// The dry run failed, so no plan was stored: say how it failed.
-		if sum == nil {
-			return errorReply(syncer.Errorf(syncer.CodeInternal, "the preview stored no plan"))
+	writes := 0
+	for _, ch := range plan.Changes {
+		if ch.Action != syncer.Skip {
+			writes++
 		}
-		return summaryReply(sum, err)
 	}
 	return Reply{Kind: KindPreview, Public: true, Plan: plan, Summary: sum,
-		Text: fmt.Sprintf("Preview %s of %s: %d changes to review; Apply or Discard.", plan.ID, plan.Job, len(plan.Changes))}
+		Text: fmt.Sprintf("Preview %s of %s: %d changes to review; Apply or Discard.", plan.ID, plan.Job, writes)}
 }
 
 func runJob(ctx context.Context, c *Commands, call Call, user string) Reply {
-	r := summaryReply(c.svc.RunJob(ctx, call.Args.Job, call.Args.DryRun, user))
+	r := summaryReply(c.svc.Run(ctx, syncer.Request{Job: call.Args.Job, Options: syncer.Options{DryRun: call.Args.DryRun, By: user}}))
 	r.Public = !call.Args.DryRun
 	return r
 }
 
-func summaryReply(s *syncer.Summary, err error) Reply {
-	if err != nil && s == nil {
-		return errorReply(err)
-	}
-	r := Reply{Kind: KindSummary, Summary: s, Code: s.Code, Text: SummaryLine(s)}
-	if err != nil && r.Code == syncer.CodeNone {
-		r.Code = syncer.ErrorCode(err)
-		r.Text += " — " + syncer.ErrorMessage(err)
-	}
-	return r
+func summaryReply(s *syncer.Summary) Reply {
+	return Reply{Kind: KindSummary, Summary: s, Code: s.Code, Text: SummaryLine(s)}
 }
 
 func errorReply(err error) Reply {
@@ -557,41 +514,34 @@ func SummaryLine(s *syncer.Summary) string {
 		parts = append(parts, "case "+s.CaseID)
 	}
 	line := subject + ": "
-	if len(parts) == 0 {
-		line += "already in sync"
-	} else {
+	switch {
+	case len(parts) > 0:
 		line += strings.Join(parts, ", ")
+	case s.Account != "" && s.Fetched == 0:
+		line += "no such account in the job's query"
+	default:
+		line += "already in sync"
 	}
 	if s.Failed > 0 {
 		line += fmt.Sprintf(", %d failed", s.Failed)
 	}
-	silent := 0
-	for _, e := range s.Errors {
-		if e.Code.Silent() {
-			silent++
-		}
+	silent := s.SilentCounts()
+	n := 0
+	for _, sc := range silent {
+		n += sc.Count
 	}
-	if silent > 0 {
-		line += fmt.Sprintf(", %d silent", silent)
+	if n > 0 {
+		line += fmt.Sprintf(", %d silent", n)
 	}
 	if f := s.FirstFailure(); f != syncer.CodeNone {
 		line += fmt.Sprintf(" (code %s)", f)
-	} else if silent > 0 {
-		line += fmt.Sprintf(" (code %s)", firstSilent(s))
+	} else if n > 0 {
+		line += fmt.Sprintf(" (code %s)", silent[0].Code)
 	}
 	return line
 }
 
-func firstSilent(s *syncer.Summary) syncer.Code {
-	for _, e := range s.Errors {
-		if e.Code.Silent() {
-			return e.Code
-		}
-	}
-	return syncer.CodeNone
-}
-
-func statusLine(st Status) string {
+func statusLine(st syncer.Status) string {
 	return fmt.Sprintf("%d jobs, %d failed case pushes, %d open alerts", len(st.Jobs), len(st.FailedPushes), len(st.OpenAlerts))
 }
 

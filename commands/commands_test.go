@@ -10,8 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/zdsync/zdsync/commands"
+	"github.com/zdsync/zdsync/commands/commandstest"
 	"github.com/zdsync/zdsync/syncer"
-	"github.com/zdsync/zdsync/syncer/store"
 )
 
 func TestParse(t *testing.T) {
@@ -22,26 +22,26 @@ func TestParse(t *testing.T) {
 		usage      string // substring of the usage error, "" for success
 	}{
 		{"empty text means help", "", "help", commands.Args{}, ""},
-		{"account with an 18-character ID defaults to global", "account 0015g00000ABCDEFGH", "account",
-			commands.Args{SFID: "0015g00000ABCDEFGH", Scope: syncer.Global}, ""},
+		{"account with an 18-character ID defaults to global", "account 0015g00000ABCDEAA5", "account",
+			commands.Args{SFID: "0015g00000ABCDEAA5", Scope: syncer.Global}, ""},
 		{"account with a 15-character ID is converted to 18", "account 001000000000000 federal --dry-run", "account",
 			commands.Args{SFID: "001000000000000AAA", Scope: syncer.Federal, DryRun: true}, ""},
-		{"extra spaces, smart quotes and an em dash are tolerated", "  ACCOUNT   \u201c0015g00000ABCDEFGH\u201d\u00a0global   \u2014dry-run ", "account",
-			commands.Args{SFID: "0015g00000ABCDEFGH", Scope: syncer.Global, DryRun: true}, ""},
+		{"extra spaces, smart quotes and an em dash are tolerated", "  ACCOUNT   \u201c0015g00000ABCDEAA5\u201d\u00a0global   \u2014dry-run ", "account",
+			commands.Args{SFID: "0015g00000ABCDEAA5", Scope: syncer.Global, DryRun: true}, ""},
 		{"mentions are dropped", "<@U123|zdsync> run global-orgs <!here>", "run", commands.Args{Job: syncer.JobGlobalOrgs}, ""},
 		{"case retry takes a ticket with a hash", "case retry #4521", "case retry", commands.Args{TicketID: 4521}, ""},
 		{"federal-users preview has two words", "federal-users preview", "federal-users preview", commands.Args{}, ""},
 		{"run with dry-run", "run federal-users --dry-run", "run", commands.Args{Job: syncer.JobFederalUsers, DryRun: true}, ""},
 		{"a short SFID is refused", "account 001abc", "", commands.Args{}, "not a Salesforce ID"},
 		{"an SFID with punctuation is refused", "account 0015g00000ABCDEF-H", "", commands.Args{}, "not a Salesforce ID"},
-		{"a bad scope is refused", "account 0015g00000ABCDEFGH europe", "", commands.Args{}, "scope must be global or federal"},
+		{"a bad scope is refused", "account 0015g00000ABCDEAA5 europe", "", commands.Args{}, "scope must be global or federal"},
 		{"a missing ticket is refused", "case retry", "", commands.Args{}, "missing ticket ID"},
 		{"a negative ticket is refused", "case retry -5", "", commands.Args{}, "not a ticket ID"},
 		{"an unknown case subcommand names the usage", "case push 12", "", commands.Args{}, "usage: /zdsync case retry <ticket-id>"},
 		{"an unknown job is refused", "run everything", "", commands.Args{}, "unknown job"},
 		{"dry-run where it is not accepted is refused", "case retry 12 --dry-run", "", commands.Args{}, "unknown option"},
 		{"an unknown command points to help", "deploy prod", "", commands.Args{}, "try /zdsync help"},
-		{"an unterminated quote is refused", `account "0015g00000ABCDEFGH`, "", commands.Args{}, "unterminated quote"},
+		{"an unterminated quote is refused", `account "0015g00000ABCDEAA5`, "", commands.Args{}, "unterminated quote"},
 		{"help takes no arguments", "help me", "", commands.Args{}, "unexpected argument"},
 	}
 	for _, tt := range tests {
@@ -68,7 +68,7 @@ func TestParse(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"", "help", "account 0015g00000ABCDEFGH federal --dry-run", "case retry #12",
+	for _, s := range []string{"", "help", "account 0015g00000ABCDEAA5 federal --dry-run", "case retry #12",
 		"\u201crun\u201d global-orgs \u2014dry-run", "<@U1> status", `"unterminated`, "run \x00 \u200b"} {
 		f.Add(s)
 	}
@@ -102,17 +102,36 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-func TestParseSFIDConvertsCase(t *testing.T) {
-	got, err := commands.ParseSFID("001Dn00000AbCdE")
-	if err != nil {
-		t.Fatal(err)
+// An account ID typed with its case changed is restored from its suffix;
+// one whose suffix cannot belong to it is a usage error.
+func TestAccountIDIsNormalized(t *testing.T) {
+	for _, tt := range []struct{ text, sfid, usage string }{
+		{"account 001Dn00000AbCdE", "001Dn00000AbCdEIAV", ""},
+		{"account 001dn00000abcdeiav", "001Dn00000AbCdEIAV", ""},
+		{"account 001Dn00000AbCdEBAV", "", "cannot belong to the first 15"},
+		{"account 001Dn00000AbCdEI9V", "", "cannot belong to the first 15"},
+		{"account 0015g00000ABCDEFG", "", "not a Salesforce ID (15 or 18 letters and digits)"},
+	} {
+		call, err := commands.Parse(tt.text)
+		switch {
+		case tt.usage != "":
+			var ue *commands.UsageError
+			if !errors.As(err, &ue) || !strings.Contains(ue.Message, tt.usage) || !strings.Contains(ue.Message, "usage: /zdsync account") {
+				t.Errorf("Parse(%q) = %v, want a usage error saying %q", tt.text, err, tt.usage)
+			}
+		case err != nil || call.Args.SFID != tt.sfid:
+			t.Errorf("Parse(%q) = %q, %v; want %s", tt.text, call.Args.SFID, err, tt.sfid)
+		}
 	}
-	// Upper case: D (bit 3) of chunk 1 → I; none in chunk 2 → A; A, C, E (bits 0, 2, 4) of chunk 3 → V.
-	if len(got) != 18 || got[:15] != "001Dn00000AbCdE" {
-		t.Fatalf("ParseSFID = %q", got)
-	}
-	if got[15:] != "IAV" {
-		t.Errorf("suffix = %q, want IAV", got[15:])
+}
+
+// The case sweep has no dry run: asking for one is a usage error, and
+// nothing runs.
+func TestSweepDryRunIsAUsageError(t *testing.T) {
+	_, err := commands.Parse("run case-sweep --dry-run")
+	var ue *commands.UsageError
+	if !errors.As(err, &ue) || !strings.Contains(ue.Message, "no dry run") {
+		t.Errorf("Parse = %v, want a usage error", err)
 	}
 }
 
@@ -130,57 +149,18 @@ func TestHelpListsEveryCommand(t *testing.T) {
 	}
 }
 
-// fakeService records calls.
-type fakeService struct {
-	mu    sync.Mutex
-	calls []string
-}
-
-func (f *fakeService) called(s string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, s)
-}
-
-func (f *fakeService) SyncAccount(_ context.Context, scope syncer.Scope, sfid string, dry bool, by string) (*syncer.Summary, error) {
-	f.called("account " + sfid)
-	return &syncer.Summary{Job: syncer.JobGlobalOrgs, Account: sfid, DryRun: dry, Updated: 1}, nil
-}
-func (f *fakeService) RunJob(_ context.Context, job syncer.Job, dry bool, by string) (*syncer.Summary, error) {
-	f.called("run " + string(job))
-	return &syncer.Summary{Job: job, DryRun: dry}, nil
-}
-func (f *fakeService) RetryCase(_ context.Context, id int64, by string) (*syncer.Summary, error) {
-	f.called("retry")
-	return &syncer.Summary{Job: syncer.JobCases, Code: syncer.CodeUnableToLockRow, Message: "locked"}, nil
-}
-func (f *fakeService) PreviewFederalUsers(context.Context, string) (*syncer.StoredPlan, *syncer.Summary, error) {
-	f.called("preview")
-	return &syncer.StoredPlan{ID: "p1", Job: syncer.JobFederalUsers}, &syncer.Summary{Job: syncer.JobFederalUsers, DryRun: true}, nil
-}
-func (f *fakeService) ApplyPlan(_ context.Context, id, by string) (*syncer.Summary, error) {
-	f.called("apply " + id)
-	return &syncer.Summary{Job: syncer.JobFederalUsers, Created: 2}, nil
-}
-func (f *fakeService) DiscardPlan(_ context.Context, id, by string) error {
-	f.called("discard " + id)
-	return nil
-}
-func (f *fakeService) Status(context.Context) (commands.Status, error) {
-	f.called("status")
-	return commands.Status{}, nil
-}
-
-type memAudit struct {
-	mu   sync.Mutex
-	recs []store.CommandRecord
-}
-
-func (m *memAudit) RecordCommand(_ context.Context, r store.CommandRecord) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.recs = append(m.recs, r)
-	return nil
+// newService is the service of the tests: a failed case retry, every
+// other run a summary of its request.
+func newService() *commandstest.Service {
+	return &commandstest.Service{Answer: func(req syncer.Request) *syncer.Summary {
+		switch {
+		case req.Job == syncer.JobCases:
+			return &syncer.Summary{Job: syncer.JobCases, Code: syncer.CodeUnableToLockRow, Message: "locked"}
+		case req.Account != "":
+			return &syncer.Summary{Job: req.Job, Account: req.Account, DryRun: req.DryRun, Updated: 1}
+		}
+		return &syncer.Summary{Job: req.Job, DryRun: req.DryRun}
+	}}
 }
 
 type groups map[string][]string
@@ -194,8 +174,8 @@ func (g groups) GroupMembers(_ context.Context, id string) ([]string, error) {
 }
 
 func TestRunAuthorizesAndAudits(t *testing.T) {
-	svc := &fakeService{}
-	audit := &memAudit{}
+	svc := newService()
+	audit := &commandstest.Audit{}
 	now := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
 	c := commands.New(commands.Config{
 		Service:    svc,
@@ -212,27 +192,28 @@ func TestRunAuthorizesAndAudits(t *testing.T) {
 	}{
 		{"a writer runs a job", "UWRITER", "run global-orgs", commands.KindSummary, commands.OutcomeOK, 1},
 		{"a group member runs a job", "UONCALL", "run global-orgs", commands.KindSummary, commands.OutcomeOK, 1},
-		{"anyone else is refused a writing command", "UREADER", "account 0015g00000ABCDEFGH", commands.KindDenied, commands.OutcomeDenied, 0},
-		{"anyone may dry-run", "UREADER", "account 0015g00000ABCDEFGH --dry-run", commands.KindSummary, commands.OutcomeOK, 1},
+		{"anyone else is refused a writing command", "UREADER", "account 0015g00000ABCDEAA5", commands.KindDenied, commands.OutcomeDenied, 0},
+		{"anyone may dry-run", "UREADER", "account 0015g00000ABCDEAA5 --dry-run", commands.KindSummary, commands.OutcomeOK, 1},
 		{"anyone may ask for status", "UREADER", "status", commands.KindStatus, commands.OutcomeOK, 1},
 		{"a bad argument is a usage reply", "UWRITER", "case retry abc", commands.KindUsage, commands.OutcomeUsage, 0},
 		{"a failed retry is a failed outcome", "UWRITER", "case retry 7", commands.KindSummary, commands.OutcomeFailed, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := len(svc.calls)
-			n := len(audit.recs)
+			before := len(svc.Calls())
+			n := len(audit.Records())
 			r := c.Run(ctx, commands.Request{User: tt.user, Text: tt.text})
 			if r.Kind != tt.kind {
 				t.Fatalf("kind = %s (%s), want %s", r.Kind, r.Text, tt.kind)
 			}
-			if got := len(svc.calls) - before; got != tt.calls {
+			if got := len(svc.Calls()) - before; got != tt.calls {
 				t.Errorf("service calls = %d, want %d", got, tt.calls)
 			}
-			if len(audit.recs) != n+1 {
-				t.Fatalf("audit records = %d, want %d", len(audit.recs), n+1)
+			recs := audit.Records()
+			if len(recs) != n+1 {
+				t.Fatalf("audit records = %d, want %d", len(recs), n+1)
 			}
-			rec := audit.recs[n]
+			rec := recs[n]
 			if rec.User != tt.user || rec.Outcome != tt.outcome || !rec.At.Equal(now) {
 				t.Errorf("audit = %+v, want user %s outcome %s", rec, tt.user, tt.outcome)
 			}
@@ -241,8 +222,8 @@ func TestRunAuthorizesAndAudits(t *testing.T) {
 }
 
 func TestPressNeedsAWriterAndNotTheBot(t *testing.T) {
-	svc := &fakeService{}
-	audit := &memAudit{}
+	svc := newService()
+	audit := &commandstest.Audit{}
 	c := commands.New(commands.Config{Service: svc, Authorizer: commands.NewAuthorizer([]string{"UWRITER"}, nil, nil, 0, nil), Auditor: audit})
 	ctx := context.Background()
 	if r := c.Press(ctx, commands.Press{Action: commands.ActionApply, Value: "p1", User: "UREADER"}); r.Kind != commands.KindDenied {
@@ -251,8 +232,8 @@ func TestPressNeedsAWriterAndNotTheBot(t *testing.T) {
 	if r := c.Press(ctx, commands.Press{Action: commands.ActionApply, Value: "p1", User: "UBOT", FromBot: true}); r.Kind != commands.KindDenied {
 		t.Errorf("bot apply: %s", r.Kind)
 	}
-	if len(svc.calls) != 0 {
-		t.Fatalf("service called: %v", svc.calls)
+	if len(svc.Calls()) != 0 {
+		t.Fatalf("service called: %v", svc.Calls())
 	}
 	if r := c.Press(ctx, commands.Press{Action: commands.ActionDiscard, Value: "p1", User: "UWRITER"}); r.Kind != commands.KindDiscarded {
 		t.Errorf("writer discard: %s %s", r.Kind, r.Text)
@@ -260,8 +241,8 @@ func TestPressNeedsAWriterAndNotTheBot(t *testing.T) {
 	if r := c.Press(ctx, commands.Press{Action: commands.ActionRunAgain, Value: "global-orgs", User: "UWRITER"}); r.Kind != commands.KindSummary {
 		t.Errorf("writer run again: %s %s", r.Kind, r.Text)
 	}
-	if len(audit.recs) != 4 {
-		t.Errorf("audit records = %d, want 4", len(audit.recs))
+	if len(audit.Records()) != 4 {
+		t.Errorf("audit records = %d, want 4", len(audit.Records()))
 	}
 }
 

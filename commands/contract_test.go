@@ -2,9 +2,11 @@ package commands_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/zdsync/zdsync/commands"
+	"github.com/zdsync/zdsync/commands/commandstest"
 	"github.com/zdsync/zdsync/syncer"
 )
 
@@ -23,18 +25,27 @@ func TestParseTicketIDReadsTheRecordForm(t *testing.T) {
 	}
 }
 
-// failedPreview is a Service whose federal-users dry run failed, so it
-// stored no plan (what serve's PreviewFederalUsers returns then).
-type failedPreview struct{ fakeService }
-
-func (f *failedPreview) PreviewFederalUsers(context.Context, string) (*syncer.StoredPlan, *syncer.Summary, error) {
-	return nil, &syncer.Summary{Job: syncer.JobFederalUsers, DryRun: true, Code: syncer.CodeAuthFailed, Message: "login refused"}, nil
-}
-
 func TestPreviewThatStoredNoPlanSaysWhy(t *testing.T) {
-	c := commands.New(commands.Config{Service: &failedPreview{}})
+	// The federal-users dry run failed, so it stored no plan.
+	svc := &commandstest.Service{Answer: func(syncer.Request) *syncer.Summary {
+		return &syncer.Summary{Job: syncer.JobFederalUsers, DryRun: true, Code: syncer.CodeAuthFailed, Message: "login refused"}
+	}}
+	c := commands.New(commands.Config{Service: svc})
 	r := c.Run(context.Background(), commands.Request{User: "U1", Text: "federal-users preview"})
 	if r.Kind != commands.KindSummary || r.Code != syncer.CodeAuthFailed || r.Plan != nil {
 		t.Errorf("reply %+v; want a failed summary with code 9 and no plan", r)
+	}
+}
+
+// A valid account ID that the job's query does not return says so, rather
+// than "already in sync".
+func TestAccountNotInTheQuerySaysSo(t *testing.T) {
+	svc := &commandstest.Service{Answer: func(req syncer.Request) *syncer.Summary {
+		return &syncer.Summary{Job: req.Job, Account: req.Account, Fetched: 0}
+	}}
+	c := commands.New(commands.Config{Service: svc})
+	r := c.Run(context.Background(), commands.Request{User: "U1", Text: "account 0014M00001sGJ8xQAG --dry-run"})
+	if !strings.Contains(r.Text, "no such account in the job's query") || strings.Contains(r.Text, "already in sync") {
+		t.Errorf("reply %q", r.Text)
 	}
 }

@@ -35,8 +35,9 @@ func usageErr(c *Command, format string, args ...any) *UsageError {
 // Args holds the validated arguments of a command. Only the fields the
 // command takes are set.
 type Args struct {
-	// SFID is an 18-character Salesforce account ID (a 15-character ID is
-	// converted to its 18-character form).
+	// SFID is an 18-character Salesforce account ID, as syncer.NormalizeID
+	// returns it (a 15-character ID gets its suffix, a mistyped case is
+	// restored).
 	SFID string
 	// Scope is the Salesforce query and Zendesk instance of an account
 	// command.
@@ -138,6 +139,9 @@ func parse(table []Command, text string) (Call, error) {
 	} else if len(pos) > n {
 		return Call{}, usageErr(cmd, "unexpected argument %q", clip(pos[n], 40))
 	}
+	if call.Args.Job == syncer.JobCaseSweep && call.Args.DryRun {
+		return Call{}, usageErr(cmd, "the case sweep has no dry run: it only enqueues pushes")
+	}
 	return call, nil
 }
 
@@ -232,38 +236,6 @@ func Tokenize(text string) ([]string, error) {
 		out = append(out, w)
 	}
 	return out, nil
-}
-
-// ParseSFID validates a Salesforce record ID (15 or 18 ASCII letters and
-// digits) and returns its 18-character, case-insensitive form.
-func ParseSFID(s string) (string, error) {
-	if len(s) != 15 && len(s) != 18 {
-		return "", fmt.Errorf("%q is not a Salesforce ID (15 or 18 letters and digits)", clip(s, 40))
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
-			return "", fmt.Errorf("%q is not a Salesforce ID (15 or 18 letters and digits)", clip(s, 40))
-		}
-	}
-	if len(s) == 18 {
-		return s, nil
-	}
-	// The 3-character suffix encodes which of the 15 characters are
-	// upper case, 5 at a time, so that the 18-character ID survives
-	// case-insensitive comparison.
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
-	suffix := make([]byte, 3)
-	for chunk := 0; chunk < 3; chunk++ {
-		bits := 0
-		for i := 0; i < 5; i++ {
-			if c := s[chunk*5+i]; 'A' <= c && c <= 'Z' {
-				bits |= 1 << i
-			}
-		}
-		suffix[chunk] = alphabet[bits]
-	}
-	return s + string(suffix), nil
 }
 
 // ParseTicketID validates a Zendesk ticket ID: a positive integer, with an

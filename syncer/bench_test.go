@@ -43,7 +43,7 @@ func BenchmarkGlobalOrgs10k(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		e := newEnv(b, sandbox.Options{Seed: 1, Accounts: 10000})
-		e.r.Rules.MaxDeletes, e.r.Rules.ApprovalThreshold = 0, 0 // the generator expires ~5%
+		e.r.Rules.MaxDeletes, e.r.Rules.ApprovalThreshold = 10000, 10000 // no limit: the generator expires ~5%
 		listed := len(e.sb.Global.Orgs())
 		plan := e.run(b, syncer.JobGlobalOrgs, syncer.Options{DryRun: true})
 		before := e.sb.Global.TotalCalls()
@@ -101,7 +101,7 @@ func BenchmarkPlan100k(b *testing.B) {
 	}
 	orgs := make([]syncer.Org, 0, len(accounts))
 	for i, a := range accounts {
-		d := syncer.Desire(syncer.Global, a, now, syncer.DefaultRules())
+		d := syncer.Desire(syncer.Global, a, now, sandbox.Rules())
 		fields := map[string]any{}
 		for k, v := range d.Fields {
 			if v != nil {
@@ -117,7 +117,7 @@ func BenchmarkPlan100k(b *testing.B) {
 	var ms runtime.MemStats
 	b.ReportAllocs()
 	for b.Loop() {
-		p := syncer.PlanOrgs(syncer.Global, accounts, orgs, now, syncer.DefaultRules())
+		p := syncer.PlanOrgs(syncer.Global, accounts, orgs, now, sandbox.Rules())
 		if p.Count(syncer.Update) < 1000 {
 			b.Fatalf("plan has %d updates", p.Count(syncer.Update))
 		}

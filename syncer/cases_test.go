@@ -273,7 +273,8 @@ type pushFixture struct {
 
 func newPushFixture() *pushFixture {
 	f := &pushFixture{zd: newCaseTickets(), sf: newCaseSalesforce(), log: &memPushLog{}, sleeps: &sleeps{}}
-	f.p = &syncer.Pusher{Salesforce: f.sf, Zendesk: f.zd, Log: f.log, Sleep: f.sleeps.Sleep,
+	// Retries and RetryDelay are the configuration's defaults.
+	f.p = &syncer.Pusher{Salesforce: f.sf, Zendesk: f.zd, Log: f.log, Sleep: f.sleeps.Sleep, Retries: 3, RetryDelay: 5 * time.Second,
 		TicketURL: func(id int64) string { return fmt.Sprintf("https://example.zendesk.com/agent/tickets/%d", id) }}
 	f.zd.put(syncer.Ticket{ID: 101, Subject: "Pipeline broken", Description: "It fails.", Priority: "urgent", Status: "new",
 		OrgID: 1, RequesterEmail: "ada@example.com", RequesterName: "Ada"})
@@ -468,8 +469,8 @@ func TestPushRetryConfiguration(t *testing.T) {
 		wantDelay []time.Duration
 	}{
 		{"one retry two seconds apart", 1, 2 * time.Second, 2, []time.Duration{2 * time.Second}},
-		{"negative retries mean none", -1, 0, 1, nil},
-		{"negative delay means no wait", 2, -1, 3, []time.Duration{0, 0}},
+		{"zero retries mean none", 0, time.Second, 1, nil},
+		{"zero delay means no wait", 2, 0, 3, []time.Duration{0, 0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

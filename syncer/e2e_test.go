@@ -71,12 +71,23 @@ func newEnvWith(t testing.TB, opts sandbox.Options, tweak func(*zendesk.Config))
 	t.Cleanup(func() { db.Close() })
 	now := opts.Now
 	return &env{sb: sb, db: db, r: &syncer.Runner{Salesforce: sf, Global: zd(sb.Global), Federal: zd(sb.Federal), Store: db,
-		Rules: syncer.DefaultRules(), Now: func() time.Time { return now }}}
+		Rules: sandbox.Rules(), PlanTTL: 30 * time.Minute, Now: func() time.Time { return now }}}
 }
 
+// run runs a sync job and saves its summary, as the application core does
+// (the shrink guard reads the last successful run).
 func (e *env) run(t testing.TB, job syncer.Job, opts syncer.Options) *syncer.Summary {
 	t.Helper()
-	return e.r.Run(context.Background(), job, opts)
+	return e.saved(t, e.r.Run(context.Background(), job, opts))
+}
+
+// saved saves a run's summary and returns it.
+func (e *env) saved(t testing.TB, s *syncer.Summary) *syncer.Summary {
+	t.Helper()
+	if err := e.db.SaveRun(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // orgByExt returns the Global org with the external ID.

@@ -13,6 +13,7 @@ import (
 	"github.com/zdsync/zdsync/syncer/salesforce"
 	"github.com/zdsync/zdsync/syncer/salesforce/salesforcetest"
 	"github.com/zdsync/zdsync/syncer/sandbox"
+	"github.com/zdsync/zdsync/syncer/store"
 	"github.com/zdsync/zdsync/syncer/zendesk"
 	"github.com/zdsync/zdsync/syncer/zendesk/zendesktest"
 )
@@ -32,6 +33,7 @@ const (
 type faultEnv struct {
 	sb      *sandbox.Sandbox
 	r       *syncer.Runner
+	db      *store.DB
 	pusher  *syncer.Pusher
 	tickets []int64
 }
@@ -44,7 +46,7 @@ func newFaultEnv(t *testing.T) *faultEnv {
 		c.Timeout, c.RateLimitWait, c.JobTimeout = faultZendeskTimeout, 2*time.Minute, 30*time.Second
 	})
 	sb := base.sb
-	e := &faultEnv{sb: sb, r: base.r}
+	e := &faultEnv{sb: sb, r: base.r, db: base.db}
 	e.pusher = &syncer.Pusher{Salesforce: base.r.Salesforce.(syncer.CaseStore), Zendesk: base.r.Global.(syncer.Tickets),
 		Log: base.db, Retries: 1, Sleep: noSleep}
 	for _, o := range sb.Global.Orgs() {
@@ -76,7 +78,11 @@ type faultJob struct {
 // case push).
 func (j faultJob) run(e *faultEnv) []*syncer.Summary {
 	if j.job != syncer.JobCases {
-		return []*syncer.Summary{e.r.Run(context.Background(), j.job, syncer.Options{})}
+		s := e.r.Run(context.Background(), j.job, syncer.Options{})
+		if err := e.db.SaveRun(context.Background(), s); err != nil { // the application core saves every run
+			s.AddError("save run", err)
+		}
+		return []*syncer.Summary{s}
 	}
 	var out []*syncer.Summary
 	for _, id := range e.tickets {

@@ -233,7 +233,7 @@ func TestPlanCSV(t *testing.T) {
 		{Action: syncer.Create, Kind: "user", Key: "bo@agency.gov", Name: "Bo"},
 	}
 	var buf bytes.Buffer
-	if err := syncer.WriteCSV(&buf, changes); err != nil {
+	if err := syncer.WriteCSV(&buf, changes, nil); err != nil {
 		t.Fatal(err)
 	}
 	raw := buf.String()

@@ -67,8 +67,8 @@ func killRunner(t testing.TB, cfg killChildConfig) (*syncer.Runner, *store.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules := syncer.DefaultRules()
-	rules.ApprovalThreshold = 0
+	rules := sandbox.Rules()
+	rules.ApprovalThreshold = rules.MaxDeletes // nothing held for approval
 	now := cfg.Now
 	return &syncer.Runner{Salesforce: sf, Global: zd, Federal: zd, Store: db, Rules: rules, ApplyBatch: 100,
 		Now: func() time.Time { return now }}, db

@@ -8,177 +8,23 @@ import (
 	"time"
 )
 
-// Rules are the tunable business rules and guards of the sync jobs.
+// Rules are the tunable business rules and guards of the sync jobs. Their
+// defaults are the configuration's (GREATLY_EXPIRED_YEARS, DELETE_LIMIT,
+// SHRINK_RATIO, APPROVAL_THRESHOLD); every value means what it says, 0
+// included.
 type Rules struct {
 	// GreatlyExpiredYears is how many calendar years after its expiration
-	// date an account is "greatly expired" and its Global org deleted
-	// (default 3).
+	// date an account is "greatly expired" and its Global org deleted.
 	GreatlyExpiredYears int
-	// MaxDeletes caps the deletions of one run (default 500); a plan with
-	// more deletes none of them.
+	// MaxDeletes caps the deletions of one run: a plan with more deletes
+	// none of them, and 0 deletes none.
 	MaxDeletes int
 	// ShrinkRatio: a full run whose Salesforce result is below this share
-	// of the last successful run's deletes nothing (default 0.9).
+	// of the last successful run's deletes nothing (0: never).
 	ShrinkRatio float64
 	// ApprovalThreshold: a global-orgs run that would delete more orgs than
-	// this holds the deletions for approval (default 50; 0 never holds).
+	// this holds the deletions for approval (0: every deletion is held).
 	ApprovalThreshold int
-}
-
-// DefaultRules returns the documented defaults.
-func DefaultRules() Rules {
-	return Rules{GreatlyExpiredYears: 3, MaxDeletes: 500, ShrinkRatio: 0.9, ApprovalThreshold: 50}
-}
-
-// accountIDLen is the length of Salesforce's case-insensitive account ID
-// (Account_ID_18__c).
-const accountIDLen = 18
-
-// IsAccountID reports whether s is an 18-character Salesforce ID: the mark
-// of an org that belongs to the sync.
-func IsAccountID(s string) bool {
-	if len(s) != accountIDLen {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
-			return false
-		}
-	}
-	return true
-}
-
-// NormalizeAccountID checks that id is a Salesforce record ID (15 or 18
-// ASCII letters and digits, what a person may paste as --account) and
-// returns its 18-character form, the one Account_ID_18__c and external_id
-// hold. Anything else is a *Error with CodeAPIError, so no unchecked text
-// ever reaches SOQL.
-func NormalizeAccountID(id string) (string, error) {
-	switch {
-	case len(id) == 15 && IsAccountID(id+"AAA"):
-		return caseSafeID(id), nil
-	case IsAccountID(id):
-		return id, nil
-	}
-	shown := id
-	if len(shown) > 40 {
-		shown = shown[:40] + "…"
-	}
-	return "", Errorf(CodeAPIError, "invalid Salesforce ID %q: want 15 or 18 letters and digits", shown)
-}
-
-// caseSafeID appends to a 15-character ID the three characters that encode
-// which of its letters are upper case, giving the 18-character form.
-func caseSafeID(id15 string) string {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
-	b := []byte(id15)
-	for chunk := range 3 {
-		flags := 0
-		for i := range 5 {
-			if c := id15[chunk*5+i]; c >= 'A' && c <= 'Z' {
-				flags |= 1 << i
-			}
-		}
-		b = append(b, alphabet[flags])
-	}
-	return string(b)
-}
-
-// DesiredOrg is the org an account should have in Zendesk.
-type DesiredOrg struct {
-	Name           string
-	ExternalID     string
-	Fields         map[string]any // owned fields, normalised
-	Tags           []string       // owned tags, sorted
-	Expiration     string         // YYYY-MM-DD or ""
-	GreatlyExpired bool
-	Problems       []FieldProblem
-}
-
-// Desire computes the org an account should have in scope, on day now.
-func Desire(scope Scope, a Account, now time.Time, rules Rules) DesiredOrg {
-	fields := MappedFields(scope)
-	d := DesiredOrg{Name: strings.TrimSpace(a.Name), ExternalID: a.ID, Fields: make(map[string]any, len(fields)), Problems: slices.Clone(a.Problems)}
-	var tags []string
-
-	level, rank := "", 0
-	expiration := ""
-	openEnded := false // an active subscription without an end date (evergreen)
-	for _, s := range a.Subscriptions {
-		openEnded = openEnded || s.EndDate == ""
-		if s.Tier != "" {
-			if l, r, ok := tierOf(s.Tier); ok {
-				tags = append(tags, "sub_"+l)
-				if r > rank {
-					level, rank = l, r
-				}
-			} else {
-				d.Problems = append(d.Problems, FieldProblem{Field: "subscription tier", Value: s.Tier, Message: "unknown tier; ignored for the support level"})
-			}
-		}
-		if s.EndDate > expiration {
-			expiration = s.EndDate
-		}
-	}
-	if expiration == "" {
-		if v, ok := normalize(Date, a.Fields.Get(sfNextRenewal)); ok && v != nil {
-			expiration = v.(string)
-		}
-	}
-	d.Expiration = expiration
-
-	for _, m := range fields {
-		var v any
-		switch m.Zendesk {
-		case FieldSupportLevel:
-			if level != "" {
-				v = level
-			}
-		case FieldExpirationDate:
-			if expiration != "" {
-				v = expiration
-			}
-		default:
-			raw := a.Fields.Get(m.Salesforce)
-			nv, ok := normalize(m.Type, raw)
-			if !ok {
-				d.Problems = append(d.Problems, FieldProblem{Field: m.Salesforce, Value: short(raw), Message: fmt.Sprintf("cannot be used as a %s value; %s left unchanged", m.Type, m.Zendesk)})
-				continue
-			}
-			v = nv
-		}
-		d.Fields[m.Zendesk] = v
-	}
-
-	if level != "" {
-		tags = append(tags, "support_level_"+level)
-	}
-	// An account with an evergreen subscription never expires, whatever
-	// its other dates say: its org must never be deleted as expired.
-	if expiration != "" && !openEnded {
-		if exp, err := time.Parse(time.DateOnly, expiration); err == nil {
-			today := now.UTC().Truncate(24 * time.Hour)
-			if exp.Before(today) {
-				tags = append(tags, "expired")
-			}
-			// Calendar years: three years span 1,095 or 1,096 days.
-			if !exp.After(today.AddDate(-rules.GreatlyExpiredYears, 0, 0)) {
-				tags = append(tags, "greatly_expired")
-				d.GreatlyExpired = true
-			}
-		}
-	}
-	if scope == Global && a.Type == "Partner" {
-		for prefix, f := range map[string]string{"partner_": sfPartnerStatus, "partner_type_": sfPartnerType, "partner_track_": sfPartnerTrack} {
-			if v := a.Fields.Get(f); v != nil {
-				if w := tagWord(fmt.Sprint(v)); w != "" {
-					tags = append(tags, prefix+w)
-				}
-			}
-		}
-	}
-	d.Tags = sortedUnique(tags)
-	return d
 }
 
 // Plan is the output of planning: the changes to make and the count of

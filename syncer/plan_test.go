@@ -12,6 +12,9 @@ var today = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 const acctA = "0014M00001aaaaaAAA"
 
+// testRules are the rules of the tests: the configuration's defaults.
+var testRules = Rules{GreatlyExpiredYears: 3, MaxDeletes: 500, ShrinkRatio: 0.9, ApprovalThreshold: 50}
+
 func account(id string, mods ...func(*Account)) Account {
 	a := Account{ID: id, Name: "Acme " + id[len(id)-4:], Type: "Customer",
 		Subscriptions: []Subscription{{Tier: "Premium", EndDate: "2027-02-01"}, {Tier: "Ultimate", EndDate: "2027-01-01"}},
@@ -38,7 +41,7 @@ func account(id string, mods ...func(*Account)) Account {
 // inSync returns the org a created account would have after the sync.
 func inSync(t *testing.T, id int64, a Account) Org {
 	t.Helper()
-	p := PlanOrgs(Global, []Account{a}, nil, today, DefaultRules())
+	p := PlanOrgs(Global, []Account{a}, nil, today, testRules)
 	if len(p.Changes) == 0 || p.Changes[0].Action != Create {
 		t.Fatalf("expected a create, got %+v", p.Changes)
 	}
@@ -100,7 +103,7 @@ func TestDesire(t *testing.T) {
 				t.Errorf("expired 2023-11-26, today 2026-11-25: greatly expired = %v, tags %v", d.GreatlyExpired, d.Tags)
 			}
 			a := account(acctA, func(a *Account) { a.Subscriptions = []Subscription{{Tier: "Premium", EndDate: "2023-11-25"}} })
-			if d := Desire(Global, a, today, DefaultRules()); !d.GreatlyExpired {
+			if d := Desire(Global, a, today, testRules); !d.GreatlyExpired {
 				t.Errorf("expired 2023-11-25, today 2026-11-25: not greatly expired, tags %v", d.Tags)
 			}
 		}},
@@ -136,7 +139,7 @@ func TestDesire(t *testing.T) {
 		}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.check(t, Desire(Global, tt.acct, today, DefaultRules())) })
+		t.Run(tt.name, func(t *testing.T) { tt.check(t, Desire(Global, tt.acct, today, testRules)) })
 	}
 }
 
@@ -271,7 +274,7 @@ func TestPlanOrgs(t *testing.T) {
 			}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.check(t, PlanOrgs(tt.scope, tt.accts, tt.orgs, today, DefaultRules())) })
+		t.Run(tt.name, func(t *testing.T) { tt.check(t, PlanOrgs(tt.scope, tt.accts, tt.orgs, today, testRules)) })
 	}
 }
 
@@ -351,7 +354,7 @@ func TestDecodeAccount(t *testing.T) {
 	if a.ID != acctA || a.Name != "Acme" || len(a.Subscriptions) != 1 || a.Subscriptions[0] != (Subscription{Tier: "Premium", EndDate: "2027-01-01"}) || len(a.SoldTo) != 1 || a.Fields.Get("Solutions_Architect_Lookup__r.Name") != "Sol Arch" || len(a.Problems) != 0 {
 		t.Errorf("decoded %+v", a)
 	}
-	d := Desire(Federal, a, today, DefaultRules())
+	d := Desire(Federal, a, today, testRules)
 	if d.Fields["solutions_architect"] != "Sol Arch" || d.Fields["restricted_account"] != true || d.Fields["aar"] != 100.0 {
 		t.Errorf("desired %v", d.Fields)
 	}
@@ -370,7 +373,7 @@ func FuzzDecodeAccount(f *testing.F) {
 		}
 		a := DecodeAccount(rec, nil)
 		for _, s := range []Scope{Global, Federal} {
-			Desire(s, a, today, DefaultRules())
+			Desire(s, a, today, testRules)
 		}
 		DecodeContact(rec)
 	})

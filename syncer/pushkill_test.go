@@ -32,7 +32,7 @@ func pushParts(t testing.TB, env map[string]string, dbPath string) (*syncer.Push
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &syncer.Pusher{Salesforce: sf, Zendesk: zd, Log: db, Retries: -1}, db
+	return &syncer.Pusher{Salesforce: sf, Zendesk: zd, Log: db, Retries: 0}, db
 }
 
 // TestPushKillChild is the child of TestKilledCasePushesConverge: it works

@@ -74,7 +74,7 @@ func newRateBench(b *testing.B, opts sandbox.Options) *rateBench {
 	b.Cleanup(func() { db.Close() })
 	now := opts.Now
 	rb.r = &syncer.Runner{Salesforce: sf, Global: zd(sb.Global), Federal: zd(sb.Federal), Store: db,
-		Rules: syncer.DefaultRules(), Now: func() time.Time { return now },
+		Rules: sandbox.Rules(), Now: func() time.Time { return now },
 		Progress: func(_ syncer.Job, msg string) {
 			rb.mu.Lock()
 			defer rb.mu.Unlock()

@@ -1,7 +1,6 @@
 package syncer
 
 import (
-	"encoding/csv"
 	"fmt"
 	"io"
 	"strings"
@@ -24,41 +23,33 @@ func (s *Summary) Headline() string {
 	return h
 }
 
-// Silent returns how many record errors had each silent code.
-func (s *Summary) Silent() map[Code]int {
-	out := map[Code]int{}
-	for _, e := range s.Errors {
-		if e.Code.Silent() {
-			out[e.Code]++
-		}
-	}
-	return out
-}
-
-// DescribeChange renders one change on one line: action, kind, key, name,
-// and the fields before → after or the reason.
+// DescribeChange renders one change on one line, the same wherever a
+// change is shown (the CLI, the demo, Slack): action, kind, key, name, and
+// the fields before → after (∅ for empty) or the reason, e.g. "update org
+// 0015g00000ABCDEFGH Acme: support_level: gold → platinum".
 func DescribeChange(c Change) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-6s %s %s", c.Action, c.Kind, c.Key)
+	fmt.Fprintf(&b, "%s %s %s", c.Action, c.Kind, c.Key)
 	if c.Name != "" && c.Name != c.Key {
-		fmt.Fprintf(&b, " (%s)", c.Name)
+		b.WriteString(" " + c.Name)
 	}
 	for i, d := range c.Diffs {
 		sep := ": "
 		if i > 0 {
 			sep = "; "
 		}
-		fmt.Fprintf(&b, "%s%s %s → %s", sep, d.Field, quoteEmpty(d.Before), quoteEmpty(d.After))
+		fmt.Fprintf(&b, "%s%s: %s → %s", sep, d.Field, orNone(d.Before), orNone(d.After))
 	}
 	if c.Reason != "" {
-		b.WriteString(" — " + c.Reason)
+		b.WriteString(" (" + c.Reason + ")")
 	}
 	return b.String()
 }
 
-func quoteEmpty(s string) string {
+// orNone shows an empty value as ∅.
+func orNone(s string) string {
 	if s == "" {
-		return `""`
+		return "∅"
 	}
 	return s
 }
@@ -83,8 +74,8 @@ func (s *Summary) WriteText(w io.Writer, maxChanges int) {
 	if s.HeldPlanID != "" {
 		fmt.Fprintf(w, "  deletions held for approval in plan %s (zdsync plan show %s)\n", s.HeldPlanID, s.HeldPlanID)
 	}
-	for c, n := range s.Silent() {
-		fmt.Fprintf(w, "  silent code %s: %d (no action needed)\n", c, n)
+	for _, sc := range s.SilentCounts() {
+		fmt.Fprintf(w, "  silent code %s: %d (no action needed)\n", sc.Code, sc.Count)
 	}
 	printList(w, "error", s.Errors, maxChanges)
 	printList(w, "warning", s.Warnings, maxChanges)
@@ -99,65 +90,53 @@ func (s *Summary) WriteText(w io.Writer, maxChanges int) {
 	}
 }
 
+// printList prints record errors or warnings; the run's own failure (an
+// error without a record) is printed above as the run's.
 func printList(w io.Writer, what string, list []RecordError, max int) {
+	shown := 0
 	for i, e := range list {
-		if i == max {
+		if e.Record == "" {
+			continue
+		}
+		if shown == max {
 			fmt.Fprintf(w, "  … and %d more %ss\n", len(list)-i, what)
 			return
 		}
 		fmt.Fprintf(w, "  %s %s: code %d %s: %s\n", what, e.Record, e.Code, e.Name, e.Message)
+		shown++
 	}
 }
 
 // WritePlanText writes a stored plan as a short preview: counts by action,
-// expiry, and up to maxChanges changes with before → after.
+// expiry, up to maxChanges changes with before → after, then up to
+// maxChanges of its skips with their reasons (the plan lists them as the
+// dry run that stored it did).
 func WritePlanText(w io.Writer, p *StoredPlan, maxChanges int) {
 	counts := map[Action]int{}
+	var writes, skips []Change
 	for _, c := range p.Changes {
 		counts[c.Action]++
+		if c.Action == Skip {
+			skips = append(skips, c)
+		} else {
+			writes = append(writes, c)
+		}
 	}
-	fmt.Fprintf(w, "plan %s (%s): %d to create, %d to update, %d to delete; expires %s\n", p.ID, p.Job,
-		counts[Create], counts[Update], counts[Delete], p.ExpiresAt.UTC().Format(time.RFC3339))
+	fmt.Fprintf(w, "plan %s (%s): %d to create, %d to update, %d to delete, %d skipped; expires %s\n", p.ID, p.Job,
+		counts[Create], counts[Update], counts[Delete], counts[Skip], p.ExpiresAt.UTC().Format(time.RFC3339))
 	switch {
 	case p.Discarded:
 		fmt.Fprintln(w, "  discarded")
 	case !p.AppliedAt.IsZero():
 		fmt.Fprintf(w, "  applied at %s in run %s\n", p.AppliedAt.UTC().Format(time.RFC3339), p.AppliedRun)
 	}
-	for i, c := range p.Changes {
-		if i == maxChanges {
-			fmt.Fprintf(w, "  … and %d more changes (zdsync plan show %s --csv)\n", len(p.Changes)-i, p.ID)
-			break
-		}
-		fmt.Fprintln(w, "  "+DescribeChange(c))
-	}
-}
-
-// CSVHeader is the header row of a plan or summary's changes as CSV.
-var CSVHeader = []string{"action", "kind", "key", "name", "zendesk_id", "field", "before", "after", "reason"}
-
-// WriteCSV writes changes as CSV: a header row, then one row per change
-// (the fields of an update joined as "field: before → after" in one cell
-// each of field, before and after, separated by newlines).
-func WriteCSV(w io.Writer, changes []Change) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(CSVHeader); err != nil {
-		return err
-	}
-	for _, c := range changes {
-		var fields, before, after []string
-		for _, d := range c.Diffs {
-			fields, before, after = append(fields, d.Field), append(before, d.Before), append(after, d.After)
-		}
-		id := ""
-		if c.ID != 0 {
-			id = fmt.Sprint(c.ID)
-		}
-		if err := cw.Write([]string{string(c.Action), c.Kind, c.Key, c.Name, id,
-			strings.Join(fields, "\n"), strings.Join(before, "\n"), strings.Join(after, "\n"), c.Reason}); err != nil {
-			return err
+	for _, list := range [][]Change{writes, skips} {
+		for i, c := range list {
+			if i == maxChanges {
+				fmt.Fprintf(w, "  … and %d more (zdsync plan show %s --csv)\n", len(list)-i, p.ID)
+				break
+			}
+			fmt.Fprintln(w, "  "+DescribeChange(c))
 		}
 	}
-	cw.Flush()
-	return cw.Error()
 }

@@ -2,6 +2,8 @@ package syncer
 
 import (
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -58,7 +60,8 @@ type RecordError struct {
 }
 
 // Summary is the report of one run: what the CLI prints, the store keeps
-// and the bot renders. Its JSON form is a contract (see DESIGN.md).
+// and the bot renders. Its JSON form is a contract (README, "Command
+// line").
 type Summary struct {
 	RunID      string        `json:"run_id"`
 	Job        Job           `json:"job"`
@@ -110,6 +113,78 @@ func (s Summary) MarshalJSON() ([]byte, error) {
 	return json.Marshal(out)
 }
 
+// NewSummary starts the summary of a run of job at now, with a new run ID.
+func NewSummary(job Job, now time.Time) *Summary {
+	return &Summary{RunID: NewID(now), Job: job, StartedAt: now, Errors: []RecordError{}}
+}
+
+// Finish ends the summary at now: its duration, and the code of the first
+// failed record when the run has no code of its own.
+func (s *Summary) Finish(now time.Time) {
+	if s.Code == CodeNone {
+		s.Code = s.FirstFailure()
+		if s.Code != CodeNone && s.Message == "" {
+			s.Message = fmt.Sprintf("%d record(s) failed", s.Failed)
+		}
+	}
+	s.FinishedAt = now
+	s.DurationMS = s.FinishedAt.Sub(s.StartedAt).Milliseconds()
+}
+
+// Fail records that the run failed as a whole (a refused login, a guard's
+// refusal, a missing plan): err's code and message become the run's, and
+// the failure is listed in Errors too, with an empty record, so that
+// scripts read one list.
+func (s *Summary) Fail(err error) {
+	s.Code, s.Message = ErrorCode(err), ErrorMessage(err)
+	s.AddError("", err)
+}
+
+// planned records what the plan stage found.
+func (s *Summary) planned(in *fetched, p Plan) {
+	s.Fetched = in.count()
+	s.Warnings = p.Warnings
+	s.Unchanged = p.Unchanged
+	if s.Account != "" && s.Fetched == 0 {
+		s.Message = "no such account in the job's query"
+	}
+}
+
+// guarded records what the guards decided.
+func (s *Summary) guarded(v Verdict, log *slog.Logger) {
+	for _, e := range v.Errors {
+		s.Errors = append(s.Errors, e)
+		s.Failed++
+	}
+	if v.Refusal != nil {
+		s.Fail(v.Refusal)
+		log.Warn("guard refused deletions", "job", s.Job, "run_id", s.RunID, "reason", s.Message)
+	}
+}
+
+// countPlanned counts a dry run's changes by action (the clearing of
+// sold_to_pending is part of creating an org, not counted).
+func (s *Summary) countPlanned(changes []Change) {
+	for _, c := range changes {
+		if !c.AfterUsers {
+			s.count(c.Action)
+		}
+	}
+}
+
+func (s *Summary) count(a Action) {
+	switch a {
+	case Create:
+		s.Created++
+	case Update:
+		s.Updated++
+	case Delete:
+		s.Deleted++
+	case Skip:
+		s.Skipped++
+	}
+}
+
 // OK reports whether the run did its work: exit status 0.
 func (s *Summary) OK() bool { return s.Code == CodeNone || s.Code.Silent() }
 
@@ -117,6 +192,35 @@ func (s *Summary) OK() bool { return s.Code == CodeNone || s.Code.Silent() }
 func (s *Summary) AddError(record string, err error) {
 	c := ErrorCode(err)
 	s.Errors = append(s.Errors, RecordError{Code: c, Name: c.Info().Name, Record: record, Message: ErrorMessage(err)})
+}
+
+// SilentCount is how many record errors of a run had one silent code.
+type SilentCount struct {
+	Code  Code
+	Count int
+}
+
+// SilentCounts returns how many record errors had each silent code, in
+// the order the codes first appear: the one count behind every "silent"
+// line of summaries, replies and the quiet-runs message.
+func (s *Summary) SilentCounts() []SilentCount {
+	var out []SilentCount
+	for _, e := range s.Errors {
+		if !e.Code.Silent() {
+			continue
+		}
+		found := false
+		for i := range out {
+			if out[i].Code == e.Code {
+				out[i].Count++
+				found = true
+			}
+		}
+		if !found {
+			out = append(out, SilentCount{e.Code, 1})
+		}
+	}
+	return out
 }
 
 // FirstFailure returns the code of the first non-silent record error.

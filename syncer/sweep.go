@@ -71,9 +71,9 @@ func (w *Sweeper) now() time.Time {
 // after each page whose pushes were all enqueued, so a failed sweep goes on
 // where it stopped.
 func (w *Sweeper) Run(ctx context.Context) *Summary {
-	s := &Summary{RunID: NewID(w.now()), Job: JobCaseSweep, StartedAt: w.now(), Errors: []RecordError{}}
+	s := NewSummary(JobCaseSweep, w.now())
 	ctx, calls := WithCallCounter(ctx)
-	defer func() { s.APICalls = calls() }()
+	defer func() { s.APICalls = calls(); s.Finish(w.now()) }()
 	log := slog.New(slog.DiscardHandler)
 	if w.Logger != nil {
 		log = w.Logger
@@ -81,13 +81,12 @@ func (w *Sweeper) Run(ctx context.Context) *Summary {
 	log = log.With("job", JobCaseSweep, "run_id", s.RunID)
 	fail := func(err error) *Summary {
 		if ErrorCode(err) == CodeInternal {
-			err = withOp(err, "sweep", "cases")
+			err = WithOp(err, "sweep", "cases")
 		}
-		s.AddError("case-sweep", err)
+		s.Fail(err)
 		s.Failed++
-		s.Code, s.Message = ErrorCode(err), ErrorMessage(err)
 		log.Error("case sweep failed", "err", err)
-		return w.finish(s)
+		return s
 	}
 
 	if w.Log != nil {
@@ -122,7 +121,7 @@ func (w *Sweeper) Run(ctx context.Context) *Summary {
 	for page := 0; page < maxPages; page++ {
 		tickets, next, end, err := w.Zendesk.TicketsSince(ctx, cursor, since)
 		if err != nil {
-			return fail(withOp(err, "read incremental ticket export at cursor", strconv.Quote(cursor)))
+			return fail(WithOp(err, "read incremental ticket export at cursor", strconv.Quote(cursor)))
 		}
 		s.Fetched += len(tickets)
 		if err := w.sweepPage(ctx, s, tickets, accounts); err != nil {
@@ -140,18 +139,12 @@ func (w *Sweeper) Run(ctx context.Context) *Summary {
 	}
 	s.Message = fmt.Sprintf("read %d tickets; enqueued %d created and %d closed pushes", s.Fetched, s.Created, s.Updated)
 	log.Info("case sweep finished", "fetched", s.Fetched, "created", s.Created, "closed", s.Updated)
-	return w.finish(s)
-}
-
-func (w *Sweeper) finish(s *Summary) *Summary {
-	s.FinishedAt = w.now()
-	s.DurationMS = s.FinishedAt.Sub(s.StartedAt).Milliseconds()
 	return s
 }
 
 func (w *Sweeper) enqueue(ctx context.Context, s *Summary, ticketID int64, event Event) error {
 	if err := w.Queue.Enqueue(ctx, ticketID, event); err != nil {
-		return withOp(err, "enqueue "+string(event)+" push of", "ticket "+strconv.FormatInt(ticketID, 10))
+		return WithOp(err, "enqueue "+string(event)+" push of", "ticket "+strconv.FormatInt(ticketID, 10))
 	}
 	if event == EventClosed {
 		s.Updated++
@@ -182,7 +175,7 @@ func (w *Sweeper) sweepPage(ctx context.Context, s *Summary, tickets []Ticket, a
 			if !seen {
 				org, err := w.Zendesk.GetOrg(ctx, t.OrgID)
 				if err != nil {
-					return withOp(err, "read organization "+strconv.FormatInt(t.OrgID, 10)+" of", "ticket "+strconv.FormatInt(t.ID, 10))
+					return WithOp(err, "read organization "+strconv.FormatInt(t.OrgID, 10)+" of", "ticket "+strconv.FormatInt(t.ID, 10))
 				}
 				belongs = OrgAccountID(org) != ""
 				accounts[t.OrgID] = belongs
@@ -206,7 +199,7 @@ func (w *Sweeper) sweepPage(ctx context.Context, s *Summary, tickets []Ticket, a
 	}
 	statuses, err := w.Salesforce.CaseStatuses(ctx, ids)
 	if err != nil {
-		return withOp(err, "read case statuses of", fmt.Sprintf("%d closed tickets", len(ids)))
+		return WithOp(err, "read case statuses of", fmt.Sprintf("%d closed tickets", len(ids)))
 	}
 	for i, t := range closing {
 		st, ok := statuses[ids[i]]

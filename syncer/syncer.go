@@ -2,12 +2,19 @@
 // with Salesforce, their business rules, the pipeline error codes and the
 // Summary every run produces.
 //
-// Every sync job is one pipeline, one stage a function, data flowing one way:
-// fetch (Salesforce and Zendesk, concurrently) → plan (pure) → guard → apply
-// (Zendesk) → report. The package defines the small interfaces it needs of
-// the outside world (Salesforce, Zendesk, Store); the subpackages
-// syncer/salesforce, syncer/zendesk and syncer/store implement them. syncer
-// imports none of its subpackages.
+// Every sync job is one pipeline, one stage a file, data flowing one way
+// (Runner.Run reads as this line):
+//
+//	fetch (fetch.go, orgread.go) → plan (plan.go, users.go) → guard (guard.go) → apply (apply.go) → report (summary.go)
+//
+// A dry run stops after the guards and may store its plan (stored.go) for
+// Runner.ApplyPlan. The case push (push.go) and the parity sweep (sweep.go)
+// are the two jobs of the case sync.
+//
+// The package defines the small interfaces it needs of the outside world
+// (this file); the subpackages syncer/salesforce, syncer/zendesk and
+// syncer/store implement them, and syncer/app runs the jobs by name. syncer
+// imports none of its subpackages, and only the standard library.
 package syncer
 
 import (
@@ -30,15 +37,23 @@ const (
 // SyncJobs are the jobs run by `zdsync sync <job>`, in schedule order.
 var SyncJobs = []Job{JobGlobalOrgs, JobFederalOrgs, JobFederalUsers}
 
-// ParseJob returns the Job named s, or false.
+// RunnableJobs are the jobs a person can start by name (`/zdsync run`), in
+// schedule order.
+var RunnableJobs = []Job{JobGlobalOrgs, JobFederalOrgs, JobFederalUsers, JobCaseSweep}
+
+// ParseJob returns the runnable job named s, or false.
 func ParseJob(s string) (Job, bool) {
-	for _, j := range []Job{JobGlobalOrgs, JobFederalOrgs, JobFederalUsers, JobCaseSweep} {
+	for _, j := range RunnableJobs {
 		if string(j) == s {
 			return j, true
 		}
 	}
 	return "", false
 }
+
+// IsSync reports whether j is one of the sync jobs (fetch → plan → guard →
+// apply → report).
+func (j Job) IsSync() bool { return j == JobGlobalOrgs || j == JobFederalOrgs || j == JobFederalUsers }
 
 // Scope selects one of the two Salesforce account queries and the Zendesk
 // instance they sync to.
@@ -50,7 +65,7 @@ const (
 	Federal Scope = "federal"
 )
 
-// Salesforce is what the jobs need of Salesforce. Implemented by
+// Salesforce is what the sync jobs need of Salesforce. Implemented by
 // syncer/salesforce; errors carry pipeline codes (*Error).
 type Salesforce interface {
 	// Accounts runs the documented account query of scope verbatim. When
@@ -75,14 +90,31 @@ type CaseStore interface {
 	CaseStatuses(ctx context.Context, caseIDs []string) (map[string]string, error)
 }
 
-// Zendesk is what the sync jobs need of one Zendesk instance. Implemented by
-// syncer/zendesk. Bulk methods take any number of records (the adapter cuts
-// them into jobs of at most 100) and return one WriteResult per input record,
-// in input order.
+// OrgReader is how the sync jobs read the organizations of one Zendesk
+// instance: a paged listing that can be stopped early, a count, and
+// look-ups by external ID. Fetch overlaps the listing with the Salesforce
+// query and finishes with look-ups (see orgread.go); every implementation
+// provides all three, so every Zendesk runs the same read path.
+type OrgReader interface {
+	// EachOrgPage lists every organization, handing each page to fn as it
+	// arrives, so that a caller can stop the listing (by cancelling ctx)
+	// and keep what was read. It returns nil only when the listing reached
+	// its end.
+	EachOrgPage(ctx context.Context, fn func(page []Org)) error
+	// OrgCount returns the number of organizations, in one call.
+	OrgCount(ctx context.Context) (int, error)
+	// EachOrgByExternalID looks up the orgs whose external_id is one of
+	// ids, handing each call's orgs to fn as they arrive (one call of fn
+	// at a time).
+	EachOrgByExternalID(ctx context.Context, ids []string, fn func(page []Org)) error
+}
+
+// Zendesk is what the sync jobs need of one Zendesk instance. Implemented
+// by syncer/zendesk. Bulk methods take any number of records (the adapter
+// cuts them into jobs of at most 100) and return one WriteResult per input
+// record, in input order.
 type Zendesk interface {
-	ListOrgs(ctx context.Context) ([]Org, error)
-	// OrgsByExternalID returns the orgs whose external_id is one of ids.
-	OrgsByExternalID(ctx context.Context, ids []string) ([]Org, error)
+	OrgReader
 	CreateOrgs(ctx context.Context, orgs []OrgWrite) []WriteResult
 	UpdateOrgs(ctx context.Context, orgs []OrgWrite) []WriteResult
 	DeleteOrgs(ctx context.Context, ids []int64) []WriteResult
@@ -112,10 +144,9 @@ type Tickets interface {
 	TicketsSince(ctx context.Context, cursor string, since time.Time) (tickets []Ticket, next string, end bool, err error)
 }
 
-// Store is what the jobs need of persistence. Implemented by syncer/store.
+// Store is what the sync jobs need of persistence. Implemented by
+// syncer/store. (Saving a run's summary is the application core's.)
 type Store interface {
-	// SaveRun records a run's summary (insert or replace by RunID).
-	SaveRun(ctx context.Context, s *Summary) error
 	// LastSuccessfulRun returns the newest non-dry, successful, full (not
 	// single-account) run of job.
 	LastSuccessfulRun(ctx context.Context, job Job) (*Summary, bool, error)
@@ -130,4 +161,4 @@ type Store interface {
 }
 
 // ErrNotFound is returned by stores and adapters for a missing record.
-var ErrNotFound = Errorf(CodeAPIError, "not found")
+var ErrNotFound = Errorf(CodeNotFound, "not found")

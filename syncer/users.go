@@ -7,7 +7,8 @@ import (
 	"strings"
 )
 
-// Reasons a federal contact is skipped. Each is one rule of DESIGN.md.
+// Reasons a federal contact is skipped: the rules of README, "Which orgs
+// and users are the sync's".
 const (
 	ReasonNoEmail     = "contact has no e-mail"
 	ReasonBadEmail    = "contact e-mail is not a valid address"

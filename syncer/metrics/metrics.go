@@ -5,7 +5,7 @@
 //
 // A Metrics has its own registry: nothing is registered globally, so tests
 // and several instances in one process do not interfere. Every series is
-// named zdsync_…; the list is in deploy/README-HA.md.
+// named zdsync_…; the list is in the README's "Metrics" section.
 //
 // Metrics are per replica. Only the scheduler's leader runs scheduled jobs,
 // and any replica may push a case, so queries aggregate over replicas
@@ -14,6 +14,7 @@
 package metrics
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"sync"
@@ -202,6 +203,10 @@ func (m *Metrics) ObserveRun(s *syncer.Summary) {
 		m.SetLastSuccess(s.Job, at)
 	}
 }
+
+// Report records a finished run (ObserveRun): the metrics are one of the
+// application core's reporters (app.Reporter).
+func (m *Metrics) Report(_ context.Context, s *syncer.Summary) { m.ObserveRun(s) }
 
 func (m *Metrics) countError(job string, c syncer.Code) {
 	m.recordErrors.WithLabelValues(job, strconv.Itoa(int(c)), c.Info().Name, strconv.FormatBool(c.Silent())).Inc()

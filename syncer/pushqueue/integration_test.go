@@ -70,7 +70,7 @@ func newSystem(t *testing.T) *system {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.db.Close() })
-	s.pusher = &syncer.Pusher{Salesforce: sfc, Zendesk: zdc, Log: s.db, Sleep: func(_ context.Context, d time.Duration) error {
+	s.pusher = &syncer.Pusher{Salesforce: sfc, Zendesk: zdc, Log: s.db, Retries: 3, RetryDelay: 5 * time.Second, Sleep: func(_ context.Context, d time.Duration) error {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.delays = append(s.delays, d)

@@ -1,7 +1,8 @@
 // Package pushqueue is the durable queue of case pushes: each Zendesk
 // ticket event accepted by the webhook (or found missing by the parity
 // sweep) becomes a River job in zdsync's own database, and a worker pushes
-// it to Salesforce with syncer.Pusher.
+// it to Salesforce through the application core (syncer/app), which runs
+// syncer.Pusher under the ticket's run lock, saves and reports the push.
 //
 // River runs on the store's database: through riversqlite on the SQLite
 // default (on the store's single-connection pool, as the driver requires:
@@ -12,19 +13,23 @@
 //
 // Jobs are unique by (ticket, event) among queued, running and completed
 // jobs, so a redelivered webhook is one push. One River attempt is one
-// Pusher.Push, with the pipeline's own retries (3 retries, 5 seconds apart,
-// for codes 3–5); River does not retry a push that failed: the job is
-// cancelled with the push's error, the push log keeps it as failed, and
-// `zdsync case push` or the sweep retries it (a cancelled job no longer
-// blocks a new one for the same event). River retries a job only when the
-// push was interrupted (the process stopped, the job timed out, or it
-// crashed and River rescued the job).
+// push, with the pipeline's own retries (CASE_PUSH_RETRIES, for the codes
+// the code table retries soon); River does not retry a push that failed:
+// the job is cancelled with the push's error, the push log keeps it as
+// failed, and `zdsync case push` or the sweep retries it (a cancelled job
+// no longer blocks a new one for the same event). A push that failed with
+// a code retried later (rate limits: Salesforce's REQUEST_LIMIT_EXCEEDED,
+// 429s) goes back to the queue with a growing delay, and one that found
+// another push of its ticket running waits a minute; River also retries a
+// job whose push was interrupted (the process stopped, the job timed out,
+// or it crashed and River rescued the job).
 package pushqueue
 
 import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -74,7 +79,8 @@ func (Args) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: MaxInterruptions, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
-// Pusher pushes one ticket event; *syncer.Pusher implements it.
+// Pusher pushes one ticket event; the application core (app.Core.Push)
+// implements it.
 type Pusher interface {
 	Push(ctx context.Context, ticketID int64, event syncer.Event) *syncer.Summary
 }
@@ -101,8 +107,8 @@ type Config struct {
 	// River's default (1 s). Jobs inserted by this process are picked up
 	// at once.
 	PollInterval time.Duration
-	// Done is called with the summary of every push the workers make (to
-	// store the run, count it, alert on failure).
+	// Done, if set, is called with the summary of every push the workers
+	// make (the core already saved and reported it).
 	Done func(ctx context.Context, s *syncer.Summary)
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
@@ -349,9 +355,46 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	case ctx.Err() != nil:
 		// Timed out: River runs it again later, up to MaxInterruptions.
 		return fmt.Errorf("push of ticket %d interrupted: %w", job.Args.TicketID, ctx.Err())
+	case s.Code == syncer.CodeRunInProgress:
+		// Another push of the ticket is running (a Retry in Slack, say):
+		// this one runs after it, and finds its work done.
+		return river.JobSnooze(inProgressDelay)
+	case s.Code.RetryLater():
+		d := retryLaterDelay(job.Metadata)
+		w.log.Warn("push rate limited; queued again", "ticket_id", job.Args.TicketID, "event", job.Args.Event,
+			"code", int(s.Code), "job_id", job.ID, "in", d.String())
+		return river.JobSnooze(d)
 	}
 	w.log.Warn("push failed; kept as failed for a later retry", "ticket_id", job.Args.TicketID, "event", job.Args.Event,
 		"code", int(s.Code), "job_id", job.ID)
 	// The push made its own retries: River must not add more.
 	return river.JobCancel(fmt.Errorf("push failed with code %s: %s", s.Code, s.Message))
+}
+
+// inProgressDelay is how long a push that found another push of its
+// ticket running waits before it runs.
+const inProgressDelay = time.Minute
+
+// The delays of a push that failed with a code retried later: the first
+// is retryLaterFirst, each next one twice the last, up to retryLaterMax.
+// A rate limit that lasts (Salesforce's allowance is a rolling 24 hours)
+// is retried hourly, never dropped: a snooze does not use up River's
+// attempts.
+const (
+	retryLaterFirst = time.Minute
+	retryLaterMax   = time.Hour
+)
+
+// retryLaterDelay returns the delay before the next try of a job that was
+// snoozed as many times as its metadata's "snoozes" (River counts them).
+func retryLaterDelay(metadata []byte) time.Duration {
+	var m struct {
+		Snoozes int `json:"snoozes"`
+	}
+	_ = json.Unmarshal(metadata, &m)
+	d := retryLaterFirst
+	for range min(m.Snoozes, 10) {
+		d *= 2
+	}
+	return min(d, retryLaterMax)
 }

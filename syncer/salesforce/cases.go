@@ -45,7 +45,7 @@ func (c *Client) FindCase(ctx context.Context, ticketID int64) (syncer.Case, boo
 	const op = "find case for ticket"
 	rec := strconv.FormatInt(ticketID, 10)
 	if ticketID <= 0 {
-		return syncer.Case{}, false, &syncer.Error{Code: syncer.CodeAPIError, Op: op, Record: rec, Message: "invalid ticket ID"}
+		return syncer.Case{}, false, &syncer.Error{Code: syncer.CodeInvalidInput, Op: op, Record: rec, Message: "invalid ticket ID"}
 	}
 	var found []map[string]any
 	q := FindCaseQuery(ticketID)
@@ -132,9 +132,9 @@ const closeCaseBody = `{"Status":"` + CaseStatusClosed + `"}`
 // CloseCase sets the case's Status to Closed, and nothing else.
 func (c *Client) CloseCase(ctx context.Context, caseID string) error {
 	const op = "close case"
-	id, err := NormalizeID(caseID)
+	id, err := syncer.NormalizeID(caseID)
 	if err != nil {
-		return withOp(err, op, caseID)
+		return syncer.WithOp(err, op, caseID)
 	}
 	return c.call(ctx, op, caseID, func() error {
 		return c.do(ctx, http.MethodPatch, "/sobjects/"+CaseObject+"/"+id, []byte(closeCaseBody), nil)
@@ -149,9 +149,9 @@ func (c *Client) CaseStatuses(ctx context.Context, caseIDs []string) (map[string
 	given := map[string][]string{} // 18-character ID -> IDs as given
 	var ids []string
 	for _, raw := range caseIDs {
-		id, err := NormalizeID(raw)
+		id, err := syncer.NormalizeID(raw)
 		if err != nil {
-			return nil, withOp(err, op, raw)
+			return nil, syncer.WithOp(err, op, raw)
 		}
 		if _, dup := given[id]; !dup {
 			ids = append(ids, id)
@@ -166,7 +166,7 @@ func (c *Client) CaseStatuses(ctx context.Context, caseIDs []string) (map[string
 			return c.queryEach(ctx, q, func(_ int, r map[string]any) {
 				id, _ := r["Id"].(string)
 				status, _ := r["Status"].(string)
-				if n, err := NormalizeID(id); err == nil {
+				if n, err := syncer.NormalizeID(id); err == nil {
 					id = n
 				}
 				for _, raw := range given[id] {

@@ -24,7 +24,7 @@ func (c *Client) APIAllowance(ctx context.Context) (syncer.APIAllowance, error) 
 		return syncer.APIAllowance{}, err
 	}
 	a, err := limits.allowance()
-	return a, withOp(err, op, "")
+	return a, syncer.WithOp(err, op, "")
 }
 
 // limitsAnswer is the part of the limits resource's answer APIAllowance

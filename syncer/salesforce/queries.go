@@ -6,10 +6,6 @@ import (
 	"github.com/zdsync/zdsync/syncer"
 )
 
-// NormalizeID checks that id is a Salesforce record ID and returns its
-// 18-character form (see syncer.NormalizeAccountID).
-func NormalizeID(id string) (string, error) { return syncer.NormalizeAccountID(id) }
-
 func truncate(s string, n int) string {
 	if len(s) > n {
 		return s[:n] + "…"
@@ -22,7 +18,7 @@ func truncate(s string, n int) string {
 // AND Account.Account_ID_18__c = '<id>'. The same text serves the Account
 // and the Contact query (Account. names the contact's account there).
 func withAccount(q, accountID string) (string, error) {
-	id, err := NormalizeID(accountID)
+	id, err := syncer.NormalizeID(accountID)
 	if err != nil {
 		return "", err
 	}

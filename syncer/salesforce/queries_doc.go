@@ -1,6 +1,6 @@
 package salesforce
 
-// The documented SOQL queries, verbatim from ZD-SFDC-sync.md ("Zendesk
+// The documented SOQL queries of the original ZD-SFDC sync, verbatim ("Zendesk
 // Global organizations sync", "Zendesk US Federal organizations sync" and
 // "Zendesk US Federal users sync"). Do not reformat them: the fake server
 // recognizes exactly these texts (whitespace aside), so that a drift from the

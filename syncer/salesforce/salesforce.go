@@ -126,7 +126,7 @@ func (c *Client) Accounts(ctx context.Context, scope syncer.Scope, accountID str
 	op := "query " + string(scope) + " accounts"
 	q, err := AccountsQuery(scope, accountID)
 	if err != nil {
-		return nil, withOp(err, op, accountID)
+		return nil, syncer.WithOp(err, op, accountID)
 	}
 	var out []syncer.Account
 	shared := new(syncer.Interner)
@@ -151,7 +151,7 @@ func (c *Client) FederalContacts(ctx context.Context, accountID string) ([]synce
 	const op = "query federal contacts"
 	q, err := ContactsQuery(accountID)
 	if err != nil {
-		return nil, withOp(err, op, accountID)
+		return nil, syncer.WithOp(err, op, accountID)
 	}
 	var out []syncer.Contact
 	err = c.call(ctx, op, accountID, func() error {
@@ -278,10 +278,3 @@ const maxSizeHint = 1_000_000
 // apiVersion is the REST API version go-salesforce v2.5.2 hard-codes in
 // every request path.
 const apiVersion = "v62.0"
-
-func withOp(err error, op, record string) error {
-	if e, ok := err.(*syncer.Error); ok {
-		e.Op, e.Record = op, record
-	}
-	return err
-}

@@ -272,9 +272,9 @@ func TestInvalidAccountIDIsRefusedBeforeAnyCall(t *testing.T) {
 	c := newClient(t, srv)
 	for _, id := range []string{"001' OR Name != '", "0010000000000", "0010000000000 1AAA", "00100000000000ÄAAA"} {
 		_, err := c.Accounts(context.Background(), syncer.Global, id)
-		wantCode(t, err, syncer.CodeAPIError)
+		wantCode(t, err, syncer.CodeInvalidInput)
 		_, err = c.FederalContacts(context.Background(), id)
-		wantCode(t, err, syncer.CodeAPIError)
+		wantCode(t, err, syncer.CodeInvalidInput)
 	}
 	if q := srv.Calls().Query; q != 0 {
 		t.Errorf("%d queries made with invalid IDs", q)

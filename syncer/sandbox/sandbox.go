@@ -181,9 +181,17 @@ func (sb *Sandbox) SalesforceConfig() salesforce.Config {
 		Username: c.Username, Password: c.Password, SecurityToken: c.SecurityToken}
 }
 
+// Rules returns the business rules the sandbox's data is made for, which
+// the tests and benchmarks run the jobs with: the configuration's
+// defaults (README, "Configuration"; a test of package main keeps the two
+// in step).
+func Rules() syncer.Rules {
+	return syncer.Rules{GreatlyExpiredYears: 3, MaxDeletes: 500, ShrinkRatio: 0.9, ApprovalThreshold: 50}
+}
+
 // orgOf returns the org an account would have after a sync.
 func orgOf(scope syncer.Scope, a syncer.Account, now time.Time) syncer.Org {
-	d := syncer.Desire(scope, a, now, syncer.DefaultRules())
+	d := syncer.Desire(scope, a, now, Rules())
 	fields := map[string]any{}
 	for k, v := range d.Fields {
 		if v != nil {
@@ -295,7 +303,7 @@ func (sb *Sandbox) seed(ctx context.Context) error {
 		}
 		// The first greatly expired orgs are protected: two tagged
 		// do_not_delete, two with a ticket that is not closed.
-		greatly := syncer.Desire(syncer.Global, a, o.Now, syncer.DefaultRules()).GreatlyExpired
+		greatly := syncer.Desire(syncer.Global, a, o.Now, Rules()).GreatlyExpired
 		if greatly && protect < 2 {
 			org.Tags = append(org.Tags, syncer.TagDoNotDelete)
 		}

@@ -4,53 +4,17 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/zdsync/zdsync/syncer"
 )
 
-// ErrAlertOpen is wrapped by the error of SaveAlert when saving would make
-// a second open alert for the same job and code.
-var ErrAlertOpen = errors.New("an open alert already exists for this job and code")
-
-// Alert is one Slack alert: the failures of a job with one code, grouped
-// into one message (Channel, TS) until a successful run resolves it. At
-// most one alert per job and code is open (ResolvedAt zero) at a time.
-type Alert struct {
-	// ID is set by the store when the alert is first saved.
-	ID   int64
-	Job  syncer.Job
-	Code syncer.Code
-	// Channel and TS identify the Slack message, for threading and updates.
-	Channel string
-	TS      string
-	// Count is how many failed runs the alert groups.
-	Count      int
-	FirstAt    time.Time
-	LastAt     time.Time
-	ResolvedAt time.Time
-	// RunIDs are the failed runs, oldest first.
-	RunIDs []string
-}
-
-// Open reports whether the alert is still open.
-func (a *Alert) Open() bool { return a.ResolvedAt.IsZero() }
-
-// LastRunID returns the ID of the newest failed run of the alert, or "".
-func (a *Alert) LastRunID() string {
-	if len(a.RunIDs) == 0 {
-		return ""
-	}
-	return a.RunIDs[len(a.RunIDs)-1]
-}
-
 const alertColumns = `id, job, code, channel, ts, count, first_at, last_at, resolved_at, run_ids`
 
 // OpenAlert returns the open alert of job and code, and false when there is
 // none.
-func (db *DB) OpenAlert(ctx context.Context, job syncer.Job, code syncer.Code) (*Alert, bool, error) {
+func (db *DB) OpenAlert(ctx context.Context, job syncer.Job, code syncer.Code) (*syncer.Alert, bool, error) {
 	rows, err := db.db.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts
 		WHERE job = $1 AND code = $2 AND resolved_at IS NULL`, string(job), int64(code))
 	if err != nil {
@@ -67,10 +31,10 @@ func (db *DB) OpenAlert(ctx context.Context, job syncer.Job, code syncer.Code) (
 }
 
 // SaveAlert inserts a new alert (ID 0), setting its ID, or updates an
-// existing one. It fails with an error wrapping ErrAlertOpen when the
+// existing one. It fails with an error wrapping syncer.ErrAlertOpen when the
 // alert would be a second open one for its job and code, and with
 // syncer.ErrNotFound when there is no alert with its ID.
-func (db *DB) SaveAlert(ctx context.Context, a *Alert) error {
+func (db *DB) SaveAlert(ctx context.Context, a *syncer.Alert) error {
 	runIDs := a.RunIDs
 	if runIDs == nil {
 		runIDs = []string{}
@@ -99,7 +63,7 @@ func (db *DB) SaveAlert(ctx context.Context, a *Alert) error {
 		}
 	}
 	if isUniqueViolation(err) {
-		err = ErrAlertOpen
+		err = syncer.ErrAlertOpen
 	}
 	if err != nil {
 		return fmt.Errorf("save alert of %s code %d: %w", a.Job, a.Code, err)
@@ -108,7 +72,7 @@ func (db *DB) SaveAlert(ctx context.Context, a *Alert) error {
 }
 
 // OpenAlerts returns every open alert, oldest first.
-func (db *DB) OpenAlerts(ctx context.Context) ([]Alert, error) {
+func (db *DB) OpenAlerts(ctx context.Context) ([]syncer.Alert, error) {
 	rows, err := db.db.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts
 		WHERE resolved_at IS NULL ORDER BY first_at, id`)
 	if err != nil {
@@ -125,7 +89,7 @@ func (db *DB) OpenAlerts(ctx context.Context) ([]Alert, error) {
 // alerts it resolved (so that their Slack messages can be updated). Each
 // alert is resolved once: callers racing on several replicas get disjoint
 // results.
-func (db *DB) ResolveAlerts(ctx context.Context, job syncer.Job, at time.Time) ([]Alert, error) {
+func (db *DB) ResolveAlerts(ctx context.Context, job syncer.Job, at time.Time) ([]syncer.Alert, error) {
 	if at.IsZero() {
 		return nil, fmt.Errorf("resolve alerts of %s: no resolution time", job)
 	}
@@ -142,12 +106,12 @@ func (db *DB) ResolveAlerts(ctx context.Context, job syncer.Job, at time.Time) (
 }
 
 // scanAlerts reads and closes rows of alertColumns.
-func scanAlerts(rows *sql.Rows) ([]Alert, error) {
+func scanAlerts(rows *sql.Rows) ([]syncer.Alert, error) {
 	defer rows.Close()
-	var out []Alert
+	var out []syncer.Alert
 	for rows.Next() {
 		var (
-			a                     Alert
+			a                     syncer.Alert
 			job, ids              string
 			code, count           int64
 			first, last, resolved sql.NullInt64

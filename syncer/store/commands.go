@@ -4,27 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
+
+	"github.com/zdsync/zdsync/syncer"
 )
 
-// CommandRecord is one entry of the command audit: who ran which command,
-// with which arguments, and how it ended.
-type CommandRecord struct {
-	// ID is set by the store.
-	ID int64
-	At time.Time
-	// User is the Slack user ID (or "cli").
-	User    string
-	Command string
-	Args    string
-	// Outcome is a short word such as "ok", "denied" or "failed"; Detail
-	// says more (a run or plan ID, an error message).
-	Outcome string
-	Detail  string
-}
-
 // RecordCommand appends a command to the audit.
-func (db *DB) RecordCommand(ctx context.Context, c CommandRecord) error {
+func (db *DB) RecordCommand(ctx context.Context, c syncer.CommandRecord) error {
 	_, err := db.db.ExecContext(ctx, `
 		INSERT INTO commands (at, user_id, command, args, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
 		nanos(c.At), c.User, c.Command, c.Args, c.Outcome, c.Detail)
@@ -36,7 +21,7 @@ func (db *DB) RecordCommand(ctx context.Context, c CommandRecord) error {
 
 // ListCommands returns the newest audited commands, newest first, at most
 // limit of them (all when limit is 0 or less).
-func (db *DB) ListCommands(ctx context.Context, limit int) ([]CommandRecord, error) {
+func (db *DB) ListCommands(ctx context.Context, limit int) ([]syncer.CommandRecord, error) {
 	q := `SELECT id, at, user_id, command, args, outcome, detail FROM commands ORDER BY at DESC, id DESC`
 	var args []any
 	if limit > 0 {
@@ -48,10 +33,10 @@ func (db *DB) ListCommands(ctx context.Context, limit int) ([]CommandRecord, err
 		return nil, fmt.Errorf("list commands: %w", err)
 	}
 	defer rows.Close()
-	var out []CommandRecord
+	var out []syncer.CommandRecord
 	for rows.Next() {
 		var (
-			c  CommandRecord
+			c  syncer.CommandRecord
 			at sql.NullInt64
 		)
 		if err := rows.Scan(&c.ID, &at, &c.User, &c.Command, &c.Args, &c.Outcome, &c.Detail); err != nil {

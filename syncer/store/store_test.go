@@ -513,7 +513,7 @@ func TestCursors(t *testing.T) {
 func TestCommands(t *testing.T) {
 	ctx := context.Background()
 	eachBackend(t, func(t *testing.T, db *store.DB) {
-		recs := []store.CommandRecord{
+		recs := []syncer.CommandRecord{
 			{At: t0, User: "U1", Command: "status", Outcome: "ok"},
 			{At: t0.Add(time.Minute), User: "U2", Command: "run", Args: "global-orgs --dry-run", Outcome: "ok", Detail: "run-1"},
 			{At: t0.Add(2 * time.Minute), User: "U3", Command: "run", Args: "global-orgs", Outcome: "denied", Detail: "not a writer"},
@@ -533,7 +533,7 @@ func TestCommands(t *testing.T) {
 			}
 			got[i].ID = 0
 		}
-		if want := []store.CommandRecord{recs[2], recs[1]}; !reflect.DeepEqual(got, want) {
+		if want := []syncer.CommandRecord{recs[2], recs[1]}; !reflect.DeepEqual(got, want) {
 			t.Errorf("ListCommands(2) =\n%+v\nwant\n%+v", got, want)
 		}
 		if all, err := db.ListCommands(ctx, 0); err != nil || len(all) != 3 {
@@ -545,7 +545,7 @@ func TestCommands(t *testing.T) {
 func TestAlerts(t *testing.T) {
 	ctx := context.Background()
 	eachBackend(t, func(t *testing.T, db *store.DB) {
-		first := &store.Alert{Job: syncer.JobGlobalOrgs, Code: syncer.CodeConnectionFailed, Channel: "C1", TS: "1.0",
+		first := &syncer.Alert{Job: syncer.JobGlobalOrgs, Code: syncer.CodeConnectionFailed, Channel: "C1", TS: "1.0",
 			Count: 1, FirstAt: t0, LastAt: t0, RunIDs: []string{"run-1"}}
 
 		t.Run("with no alert, none is open", func(t *testing.T) {
@@ -568,12 +568,12 @@ func TestAlerts(t *testing.T) {
 		t.Run("a second open alert for the same job and code is refused", func(t *testing.T) {
 			dup := *first
 			dup.ID = 0
-			if err := db.SaveAlert(ctx, &dup); !errors.Is(err, store.ErrAlertOpen) {
+			if err := db.SaveAlert(ctx, &dup); !errors.Is(err, syncer.ErrAlertOpen) {
 				t.Errorf("SaveAlert = %v, want ErrAlertOpen", err)
 			}
 		})
 		t.Run("alerts of another code or job are separate", func(t *testing.T) {
-			for _, a := range []*store.Alert{
+			for _, a := range []*syncer.Alert{
 				{Job: syncer.JobGlobalOrgs, Code: syncer.CodeRateLimited, Count: 1, FirstAt: t0.Add(time.Minute), LastAt: t0.Add(time.Minute)},
 				{Job: syncer.JobFederalOrgs, Code: syncer.CodeConnectionFailed, Count: 1, FirstAt: t0.Add(2 * time.Minute), LastAt: t0.Add(2 * time.Minute)},
 			} {
@@ -600,7 +600,7 @@ func TestAlerts(t *testing.T) {
 			}
 		})
 		t.Run("updating an unknown alert is not found", func(t *testing.T) {
-			if err := db.SaveAlert(ctx, &store.Alert{ID: 999999, Job: syncer.JobCases, FirstAt: t0, LastAt: t0}); !errors.Is(err, syncer.ErrNotFound) {
+			if err := db.SaveAlert(ctx, &syncer.Alert{ID: 999999, Job: syncer.JobCases, FirstAt: t0, LastAt: t0}); !errors.Is(err, syncer.ErrNotFound) {
 				t.Errorf("SaveAlert = %v, want ErrNotFound", err)
 			}
 		})
@@ -631,7 +631,7 @@ func TestAlerts(t *testing.T) {
 			if _, ok, _ := db.OpenAlert(ctx, syncer.JobGlobalOrgs, syncer.CodeConnectionFailed); ok {
 				t.Fatal("the resolved alert is still open")
 			}
-			next := &store.Alert{Job: syncer.JobGlobalOrgs, Code: syncer.CodeConnectionFailed, Count: 1, FirstAt: t0.Add(3 * time.Hour), LastAt: t0.Add(3 * time.Hour)}
+			next := &syncer.Alert{Job: syncer.JobGlobalOrgs, Code: syncer.CodeConnectionFailed, Count: 1, FirstAt: t0.Add(3 * time.Hour), LastAt: t0.Add(3 * time.Hour)}
 			if err := db.SaveAlert(ctx, next); err != nil {
 				t.Fatal(err)
 			}
@@ -641,7 +641,7 @@ func TestAlerts(t *testing.T) {
 		})
 		t.Run("reopening a resolved alert while another is open is refused", func(t *testing.T) {
 			first.ResolvedAt = time.Time{}
-			if err := db.SaveAlert(ctx, first); !errors.Is(err, store.ErrAlertOpen) {
+			if err := db.SaveAlert(ctx, first); !errors.Is(err, syncer.ErrAlertOpen) {
 				t.Errorf("SaveAlert = %v, want ErrAlertOpen", err)
 			}
 		})

@@ -13,19 +13,11 @@ import (
 )
 
 // ListOrgs returns every organization, read in cursor pages of PageSize
-// with the library's iterator.
+// (see EachOrgPage).
 func (c *Client) ListOrgs(ctx context.Context) ([]syncer.Org, error) {
-	it := c.api.GetOrganizationsIterator(ctx, gz.NewPaginationOptions())
 	var out []syncer.Org
-	shared := new(syncer.Interner)
-	for it.HasMore() {
-		page, err := it.GetNext()
-		if err != nil {
-			return nil, classify("list orgs", "", err)
-		}
-		for _, o := range page {
-			out = append(out, orgFromAPI(o, shared))
-		}
+	if err := c.EachOrgPage(ctx, func(page []syncer.Org) { out = append(out, page...) }); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -47,10 +39,11 @@ func (c *Client) ListUsers(ctx context.Context) ([]syncer.User, error) {
 	return out, nil
 }
 
-// EachOrgPage reads every organization in cursor pages of PageSize, as
-// ListOrgs does, and hands each page to fn as it arrives, so that a caller
-// can stop the listing early (by cancelling ctx) and keep what was read. It
-// returns nil only when the listing reached its end.
+// EachOrgPage reads every organization in cursor pages of PageSize with
+// the library's iterator, and hands each page to fn as it arrives, so that
+// a caller can stop the listing early (by cancelling ctx) and keep what was
+// read. It returns nil only when the listing reached its end
+// (syncer.OrgReader).
 func (c *Client) EachOrgPage(ctx context.Context, fn func(page []syncer.Org)) error {
 	it := c.api.GetOrganizationsIterator(ctx, gz.NewPaginationOptions())
 	shared := new(syncer.Interner)
@@ -103,7 +96,7 @@ func (c *Client) OrgsByExternalID(ctx context.Context, ids []string) ([]syncer.O
 
 // EachOrgByExternalID looks the orgs up as OrgsByExternalID does and hands
 // each call's orgs to fn as they arrive (one call of fn at a time), so
-// that a caller need not hold them all.
+// that a caller need not hold them all (syncer.OrgReader).
 func (c *Client) EachOrgByExternalID(ctx context.Context, ids []string, fn func(page []syncer.Org)) error {
 	return c.lookUpOrgs(ctx, ids, func(_ int, page []syncer.Org) { fn(page) })
 }

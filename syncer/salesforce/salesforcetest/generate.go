@@ -15,7 +15,7 @@ var DefaultNow = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 
 // GreatlyExpiredYears is how many years ago an account's latest
 // subscription end date must be for it to count as "greatly expired"
-// ("expired for 3 or more years", ZD-SFDC-sync.md); the generator makes
+// ("expired 3+ years": the README's table of jobs); the generator makes
 // such accounts.
 const GreatlyExpiredYears = 3
 

@@ -7,7 +7,7 @@ import (
 
 // SpecialAccountID is the one account the global query selects by ID
 // whatever its type ("OR Account.Account_ID_18__c = '0014M00001sGJ8xQAG'" in
-// ZD-SFDC-sync.md).
+// the documented global query, GlobalAccountsQuery).
 const SpecialAccountID = "0014M00001sGJ8xQAG"
 
 // Account is one Salesforce account of the fake, with every field the

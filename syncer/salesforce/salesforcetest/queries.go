@@ -1,8 +1,8 @@
 package salesforcetest
 
-// The documented SOQL queries, copied independently of the adapter from
-// ZD-SFDC-sync.md, so that the fake fails an adapter whose queries drift from
-// the documentation.
+// The documented SOQL queries of the original ZD-SFDC sync, copied
+// independently of the adapter, so that the fake fails an adapter whose
+// queries drift from the documentation.
 const (
 	// GlobalAccountsQuery is the "Zendesk Global organizations sync" query.
 	GlobalAccountsQuery = `SELECT

@@ -19,7 +19,7 @@ const (
 
 // accountCondition is the one condition a single-account run adds to a
 // documented query, after wrapping the documented WHERE clause in
-// parentheses (DESIGN.md, "A single-account run … adds one
+// parentheses (README, "Command line": "--account SFID … one extra
 // Account_ID_18__c = '…' condition").
 const accountCondition = "AND Account.Account_ID_18__c = '"
 

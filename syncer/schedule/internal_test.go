@@ -1,8 +1,7 @@
-package bot
+package schedule
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"slices"
 	"testing"
@@ -22,18 +21,20 @@ func TestFederalUsersRunUnlessFederalOrgsFailedAsAWhole(t *testing.T) {
 		{"one org rejected, the rest applied", syncer.Summary{Updated: 3, Unchanged: 40, Failed: 1, Code: syncer.CodeItemFailed}, true},
 		{"Salesforce refused the login", syncer.Summary{Code: syncer.CodeAuthFailed}, false},
 		{"every org failed", syncer.Summary{Failed: 5, Code: syncer.CodeConnectionFailed}, false},
+		{"skipped for the API reserve", syncer.Summary{Code: syncer.CodeAPIReserve}, false},
+		{"another federal-orgs run in progress", syncer.Summary{Code: syncer.CodeRunInProgress}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var ran []syncer.Job
-			sc := &Scheduler{log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-				run: func(_ context.Context, job syncer.Job) (*syncer.Summary, error) {
-					ran = append(ran, job)
-					if job == syncer.JobFederalOrgs {
+			sc := &Scheduler{log: slog.New(slog.DiscardHandler),
+				run: func(_ context.Context, req syncer.Request) *syncer.Summary {
+					ran = append(ran, req.Job)
+					if req.Job == syncer.JobFederalOrgs {
 						s := tt.orgs
-						return &s, nil
+						return &s
 					}
-					return &syncer.Summary{Job: job}, nil
+					return &syncer.Summary{Job: req.Job}
 				}}
 			err := sc.runTask(context.Background(), &task{name: "federal", jobs: []syncer.Job{syncer.JobFederalOrgs, syncer.JobFederalUsers}})
 			if got := slices.Contains(ran, syncer.JobFederalUsers); got != tt.users {

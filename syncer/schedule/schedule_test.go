@@ -1,7 +1,8 @@
-package bot_test
+package schedule_test
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -10,8 +11,8 @@ import (
 	"github.com/go-co-op/gocron/v2"
 	"github.com/jonboulle/clockwork"
 
-	"github.com/zdsync/zdsync/bot"
 	"github.com/zdsync/zdsync/syncer"
+	"github.com/zdsync/zdsync/syncer/schedule"
 )
 
 func TestSchedulerRunsJobsOnTheirSchedules(t *testing.T) {
@@ -20,17 +21,20 @@ func TestSchedulerRunsJobsOnTheirSchedules(t *testing.T) {
 	var mu sync.Mutex
 	var ran []syncer.Job
 	runs := make(chan syncer.Job, 10)
-	sc, err := bot.NewScheduler(bot.SchedulerConfig{
-		Schedules: bot.Schedules{GlobalOrgs: "0 * * * *", Federal: "0 * * * *", CaseSweep: "off"},
-		Run: func(_ context.Context, job syncer.Job) (*syncer.Summary, error) {
+	sc, err := schedule.New(schedule.Config{
+		Schedules: schedule.Schedules{GlobalOrgs: "0 * * * *", Federal: "0 * * * *", CaseSweep: "off"},
+		Run: func(_ context.Context, req syncer.Request) *syncer.Summary {
+			if req.By != syncer.BySchedule {
+				t.Errorf("a scheduled run asked by %q", req.By)
+			}
 			mu.Lock()
-			ran = append(ran, job)
+			ran = append(ran, req.Job)
 			mu.Unlock()
-			runs <- job
-			return &syncer.Summary{Job: job}, nil
+			runs <- req.Job
+			return &syncer.Summary{Job: req.Job}
 		},
 		Options: []gocron.SchedulerOption{gocron.WithClock(clock)},
-		Logger:  quietLogger(),
+		Logger:  slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -88,9 +92,9 @@ func TestSchedulerRunsJobsOnTheirSchedules(t *testing.T) {
 }
 
 func TestSchedulerRefusesABadCronExpression(t *testing.T) {
-	_, err := bot.NewScheduler(bot.SchedulerConfig{
-		Schedules: bot.Schedules{GlobalOrgs: "every hour", Federal: bot.Off, CaseSweep: bot.Off},
-		Run:       func(context.Context, syncer.Job) (*syncer.Summary, error) { return nil, nil },
+	_, err := schedule.New(schedule.Config{
+		Schedules: schedule.Schedules{GlobalOrgs: "every hour", Federal: schedule.Off, CaseSweep: schedule.Off},
+		Run:       func(context.Context, syncer.Request) *syncer.Summary { return nil },
 	})
 	if err == nil || !strings.Contains(err.Error(), "SCHEDULE_GLOBAL_ORGS") {
 		t.Errorf("err = %v, want one naming SCHEDULE_GLOBAL_ORGS", err)

@@ -1,4 +1,13 @@
-package bot
+// Package schedule runs zdsync's jobs on their cron schedules
+// (SCHEDULE_GLOBAL_ORGS, SCHEDULE_FEDERAL, SCHEDULE_CASE_SWEEP) with gocron,
+// and holds the rule of their order: federal-users runs right after
+// federal-orgs, so that the orgs of new accounts exist first, unless
+// federal-orgs failed as a whole. Each schedule is a task run in
+// singleton mode, so a run still going is never started twice; with
+// several replicas, gocron's distributed elector (store.Elector) lets one
+// replica run the ticks. The runs themselves go through the application
+// core (syncer/app), like every other run.
+package schedule
 
 import (
 	"context"
@@ -10,27 +19,14 @@ import (
 
 	"github.com/go-co-op/gocron/v2"
 
-	"github.com/zdsync/zdsync/commands"
 	"github.com/zdsync/zdsync/syncer"
 )
 
 // Off disables a schedule.
 const Off = "off"
 
-// The default schedules (DESIGN.md): global and federal hourly, the case
-// parity sweep every 10 minutes.
-const (
-	// DefaultScheduleGlobalOrgs is SCHEDULE_GLOBAL_ORGS's default: hourly.
-	DefaultScheduleGlobalOrgs = "0 * * * *"
-	// DefaultScheduleFederal is SCHEDULE_FEDERAL's default: hourly.
-	DefaultScheduleFederal = "0 * * * *"
-	// DefaultScheduleCaseSweep is SCHEDULE_CASE_SWEEP's default: every
-	// 10 minutes.
-	DefaultScheduleCaseSweep = "*/10 * * * *"
-)
-
-// Schedules holds one cron expression (5 fields) per scheduled task, or
-// Off.
+// Schedules holds one cron expression (5 fields, UTC) per scheduled task,
+// or Off (or empty). Their defaults are the configuration's.
 type Schedules struct {
 	// GlobalOrgs (SCHEDULE_GLOBAL_ORGS) runs global-orgs.
 	GlobalOrgs string
@@ -40,17 +36,12 @@ type Schedules struct {
 	CaseSweep string
 }
 
-// DefaultSchedules returns the default schedules.
-func DefaultSchedules() Schedules {
-	return Schedules{GlobalOrgs: DefaultScheduleGlobalOrgs, Federal: DefaultScheduleFederal, CaseSweep: DefaultScheduleCaseSweep}
-}
+// RunFunc runs one job for the scheduler (the application core's Run): it
+// saves and reports the run, as it does for every other caller.
+type RunFunc func(ctx context.Context, req syncer.Request) *syncer.Summary
 
-// RunFunc runs one job for the scheduler; it is expected to save and
-// Notify the run itself, as it does for runs asked from Slack.
-type RunFunc func(ctx context.Context, job syncer.Job) (*syncer.Summary, error)
-
-// SchedulerConfig configures a Scheduler.
-type SchedulerConfig struct {
+// Config configures a Scheduler.
+type Config struct {
 	Schedules Schedules
 	// Run runs a job. Required.
 	Run RunFunc
@@ -60,17 +51,16 @@ type SchedulerConfig struct {
 	// (their context is cancelled at once); 0 means 30 s.
 	StopTimeout time.Duration
 	// Options are added to gocron's, e.g. gocron.WithDistributedElector
-	// or gocron.WithDistributedLocker for several replicas (tasks are
-	// named, so the lock keys are stable: "zdsync-global-orgs",
-	// "zdsync-federal", "zdsync-case-sweep"), or gocron.WithClock in
-	// tests.
+	// for several replicas (tasks are named, so lock keys are stable:
+	// "zdsync-global-orgs", "zdsync-federal", "zdsync-case-sweep"), or
+	// gocron.WithClock in tests.
 	Options []gocron.SchedulerOption
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 }
 
-// task is one scheduled task: its lock name, the env var of its
-// schedule, and the jobs it runs in order.
+// task is one scheduled task: its lock name, the variable of its schedule,
+// and the jobs it runs in order.
 type task struct {
 	name string
 	env  string
@@ -79,9 +69,16 @@ type task struct {
 	job  gocron.Job
 }
 
-// Scheduler runs the sync jobs on their cron schedules with gocron, each
-// task in singleton mode (a run still going is never started twice; the
-// next one is rescheduled).
+// tasks are the scheduled tasks and the jobs each runs, in order.
+func tasks(s Schedules) []*task {
+	return []*task{
+		{name: "zdsync-global-orgs", env: "SCHEDULE_GLOBAL_ORGS", cron: s.GlobalOrgs, jobs: []syncer.Job{syncer.JobGlobalOrgs}},
+		{name: "zdsync-federal", env: "SCHEDULE_FEDERAL", cron: s.Federal, jobs: []syncer.Job{syncer.JobFederalOrgs, syncer.JobFederalUsers}},
+		{name: "zdsync-case-sweep", env: "SCHEDULE_CASE_SWEEP", cron: s.CaseSweep, jobs: []syncer.Job{syncer.JobCaseSweep}},
+	}
+}
+
+// Scheduler runs the jobs on their cron schedules.
 type Scheduler struct {
 	s     gocron.Scheduler
 	tasks []*task
@@ -89,22 +86,21 @@ type Scheduler struct {
 	log   *slog.Logger
 }
 
-// Validate checks the cron expressions as NewScheduler does, registering
-// nothing that runs: serve calls it before any network call.
+// Validate checks the cron expressions as New does, registering nothing
+// that runs: serve calls it before any network call.
 func (s Schedules) Validate() error {
-	sc, err := NewScheduler(SchedulerConfig{Schedules: s,
-		Run: func(context.Context, syncer.Job) (*syncer.Summary, error) { return nil, nil }})
+	sc, err := New(Config{Schedules: s, Run: func(context.Context, syncer.Request) *syncer.Summary { return nil }})
 	if err != nil {
 		return err
 	}
 	return sc.Shutdown()
 }
 
-// NewScheduler validates the schedules and registers the tasks. It starts
-// nothing: call Start.
-func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
+// New validates the schedules and registers the tasks. It starts nothing:
+// call Start.
+func New(cfg Config) (*Scheduler, error) {
 	if cfg.Run == nil {
-		return nil, errors.New("bot: scheduler needs a RunFunc")
+		return nil, errors.New("schedule: no RunFunc")
 	}
 	if cfg.Location == nil {
 		cfg.Location = time.UTC
@@ -121,11 +117,7 @@ func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}
 	sc := &Scheduler{s: gs, run: cfg.Run, log: cfg.Logger}
-	for _, t := range []*task{
-		{name: "zdsync-global-orgs", env: "SCHEDULE_GLOBAL_ORGS", cron: cfg.Schedules.GlobalOrgs, jobs: []syncer.Job{syncer.JobGlobalOrgs}},
-		{name: "zdsync-federal", env: "SCHEDULE_FEDERAL", cron: cfg.Schedules.Federal, jobs: []syncer.Job{syncer.JobFederalOrgs, syncer.JobFederalUsers}},
-		{name: "zdsync-case-sweep", env: "SCHEDULE_CASE_SWEEP", cron: cfg.Schedules.CaseSweep, jobs: []syncer.Job{syncer.JobCaseSweep}},
-	} {
+	for _, t := range tasks(cfg.Schedules) {
 		t.cron = strings.TrimSpace(t.cron)
 		sc.tasks = append(sc.tasks, t)
 		if t.cron == "" || strings.EqualFold(t.cron, Off) {
@@ -147,23 +139,22 @@ func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
 }
 
 // runTask runs a task's jobs in order. federal-users does not run when
-// federal-orgs failed as a whole (no data, a refused login, a guard): its
-// users would miss what that run did not do. It does run when only some of
-// federal-orgs' records failed, else one org rejected every hour would
-// stop every user update; those users are skipped as having no org.
+// federal-orgs failed as a whole (no data, a refused login, a guard, a
+// skip for the API reserve): its users would miss what that run did not
+// do. It does run when only some of federal-orgs' records failed, else one
+// org rejected every hour would stop every user update; those users are
+// skipped as having no org.
 func (sc *Scheduler) runTask(ctx context.Context, t *task) error {
 	var errs []error
 	for _, job := range t.jobs {
-		s, err := sc.run(ctx, job)
-		if err == nil && s != nil && !s.OK() {
-			err = fmt.Errorf("%s failed with code %s", job, s.Code)
-		}
-		if err == nil {
+		s := sc.run(ctx, syncer.Request{Job: job, Options: syncer.Options{By: syncer.BySchedule}})
+		if s == nil || s.OK() {
 			continue
 		}
+		err := fmt.Errorf("scheduled %s failed with code %s", job, s.Code)
 		sc.log.ErrorContext(ctx, "scheduled run failed", "job", job, "task", t.name, "err", err)
-		errs = append(errs, fmt.Errorf("scheduled %s: %w", job, err))
-		if s == nil || !someRecordsFailed(s) {
+		errs = append(errs, err)
+		if !someRecordsFailed(s) {
 			break
 		}
 	}
@@ -195,6 +186,17 @@ func (sc *Scheduler) Schedule(job syncer.Job) string {
 	return Off
 }
 
+// Jobs returns the jobs that run on a schedule, in schedule order.
+func (sc *Scheduler) Jobs() []syncer.Job {
+	var out []syncer.Job
+	for _, t := range sc.tasks {
+		if t.cron != Off {
+			out = append(out, t.jobs...)
+		}
+	}
+	return out
+}
+
 // NextRun returns when job next runs on schedule, and false when it is not
 // scheduled (or the scheduler is not started).
 func (sc *Scheduler) NextRun(job syncer.Job) (time.Time, bool) {
@@ -212,14 +214,14 @@ func (sc *Scheduler) NextRun(job syncer.Job) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// JobStatuses returns the schedule and next run of each scheduled job, in
-// schedule order, for commands.Status (LastRun is left for the caller).
-func (sc *Scheduler) JobStatuses() []commands.JobStatus {
-	var out []commands.JobStatus
+// JobStatuses returns the schedule and next run of each job, in schedule
+// order, for the status (LastRun is left to the caller): app.Schedule.
+func (sc *Scheduler) JobStatuses() []syncer.JobStatus {
+	var out []syncer.JobStatus
 	for _, t := range sc.tasks {
 		for _, j := range t.jobs {
 			next, _ := sc.NextRun(j)
-			out = append(out, commands.JobStatus{Job: j, Schedule: t.cron, NextRun: next})
+			out = append(out, syncer.JobStatus{Job: j, Schedule: t.cron, NextRun: next})
 		}
 	}
 	return out

@@ -1,0 +1,295 @@
+// Package app is zdsync's application core: one Core runs any job by name
+// — a sync job, the apply of a stored plan, a case push, the parity sweep
+// — for every caller alike (the scheduler, slash commands and buttons, the
+// CLI, the push queue). Around the job itself (package syncer) it takes
+// the job's run lock, so that a job runs at most once at a time across
+// replicas; skips a scheduled full run when Salesforce's API allowance is
+// below the reserve; saves the run's summary; and hands it to the
+// reporters (Slack, metrics). It also answers /zdsync status and raises the
+// freshness alarm.
+//
+// A new kind of run is a case of Core.job; a new reporter implements
+// Reporter.
+package app
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/zdsync/zdsync/syncer"
+)
+
+// Store is what the core needs of persistence. *store.DB implements it.
+type Store interface {
+	SaveRun(ctx context.Context, s *syncer.Summary) error
+	ListRuns(ctx context.Context, job syncer.Job, limit int) ([]syncer.Summary, error)
+	LastSuccessfulRun(ctx context.Context, job syncer.Job) (*syncer.Summary, bool, error)
+	GetPlan(ctx context.Context, id string) (*syncer.StoredPlan, error)
+	DiscardPlan(ctx context.Context, id, by string, at time.Time) error
+	Pushes(ctx context.Context, statuses ...syncer.PushStatus) ([]syncer.PushRecord, error)
+	PushHistory(ctx context.Context, ticketID int64) ([]syncer.PushRecord, error)
+	OpenAlerts(ctx context.Context) ([]syncer.Alert, error)
+	OpenAlert(ctx context.Context, job syncer.Job, code syncer.Code) (*syncer.Alert, bool, error)
+	Locks
+}
+
+// Locks are the leases behind the run lock (see syncer.RunLock).
+type Locks interface {
+	AcquireRunLock(ctx context.Context, l syncer.RunLock, now time.Time) (bool, syncer.RunLock, error)
+	RenewRunLock(ctx context.Context, l syncer.RunLock) error
+	ReleaseRunLock(ctx context.Context, l syncer.RunLock) error
+}
+
+// Reporter is told about every run the core finished: the Slack notifier
+// posts summaries and alerts, the metrics count it. It is called after the
+// summary is saved; dry runs are reported too (a reporter may ignore
+// them). A run refused because another is in progress is not reported.
+type Reporter interface {
+	Report(ctx context.Context, s *syncer.Summary)
+}
+
+// Schedule tells the status which jobs run on a schedule (the scheduler
+// implements it).
+type Schedule interface {
+	JobStatuses() []syncer.JobStatus
+}
+
+// lockTTL is how long a run lock holds without renewal: a replica that
+// dies mid-run frees its job this long after its last renewal. A running
+// job renews it every lockTTL/3.
+const lockTTL = 90 * time.Second
+
+// Core runs jobs by name. Runner, Pusher, Sweeper and Store are needed by
+// the runs that use them; the other fields are optional.
+type Core struct {
+	Runner  *syncer.Runner
+	Pusher  *syncer.Pusher
+	Sweeper *syncer.Sweeper
+	Store   Store
+	// Allowance reads Salesforce's remaining API allowance; Reserve
+	// (SALESFORCE_API_RESERVE, a share from 0 to 1) is what scheduled full
+	// runs leave to other integrations. A nil Allowance checks nothing.
+	Allowance syncer.AllowanceReader
+	Reserve   float64
+	// Reporters are told about every finished run.
+	Reporters []Reporter
+	// Schedule lists the scheduled jobs for Status; nil lists none.
+	Schedule Schedule
+	Now      func() time.Time
+	Log      *slog.Logger
+}
+
+// Run runs one request and returns its summary: the job's own, or one that
+// says why it did not run (another run of the job in progress, code 16; a
+// scheduled run skipped for the API reserve, code 19; an invalid request,
+// code 17). Every run but one refused for a run in progress is saved and
+// reported.
+func (c *Core) Run(ctx context.Context, req syncer.Request) *syncer.Summary {
+	req = c.resolve(ctx, req)
+	log := c.log().With("job", req.Job, "by", req.By)
+	if s := c.belowReserve(ctx, req); s != nil {
+		return c.finish(ctx, log, s)
+	}
+	if !req.DryRun {
+		release, busy := c.lock(ctx, req, log)
+		if busy != nil {
+			log.Info("run refused: another is in progress", "message", busy.Message)
+			return busy
+		}
+		defer release()
+	}
+	log.Info("run started", "dry_run", req.DryRun, "account", req.Account, "plan_id", req.PlanID, "ticket_id", req.TicketID)
+	return c.finish(ctx, log, c.job(ctx, req))
+}
+
+// job runs the job of a request: the one place that knows every kind of
+// run.
+func (c *Core) job(ctx context.Context, req syncer.Request) *syncer.Summary {
+	switch {
+	case req.PlanID != "":
+		return c.Runner.ApplyPlan(ctx, req.PlanID, req.By)
+	case req.Job == syncer.JobCases:
+		return c.Pusher.Push(ctx, req.TicketID, req.Event)
+	case req.Job == syncer.JobCaseSweep && req.DryRun:
+		return c.refused(req, syncer.Errorf(syncer.CodeInvalidInput, "the case sweep has no dry run: it only enqueues pushes"))
+	case req.Job == syncer.JobCaseSweep:
+		return c.Sweeper.Run(ctx)
+	case req.Job.IsSync():
+		return c.Runner.Run(ctx, req.Job, req.Options)
+	}
+	return c.refused(req, syncer.Errorf(syncer.CodeInvalidInput, "unknown job %q", req.Job))
+}
+
+// Push pushes one ticket event for the push queue (pushqueue.Pusher).
+func (c *Core) Push(ctx context.Context, ticketID int64, event syncer.Event) *syncer.Summary {
+	return c.Run(ctx, syncer.Request{Job: syncer.JobCases, TicketID: ticketID, Event: event, Options: syncer.Options{By: syncer.ByQueue}})
+}
+
+// resolve completes a request: the job of a stored plan, and the event of
+// a case push that names none (the ticket's last event, else created).
+func (c *Core) resolve(ctx context.Context, req syncer.Request) syncer.Request {
+	if req.PlanID != "" {
+		if p, err := c.Store.GetPlan(ctx, req.PlanID); err == nil {
+			req.Job = p.Job
+		}
+	}
+	if req.Job == syncer.JobCases && req.Event == "" {
+		req.Event = syncer.EventCreated
+		if hist, err := c.Store.PushHistory(ctx, req.TicketID); err == nil && len(hist) > 0 {
+			req.Event = hist[len(hist)-1].Event
+		}
+	}
+	return req
+}
+
+// finish saves a run's summary and hands it to the reporters.
+func (c *Core) finish(ctx context.Context, log *slog.Logger, s *syncer.Summary) *syncer.Summary {
+	ctx = context.WithoutCancel(ctx)
+	if err := c.Store.SaveRun(ctx, s); err != nil {
+		log.Error("save run", "run_id", s.RunID, "err", err)
+		if s.Code == syncer.CodeNone {
+			s.Fail(syncer.Errorf(syncer.CodeInternal, "the run's summary could not be stored: %v", err))
+		}
+	}
+	log.Info("run finished", "run_id", s.RunID, "ok", s.OK(), "code", int(s.Code), "created", s.Created, "updated", s.Updated,
+		"deleted", s.Deleted, "unchanged", s.Unchanged, "skipped", s.Skipped, "failed", s.Failed, "duration_ms", s.DurationMS)
+	for _, r := range c.Reporters {
+		r.Report(ctx, s)
+	}
+	return s
+}
+
+// refused is the summary of a request that did not run, with err's code.
+func (c *Core) refused(req syncer.Request, err error) *syncer.Summary {
+	s := syncer.NewSummary(req.Job, c.now())
+	s.DryRun, s.Account, s.PlanID = req.DryRun, req.Account, req.PlanID
+	s.Fail(err)
+	s.Finish(c.now())
+	return s
+}
+
+// lockName is the run lock of a request: its job's, or for a case push
+// its ticket's (pushes of different tickets run side by side).
+func lockName(req syncer.Request) string {
+	if req.Job == syncer.JobCases {
+		return string(syncer.JobCases) + "/ticket " + strconv.FormatInt(req.TicketID, 10)
+	}
+	return string(req.Job)
+}
+
+// lock takes the run lock of a request and keeps it renewed until release
+// is called. When another run holds it, it returns that run's refusal
+// (code 16, naming who started it and when) instead. A lock that cannot be
+// read (the database is down) lets the run go: the run then fails on the
+// same database, with a clearer error.
+func (c *Core) lock(ctx context.Context, req syncer.Request, log *slog.Logger) (release func(), busy *syncer.Summary) {
+	now := c.now()
+	l := syncer.RunLock{Name: lockName(req), Holder: syncer.NewID(now), By: req.By, Since: now, Expires: now.Add(lockTTL)}
+	ok, held, err := c.Store.AcquireRunLock(ctx, l, now)
+	switch {
+	case err != nil:
+		log.Warn("run lock unavailable; running without it", "lock", l.Name, "err", err)
+		return func() {}, nil
+	case !ok:
+		return nil, c.refused(req, syncer.Errorf(syncer.CodeRunInProgress, "%s is already running: started %s%s; wait for it to finish",
+			l.Name, held.Since.UTC().Format("2006-01-02 15:04:05 UTC"), byWhom(held.By)))
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.renew(context.WithoutCancel(ctx), l, stop, log)
+	}()
+	return func() {
+		close(stop)
+		<-done
+		if err := c.Store.ReleaseRunLock(context.WithoutCancel(ctx), l); err != nil {
+			log.Warn("release run lock", "lock", l.Name, "err", err)
+		}
+	}, nil
+}
+
+// renew renews a run lock every lockTTL/3 until stop is closed.
+func (c *Core) renew(ctx context.Context, l syncer.RunLock, stop <-chan struct{}, log *slog.Logger) {
+	t := time.NewTicker(lockTTL / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			l.Expires = c.now().Add(lockTTL)
+			if err := c.Store.RenewRunLock(ctx, l); err != nil {
+				log.Error("renew run lock", "lock", l.Name, "err", err)
+			}
+		}
+	}
+}
+
+// byWhom says who started a run, for the refusal of another.
+func byWhom(by string) string {
+	switch by {
+	case "":
+		return ""
+	case syncer.BySchedule:
+		return " by the schedule"
+	case syncer.ByCLI:
+		return " from the command line"
+	case syncer.ByQueue:
+		return " by the push queue"
+	}
+	return " by <@" + by + ">"
+}
+
+// belowReserve skips a scheduled full sync run when Salesforce's remaining
+// daily API allowance is below the reserve, and returns the skipped run's
+// summary (code 19: one alert, grouped like the others, resolved by the
+// job's next successful run); nil when the run may go. An allowance that
+// cannot be read lets the run go.
+func (c *Core) belowReserve(ctx context.Context, req syncer.Request) *syncer.Summary {
+	if c.Allowance == nil || req.By != syncer.BySchedule || !req.Job.IsSync() || req.Account != "" || req.DryRun || req.PlanID != "" {
+		return nil
+	}
+	a, err := c.Allowance.APIAllowance(ctx)
+	if err != nil {
+		c.log().Warn("read Salesforce API allowance; running anyway", "job", req.Job, "err", err)
+		return nil
+	}
+	if a.Max <= 0 || float64(a.Remaining) >= c.Reserve*float64(a.Max) {
+		return nil
+	}
+	return c.refused(req, syncer.Errorf(syncer.CodeAPIReserve,
+		"Salesforce API allowance below the reserve: %d of %d daily requests left, the reserve is %s (%d); the scheduled run was skipped",
+		a.Remaining, a.Max, percent(c.Reserve), int(c.Reserve*float64(a.Max))))
+}
+
+// percent renders a share as a percentage ("10%").
+func percent(share float64) string {
+	return strconv.FormatFloat(share*100, 'f', -1, 64) + "%"
+}
+
+func (c *Core) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c *Core) log() *slog.Logger {
+	if c.Log != nil {
+		return c.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// DiscardPlan marks the stored plan id discarded by by.
+func (c *Core) DiscardPlan(ctx context.Context, id, by string) error {
+	return c.Store.DiscardPlan(ctx, id, by, c.now())
+}
+
+// Plan returns the stored plan id.
+func (c *Core) Plan(ctx context.Context, id string) (*syncer.StoredPlan, error) {
+	return c.Store.GetPlan(ctx, id)
+}

@@ -1,0 +1,55 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/zdsync/zdsync/syncer"
+)
+
+// allowanceTimeout bounds the read of the API allowance that /zdsync
+// status shows, so that a slow Salesforce does not hold the answer.
+const allowanceTimeout = 10 * time.Second
+
+// Status reports what /zdsync status shows: each scheduled job with its
+// schedule, next and last run; the case pushes that failed; the open
+// alerts; and Salesforce's remaining API allowance against the reserve.
+func (c *Core) Status(ctx context.Context) (syncer.Status, error) {
+	st := syncer.Status{Reserve: c.Reserve}
+	if c.Schedule != nil {
+		st.Jobs = c.Schedule.JobStatuses()
+	}
+	for i := range st.Jobs {
+		runs, err := c.Store.ListRuns(ctx, st.Jobs[i].Job, 1)
+		if err != nil {
+			return st, err
+		}
+		if len(runs) > 0 {
+			st.Jobs[i].LastRun = &runs[0]
+		}
+	}
+	failed, err := c.Store.Pushes(ctx, syncer.PushFailed)
+	if err != nil {
+		return st, err
+	}
+	for _, p := range failed {
+		st.FailedPushes = append(st.FailedPushes, syncer.FailedPush{TicketID: p.TicketID, Code: p.Code, Message: p.Message, At: p.At})
+	}
+	alerts, err := c.Store.OpenAlerts(ctx)
+	if err != nil {
+		return st, err
+	}
+	for _, a := range alerts {
+		st.OpenAlerts = append(st.OpenAlerts, syncer.OpenAlert{Job: a.Job, Code: a.Code, Count: a.Count, FirstAt: a.FirstAt, LastAt: a.LastAt, RunID: a.LastRunID()})
+	}
+	if c.Allowance != nil {
+		actx, cancel := context.WithTimeout(ctx, allowanceTimeout)
+		defer cancel()
+		if a, err := c.Allowance.APIAllowance(actx); err != nil {
+			st.AllowanceError = syncer.ErrorMessage(err)
+		} else {
+			st.Allowance = &a
+		}
+	}
+	return st, nil
+}

@@ -1,0 +1,34 @@
+package syncer
+
+// Options modify one run of a sync job.
+type Options struct {
+	DryRun   bool
+	SavePlan bool   // store a dry run's plan (Summary.PlanID)
+	Account  string // only this Salesforce account
+	By       string // who asked: BySchedule, ByCLI, a Slack user ID
+}
+
+// Who asks for runs besides people (Options.By).
+const (
+	// BySchedule is the scheduler: the only caller whose full runs the
+	// Salesforce API reserve may skip.
+	BySchedule = "schedule"
+	// ByCLI is the command line.
+	ByCLI = "cli"
+	// ByQueue is the push queue working a webhook's event.
+	ByQueue = "queue"
+)
+
+// Request asks for one run of any job, by name: a sync job (Job, Options),
+// the apply of a stored plan (PlanID; the job is the plan's), a case push
+// (JobCases, TicketID, Event; no Event pushes the ticket's last event
+// again) or the parity sweep (JobCaseSweep). The scheduler, the slash
+// commands and buttons, the CLI and the push queue all hand requests to
+// the application core (syncer/app).
+type Request struct {
+	Job Job
+	Options
+	PlanID   string
+	TicketID int64
+	Event    Event
+}
