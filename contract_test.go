@@ -62,6 +62,14 @@ func TestBadArgumentsAndVariablesExit2(t *testing.T) {
 		{"no Salesforce requests at once", map[string]string{"SALESFORCE_MAX_CONCURRENCY": "0"}, []string{"case", "push", "12"}, "SALESFORCE_MAX_CONCURRENCY must be 1 or more", ""},
 		{"a malformed postgres DATABASE_URL is not echoed", map[string]string{"DATABASE_URL": "postgres://u:pg-s3cret@db:port/x"},
 			[]string{"sync", "global-orgs"}, "DATABASE_URL: malformed", "pg-s3cret"},
+		{"a bot token of the wrong type is not echoed", map[string]string{"SLACK_BOT_TOKEN": "xoxp-user-s3cret"},
+			[]string{"sync", "global-orgs"}, "SLACK_BOT_TOKEN must be a bot token (xoxb-…)", "xoxp-user-s3cret"},
+		{"an app token of the wrong type is not echoed", map[string]string{"SLACK_APP_TOKEN": "xoxb-app-s3cret"},
+			[]string{"sync", "global-orgs"}, "SLACK_APP_TOKEN must be an app-level token", "xoxb-app-s3cret"},
+		{"a malformed SALESFORCE_API_RESERVE", map[string]string{"SALESFORCE_API_RESERVE": "0.1"},
+			[]string{"sync", "global-orgs"}, "SALESFORCE_API_RESERVE: not a percentage", ""},
+		{"an account ID whose suffix cannot be its own", nil,
+			[]string{"sync", "global-orgs", "--account", "001Dn00000AbCdEBAV"}, "cannot belong to the first 15", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,6 +108,42 @@ func TestEmptyVariableTakesItsDefault(t *testing.T) {
 	}
 	if cfg.ScheduleGlobalOrgs != "" {
 		t.Errorf("an empty schedule became %q; it stays empty, which the scheduler reads as off", cfg.ScheduleGlobalOrgs)
+	}
+}
+
+// The sandbox's rules, which the tests and benchmarks run the jobs with,
+// are the configuration's defaults: a default deployment's.
+func TestSandboxRulesAreTheConfigurationDefaults(t *testing.T) {
+	cfg, err := LoadConfig(context.Background(), envconfig.MapLookuper(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.rules(); got != sandbox.Rules() {
+		t.Errorf("configuration rules %+v, sandbox rules %+v", got, sandbox.Rules())
+	}
+	if cfg.SalesforceAPIReserve != 0.1 {
+		t.Errorf("SALESFORCE_API_RESERVE defaults to %v, want 10%%", cfg.SalesforceAPIReserve)
+	}
+}
+
+// serve checks its Slack tokens before any network call, and never echoes
+// them.
+func TestServeRefusesATokenOfTheWrongTypeBeforeAnyNetworkCall(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { calls.Add(1); http.Error(w, "no", 500) }))
+	defer srv.Close()
+	env := okEnv(t)
+	for k, v := range map[string]string{"SALESFORCE_URL": srv.URL, "ZENDESK_GLOBAL_URL": srv.URL, "ZENDESK_FEDERAL_URL": srv.URL,
+		"SLACK_API_URL": srv.URL + "/api/", "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xoxb-not-an-app-s3cret", "SLACK_SUMMARY_CHANNEL": "C1",
+		"SLACK_ALERT_CHANNEL": "C2", "ZENDESK_WEBHOOK_SECRET": "w", "HTTP_ADDR": "127.0.0.1:0"} {
+		env[k] = v
+	}
+	code, out, errOut := run(t, env, "serve")
+	if code != exitUsage || out != "" || !strings.Contains(errOut, "SLACK_APP_TOKEN") || strings.Contains(errOut, "s3cret") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 naming SLACK_APP_TOKEN", code, out, errOut)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("%d network calls before the configuration error", n)
 	}
 }
 

@@ -23,6 +23,21 @@ import (
 	"github.com/zdsync/zdsync/syncer/zendesk/zendesktest"
 )
 
+// demo is one run of `zdsync demo`: the sandboxes, zdsync wired over
+// them, and the runs made so far.
+type demo struct {
+	ctx    context.Context
+	out    io.Writer
+	sb     *sandbox.Sandbox
+	p      *parts
+	secret string
+	runs   []*syncer.Summary
+	failed bool
+}
+
+// demoSecret signs the demo's webhooks.
+const demoSecret = "demo-webhook-secret"
+
 // runDemo runs every job against built-in sandboxes: no credentials, no
 // network beyond loopback, a throw-away database.
 func (m *Main) runDemo(ctx context.Context, args []string) (int, error) {
@@ -40,108 +55,127 @@ func (m *Main) runDemo(ctx context.Context, args []string) (int, error) {
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
+	d, err := m.startDemo(ctx, sandbox.Options{Seed: *seed, Accounts: *accounts}, filepath.Join(dir, "zdsync.db"))
+	if err != nil {
+		return 0, err
+	}
+	defer d.sb.Close()
+	if err := d.syncJobs(); err != nil {
+		return 0, err
+	}
+	lockFailure, err := d.cases()
+	if err != nil {
+		return 0, err
+	}
+	d.slack(lockFailure)
+	section(d.out, "Done")
+	if d.failed {
+		fmt.Fprintln(d.out, "  some runs failed; see above")
+		return exitFail, nil
+	}
+	fmt.Fprintln(d.out, "  every job ran against the sandboxes; run `go test ./...` for the tests")
+	return exitOK, nil
+}
 
+// startDemo starts the sandboxes and wires zdsync over them, as serve
+// would from the same environment.
+func (m *Main) startDemo(ctx context.Context, opts sandbox.Options, dbPath string) (*demo, error) {
 	out := m.Stdout
 	section(out, "Starting sandboxes: a fake Salesforce and fake Zendesk Global and US Federal instances on loopback")
-	sb, err := sandbox.Start(ctx, sandbox.Options{Seed: *seed, Accounts: *accounts})
+	sb, err := sandbox.Start(ctx, opts)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	defer sb.Close()
 	env := sb.Env()
-	env["DATABASE_URL"] = filepath.Join(dir, "zdsync.db")
+	env["DATABASE_URL"] = dbPath
 	env["LOG_LEVEL"] = "warn"
 	env["CASE_PUSH_RETRY_DELAY"] = "100ms"
-	env["ZENDESK_WEBHOOK_SECRET"] = "demo-webhook-secret"
+	env["ZENDESK_WEBHOOK_SECRET"] = demoSecret
 	fmt.Fprintf(out, "  Salesforce: %d generated accounts and %d contacts; Zendesk Global: %d orgs; Zendesk US Federal: %d orgs, %d users\n",
 		len(sb.Salesforce.Accounts()), len(sb.Salesforce.Contacts()), len(sb.Global.Orgs()), len(sb.Federal.Orgs()), len(sb.Federal.Users()))
-
 	cfg, err := LoadConfig(ctx, envconfig.MapLookuper(env))
-	if err != nil {
-		return 0, err
-	}
-	p, err := m.wire(ctx, cfg, syncer.JobGlobalOrgs, syncer.JobFederalOrgs, syncer.JobFederalUsers, syncer.JobCases)
-	if err != nil {
-		return 0, err
-	}
-	p.core.Runner.Progress = m.progress()
-	run := func(req syncer.Request) *syncer.Summary {
-		req.By = "demo"
-		return p.core.Run(ctx, req)
-	}
-	failed := false
-	var runs []*syncer.Summary
-	report := func(s *syncer.Summary) {
-		s.WriteText(out, 12)
-		runs = append(runs, s)
-		if !s.OK() {
-			failed = true
+	if err == nil {
+		var p *parts
+		if p, err = m.wire(ctx, cfg, syncer.JobGlobalOrgs, syncer.JobFederalOrgs, syncer.JobFederalUsers, syncer.JobCases); err == nil {
+			p.core.Runner.Progress = m.progress()
+			return &demo{ctx: ctx, out: out, sb: sb, p: p, secret: demoSecret}, nil
 		}
 	}
+	sb.Close()
+	return nil, err
+}
 
+// run runs one request through the core, as the demo.
+func (d *demo) run(req syncer.Request) *syncer.Summary {
+	req.By = "demo"
+	return d.p.core.Run(d.ctx, req)
+}
+
+// report prints a run and keeps it.
+func (d *demo) report(s *syncer.Summary) {
+	s.WriteText(d.out, 12)
+	d.runs = append(d.runs, s)
+	if !s.OK() {
+		d.failed = true
+	}
+}
+
+// syncJobs shows the sync jobs (sections 1 to 5).
+func (d *demo) syncJobs() error {
+	out, sb := d.out, d.sb
 	section(out, "1. global-orgs: Salesforce accounts → Zendesk Global organizations")
 	before := sb.Global.WriteCalls()
-	report(run(syncer.Request{Job: syncer.JobGlobalOrgs}))
+	d.report(d.run(syncer.Request{Job: syncer.JobGlobalOrgs}))
 	fmt.Fprintf(out, "  Zendesk write calls: %d; %d greatly expired orgs were kept by the guards (do_not_delete, open tickets)\n",
 		sb.Global.WriteCalls()-before, len(sb.Protected))
 
 	section(out, "2. global-orgs again: everything is in sync, so nothing is written")
 	before = sb.Global.WriteCalls()
-	report(run(syncer.Request{Job: syncer.JobGlobalOrgs}))
+	d.report(d.run(syncer.Request{Job: syncer.JobGlobalOrgs}))
 	fmt.Fprintf(out, "  Zendesk write calls: %d\n", sb.Global.WriteCalls()-before)
 
 	section(out, "3. federal-orgs: federal accounts → Zendesk US Federal organizations (never deletes, no contacts)")
-	report(run(syncer.Request{Job: syncer.JobFederalOrgs}))
+	d.report(d.run(syncer.Request{Job: syncer.JobFederalOrgs}))
 
 	section(out, "4. federal-users preview: a dry run stored as a plan that can be applied")
-	s := run(syncer.Request{Job: syncer.JobFederalUsers, Options: syncer.Options{DryRun: true, SavePlan: true}})
+	s := d.run(syncer.Request{Job: syncer.JobFederalUsers, Options: syncer.Options{DryRun: true, SavePlan: true}})
 	if s.PlanID == "" {
-		report(s)
-		return exitFail, nil
+		d.report(s)
+		return nil
 	}
-	plan, err := p.db.GetPlan(ctx, s.PlanID)
+	plan, err := d.p.db.GetPlan(d.ctx, s.PlanID)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	fmt.Fprintln(out, "  what `zdsync plan show "+plan.ID+"` prints: the changes, then the skipped contacts (dirty data) and why")
 	syncer.WritePlanText(out, plan, 6)
 	section(out, "5. federal-users: applying exactly the stored plan "+plan.ID)
-	report(run(syncer.Request{PlanID: plan.ID}))
+	d.report(d.run(syncer.Request{PlanID: plan.ID}))
 	fmt.Fprintln(out, "  applying it a second time is refused:")
-	again := run(syncer.Request{PlanID: plan.ID})
-	fmt.Fprintf(out, "  %s\n", again.Message)
+	fmt.Fprintf(out, "  %s\n", d.run(syncer.Request{PlanID: plan.ID}).Message)
+	return nil
+}
 
-	lockFailure, err := m.demoCases(ctx, p, sb, env["ZENDESK_WEBHOOK_SECRET"], report)
-	if err != nil {
-		return 0, err
-	}
-
-	section(out, "7. What the bot posts in Slack for these runs (rendered as text)")
-	fmt.Fprintln(out, "  #summary channel, after the first global-orgs run:")
-	fmt.Fprintln(out, indent(bot.Text(bot.RenderSummary(runs[0])), "    "))
-	fmt.Fprintln(out, "  #alerts channel, for the case push that failed with code 3:")
-	fmt.Fprintln(out, indent(bot.Text(bot.RenderAlert(bot.AlertView{Job: syncer.JobCases, Code: lockFailure.Code, Count: 1,
+// slack shows what the bot posts for the demo's runs (section 7).
+func (d *demo) slack(lockFailure *syncer.Summary) {
+	section(d.out, "7. What the bot posts in Slack for these runs (rendered as text)")
+	fmt.Fprintln(d.out, "  #summary channel, after the first global-orgs run:")
+	fmt.Fprintln(d.out, indent(bot.Text(bot.RenderSummary(d.runs[0])), "    "))
+	fmt.Fprintln(d.out, "  #alerts channel, for the case push that failed with code 3:")
+	fmt.Fprintln(d.out, indent(bot.Text(bot.RenderAlert(bot.AlertView{Job: syncer.JobCases, Code: lockFailure.Code, Count: 1,
 		FirstAt: lockFailure.StartedAt, LastAt: lockFailure.StartedAt, Latest: lockFailure})), "    "))
-
-	section(out, "Done")
-	if failed {
-		fmt.Fprintln(out, "  some runs failed; see above")
-		return exitFail, nil
-	}
-	fmt.Fprintln(out, "  every job ran against the sandboxes; run `go test ./...` for the tests")
-	return exitOK, nil
 }
 
 func section(w io.Writer, title string) {
 	fmt.Fprintf(w, "\n== %s\n%s\n", title, strings.Repeat("-", min(78, len(title)+3)))
 }
 
-// demoCases shows the case sync: signed webhooks for new tickets become
-// durable queue jobs and then cases; a closed ticket closes its case; a
-// push that keeps hitting UnableToLockRow fails with code 3 after its
-// retries and succeeds when retried.
-func (m *Main) demoCases(ctx context.Context, p *parts, sb *sandbox.Sandbox, secret string, report func(*syncer.Summary)) (*syncer.Summary, error) {
-	out := m.Stdout
+// cases shows the case sync (section 6): signed webhooks for new tickets
+// become durable queue jobs and then cases; a closed ticket closes its
+// case; a push that keeps hitting UnableToLockRow fails with code 3 after
+// its retries and succeeds when retried. It returns that failed push.
+func (d *demo) cases() (*syncer.Summary, error) {
+	out, sb := d.out, d.sb
 	section(out, "6. cases: Zendesk ticket events → Salesforce cases, through the signed webhook and the durable queue")
 	var orgs []syncer.Org
 	var foreign syncer.Org
@@ -159,22 +193,40 @@ func (m *Main) demoCases(ctx context.Context, p *parts, sb *sandbox.Sandbox, sec
 			Description: "Our CI jobs wait forever since this morning.", Priority: "high", Status: "new", OrgID: o.ID}))
 	}
 	internal := sb.Global.AddTicket(syncer.Ticket{Subject: "Internal question", Status: "new", OrgID: foreign.ID})
+	if err := d.webhooks(tickets, internal); err != nil {
+		return nil, err
+	}
 
+	fmt.Fprintln(out, "\n  Salesforce keeps the case row locked (UNABLE_TO_LOCK_ROW) for the next 4 writes:")
+	sb.Salesforce.FailCaseWrites(4, salesforcetest.ErrUnableToLockRow)
+	locked := sb.Global.AddTicket(syncer.Ticket{Subject: "Locked account", Status: "new", OrgID: orgs[len(orgs)-1].ID})
+	push := syncer.Request{Job: syncer.JobCases, TicketID: locked, Event: syncer.EventCreated}
+	lockFailure := d.run(push) // fails on purpose: not counted
+	lockFailure.WriteText(out, 5)
+	fmt.Fprintf(out, "  on-call retries it (zdsync case push %d, or /zdsync case retry %d):\n", locked, locked)
+	d.report(d.run(push))
+	return lockFailure, nil
+}
+
+// webhooks sends signed ticket events through the webhook and the durable
+// queue, a redelivery and a close included, and prints each push.
+func (d *demo) webhooks(tickets []int64, internal int64) error {
+	out := d.out
 	done := make(chan *syncer.Summary, 16)
-	q, err := pushqueue.New(ctx, p.db, p.core, pushqueue.Config{PollInterval: 50 * time.Millisecond,
+	q, err := pushqueue.New(d.ctx, d.p.db, d.p.core, pushqueue.Config{PollInterval: 50 * time.Millisecond,
 		Done: func(_ context.Context, s *syncer.Summary) { done <- s }})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := q.Start(ctx); err != nil {
-		return nil, err
+	if err := q.Start(d.ctx); err != nil {
+		return err
 	}
-	defer q.Stop(context.WithoutCancel(ctx))
-	hook := httptest.NewServer(zendesk.NewWebhookHandler(secret, q, p.log))
+	defer q.Stop(context.WithoutCancel(d.ctx))
+	hook := httptest.NewServer(zendesk.NewWebhookHandler(d.secret, q, d.p.log))
 	defer hook.Close()
 	send := func(id int64, event syncer.Event) error {
 		body := fmt.Appendf(nil, `{"ticket_id": "%d", "event": %q}`, id, event)
-		req, err := zendesktest.NewWebhookRequest(hook.URL+zendesk.WebhookPath, secret, body, time.Now())
+		req, err := zendesktest.NewWebhookRequest(hook.URL+zendesk.WebhookPath, d.secret, body, time.Now())
 		if err != nil {
 			return err
 		}
@@ -197,32 +249,19 @@ func (m *Main) demoCases(ctx context.Context, p *parts, sb *sandbox.Sandbox, sec
 			}
 		}
 	}
-	for _, id := range append(tickets, internal) {
+	for _, id := range append(tickets, internal, tickets[0]) { // the last one is a redelivery
 		if err := send(id, syncer.EventCreated); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if err := send(tickets[0], syncer.EventCreated); err != nil { // a redelivery
-		return nil, err
-	}
 	wait(len(tickets) + 1)
-	fmt.Fprintf(out, "  Salesforce now has %d cases (the redelivered event made no second one)\n", len(sb.Salesforce.Cases()))
-
-	sb.Global.SetTicketStatus(tickets[0], "closed")
+	fmt.Fprintf(out, "  Salesforce now has %d cases (the redelivered event made no second one)\n", len(d.sb.Salesforce.Cases()))
+	d.sb.Global.SetTicketStatus(tickets[0], "closed")
 	if err := send(tickets[0], syncer.EventClosed); err != nil {
-		return nil, err
+		return err
 	}
 	wait(1)
-
-	fmt.Fprintln(out, "\n  Salesforce keeps the case row locked (UNABLE_TO_LOCK_ROW) for the next 4 writes:")
-	sb.Salesforce.FailCaseWrites(4, salesforcetest.ErrUnableToLockRow)
-	locked := sb.Global.AddTicket(syncer.Ticket{Subject: "Locked account", Status: "new", OrgID: orgs[len(orgs)-1].ID})
-	push := syncer.Request{Job: syncer.JobCases, TicketID: locked, Event: syncer.EventCreated, Options: syncer.Options{By: "demo"}}
-	lockFailure := p.core.Run(ctx, push) // fails on purpose: not counted
-	lockFailure.WriteText(out, 5)
-	fmt.Fprintf(out, "  on-call retries it (zdsync case push %d, or /zdsync case retry %d):\n", locked, locked)
-	report(p.core.Run(ctx, push))
-	return lockFailure, nil
+	return nil
 }
 
 // pushLine renders one push outcome on one line.

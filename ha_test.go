@@ -2,19 +2,14 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
-	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/jonboulle/clockwork"
 
 	"github.com/zdsync/zdsync/syncer"
@@ -24,40 +19,16 @@ import (
 	"github.com/zdsync/zdsync/syncer/sandbox"
 	"github.com/zdsync/zdsync/syncer/schedule"
 	"github.com/zdsync/zdsync/syncer/store"
+	"github.com/zdsync/zdsync/syncer/store/storetest"
 	"github.com/zdsync/zdsync/syncer/zendesk"
 	"github.com/zdsync/zdsync/syncer/zendesk/zendesktest"
 )
-
-// pgSchema returns the test Postgres URL and a fresh schema dropped after
-// the test, or skips without ZDSYNC_TEST_POSTGRES_URL.
-func pgSchema(t *testing.T) (string, string) {
-	t.Helper()
-	u := os.Getenv("ZDSYNC_TEST_POSTGRES_URL")
-	if u == "" {
-		t.Skip("ZDSYNC_TEST_POSTGRES_URL is not set")
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "zdsync_ha_" + hex.EncodeToString(b)
-	t.Cleanup(func() {
-		admin, err := sql.Open("pgx", u)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer admin.Close()
-		if _, err := admin.Exec(`DROP SCHEMA IF EXISTS ` + schema + ` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return u, schema
-}
 
 // TestReplicasRunEachTickOnce starts three replicas' schedulers on one
 // Postgres with one fake clock: each tick runs on exactly one replica, and
 // when the leader stops, another runs the next tick.
 func TestReplicasRunEachTickOnce(t *testing.T) {
-	u, schema := pgSchema(t)
+	pg := storetest.Postgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	clock := clockwork.NewFakeClockAt(time.Date(2026, 11, 25, 9, 0, 30, 0, time.UTC))
@@ -74,7 +45,7 @@ func TestReplicasRunEachTickOnce(t *testing.T) {
 	}
 	var reps []*replica
 	for i := range 3 {
-		db, err := store.Open(ctx, u, store.WithSchema(schema))
+		db, err := store.Open(ctx, pg.URL, pg.Options...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -149,7 +120,7 @@ func TestReplicasRunEachTickOnce(t *testing.T) {
 // replicas' webhook endpoints (and each again to another replica, as a
 // redelivery) over one Postgres queue: ten cases, no duplicates.
 func TestWebhooksOnAnyReplica(t *testing.T) {
-	u, schema := pgSchema(t)
+	pg := storetest.Postgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	sb, err := sandbox.Start(ctx, sandbox.Options{Seed: 5, Accounts: 30})
@@ -160,7 +131,7 @@ func TestWebhooksOnAnyReplica(t *testing.T) {
 	const secret = "hook-secret"
 	var hooks []string
 	for range 3 {
-		db, err := store.Open(ctx, u, store.WithSchema(schema))
+		db, err := store.Open(ctx, pg.URL, pg.Options...)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -133,5 +135,46 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q", want)
 		}
+	}
+}
+
+// `zdsync plan show` lists what the dry run that stored the plan listed,
+// skipped records and their reasons included, in JSON and in CSV.
+func TestPlanShowListsTheDryRunsSkips(t *testing.T) {
+	_, env := sandboxEnv(t, sandbox.Options{Seed: 6, Accounts: 40})
+	if code, out, errOut := run(t, env, "sync", "federal-orgs"); code != exitOK {
+		t.Fatalf("federal-orgs: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut := run(t, env, "sync", "federal-users", "--dry-run", "--save-plan", "--json")
+	if code != exitOK {
+		t.Fatalf("dry run: exit %d\n%s", code, errOut)
+	}
+	var dry struct {
+		PlanID  string `json:"plan_id"`
+		Changes []struct{ Action, Key, Reason string }
+	}
+	if err := json.Unmarshal([]byte(out), &dry); err != nil || dry.PlanID == "" {
+		t.Fatalf("dry run summary (%v): %s", err, out)
+	}
+	code, out, _ = run(t, env, "plan", "show", dry.PlanID, "--json")
+	var plan struct {
+		Changes []struct{ Action, Key, Reason string }
+	}
+	if err := json.Unmarshal([]byte(out), &plan); err != nil || code != exitOK {
+		t.Fatalf("plan show: exit %d (%v): %s", code, err, out)
+	}
+	skips := 0
+	for _, c := range dry.Changes {
+		if c.Action == "skip" {
+			skips++
+		}
+	}
+	if skips == 0 || fmt.Sprint(plan.Changes) != fmt.Sprint(dry.Changes) {
+		t.Errorf("plan lists %v\ndry run listed %v (%d skips)", plan.Changes, dry.Changes, skips)
+	}
+	code, out, _ = run(t, env, "plan", "show", dry.PlanID, "--csv")
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil || code != exitOK || len(rows) != len(dry.Changes)+1 {
+		t.Errorf("plan show --csv: exit %d, %d rows (%v), want %d", code, len(rows), err, len(dry.Changes)+1)
 	}
 }

@@ -12,7 +12,6 @@
 package bot
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -106,23 +105,6 @@ type Bot struct {
 	// connected is set while the Socket Mode connection is up.
 	connected atomic.Bool
 	wg        sync.WaitGroup
-}
-
-// NewClient returns a slack-go Web API client for the given tokens and
-// optional API URL (a trailing slash is added when missing); a nil hc
-// means a client with a 30 s timeout.
-func NewClient(botToken, appToken, apiURL string, hc *http.Client) *slack.Client {
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
-	}
-	opts := []slack.Option{slack.OptionAppLevelToken(appToken), slack.OptionHTTPClient(hc)}
-	if apiURL != "" {
-		if !strings.HasSuffix(apiURL, "/") {
-			apiURL += "/"
-		}
-		opts = append(opts, slack.OptionAPIURL(apiURL))
-	}
-	return slack.New(botToken, opts...)
 }
 
 // The prefixes of Slack's token types ("Token types",
@@ -442,97 +424,4 @@ func (b *Bot) attach(ctx context.Context, channel, thread, responseURL string, f
 		b.log.WarnContext(ctx, "attach CSV", "channel", channel, "file", f.Name, "err", err)
 		_ = b.respond(ctx, responseURL, Message{Text: "The full list could not be attached here (" + err.Error() + "): invite the bot to this channel, or use the CLI."}, false, false)
 	}
-}
-
-// poster posts, updates and uploads through the Web API, waiting and
-// retrying when Slack rate-limits (about one message a second a channel).
-type poster struct {
-	api *slack.Client
-}
-
-const maxRateLimitRetries = 3
-
-func (p poster) retry(ctx context.Context, fn func() error) error {
-	for i := 0; ; i++ {
-		err := fn()
-		var rl *slack.RateLimitedError
-		if !errors.As(err, &rl) || i >= maxRateLimitRetries {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(rl.RetryAfter):
-		}
-	}
-}
-
-func msgOptions(m Message) []slack.MsgOption {
-	opts := []slack.MsgOption{slack.MsgOptionText(cut(m.Text, MaxMessageText), false)}
-	if len(m.Blocks) > 0 {
-		opts = append(opts, slack.MsgOptionBlocks(m.Blocks...))
-	}
-	return opts
-}
-
-// post posts m to channel (as a thread reply when thread is set) and
-// returns its ts.
-func (p poster) post(ctx context.Context, channel, thread string, m Message) (string, error) {
-	opts := msgOptions(m)
-	if thread != "" {
-		opts = append(opts, slack.MsgOptionTS(thread))
-	}
-	var ts string
-	err := p.retry(ctx, func() error {
-		var err error
-		_, ts, err = p.api.PostMessageContext(ctx, channel, opts...)
-		return err
-	})
-	if err != nil {
-		return "", fmt.Errorf("post to %s: %w", channel, err)
-	}
-	return ts, nil
-}
-
-// update replaces the message channel/ts with m.
-func (p poster) update(ctx context.Context, channel, ts string, m Message) error {
-	err := p.retry(ctx, func() error {
-		_, _, _, err := p.api.UpdateMessageContext(ctx, channel, ts, msgOptions(m)...)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("update %s %s: %w", channel, ts, err)
-	}
-	return nil
-}
-
-// upload attaches f to channel (in thread when set) with the files upload
-// v2 flow: files.getUploadURLExternal, the upload, then
-// files.completeUploadExternal.
-func (p poster) upload(ctx context.Context, channel, thread string, f *File) error {
-	if f == nil || len(f.Content) == 0 {
-		return nil
-	}
-	err := p.retry(ctx, func() error {
-		_, err := p.api.UploadFileContext(ctx, slack.UploadFileParameters{
-			Reader: bytes.NewReader(f.Content), FileSize: len(f.Content), Filename: f.Name, Title: f.Title,
-			Channel: channel, ThreadTimestamp: thread, SnippetType: "csv",
-		})
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("upload %s to %s: %w", f.Name, channel, err)
-	}
-	return nil
-}
-
-// GroupMembers implements commands.GroupMembers over Slack's
-// usergroups.users.list (scope usergroups:read).
-type GroupMembers struct {
-	API *slack.Client
-}
-
-// GroupMembers returns the user IDs of the members of a user group.
-func (g GroupMembers) GroupMembers(ctx context.Context, groupID string) ([]string, error) {
-	return g.API.GetUserGroupMembersContext(ctx, groupID)
 }

@@ -87,4 +87,13 @@ func TestMassDeletionHeldForApproval(t *testing.T) {
 			t.Error("an org with an open ticket was deleted")
 		}
 	})
+	t.Run("APPROVAL_THRESHOLD=0 holds every deletion for approval", func(t *testing.T) {
+		e := newEnv(t, sandbox.Options{Seed: 3})
+		e.r.Rules.ApprovalThreshold = 0
+		orgs := len(e.sb.Global.Orgs())
+		s := e.run(t, syncer.JobGlobalOrgs, syncer.Options{})
+		if s.HeldPlanID == "" || s.Deleted != 0 || !s.OK() || len(e.sb.Global.Orgs()) < orgs {
+			t.Errorf("run: %s held=%q (%s)", s.Headline(), s.HeldPlanID, s.Message)
+		}
+	})
 }

@@ -628,3 +628,23 @@ func TestParseEvent(t *testing.T) {
 		}
 	}
 }
+
+// A push rate limited after the client's own waits (Salesforce's
+// REQUEST_LIMIT_EXCEEDED, Zendesk's 429s) is not retried in a loop nor
+// failed for good: it is left to the push queue, which tries it again
+// later.
+func TestPushRateLimitedIsLeftToTheQueue(t *testing.T) {
+	f := newPushFixture()
+	f.sf.failNext(10, syncer.CodeRateLimited)
+	s := f.p.Push(t.Context(), 101, syncer.EventCreated)
+	if s.OK() || s.Code != syncer.CodeRateLimited || f.sf.creates != 1 || len(f.sleeps.delays) != 0 {
+		t.Fatalf("summary %+v, creates %d, delays %v", s, f.sf.creates, f.sleeps.delays)
+	}
+	if !strings.Contains(s.Message, "retried later") {
+		t.Errorf("message %q", s.Message)
+	}
+	recs := f.log.records
+	if last := recs[len(recs)-1]; last.Status != syncer.PushRetrying || last.Code != syncer.CodeRateLimited {
+		t.Errorf("last push record %+v, want retrying with code 6", last)
+	}
+}

@@ -22,44 +22,20 @@ type DesiredOrg struct {
 func Desire(scope Scope, a Account, now time.Time, rules Rules) DesiredOrg {
 	fields := MappedFields(scope)
 	d := DesiredOrg{Name: strings.TrimSpace(a.Name), ExternalID: a.ID, Fields: make(map[string]any, len(fields)), Problems: slices.Clone(a.Problems)}
-	var tags []string
-
-	level, rank := "", 0
-	expiration := ""
-	openEnded := false // an active subscription without an end date (evergreen)
-	for _, s := range a.Subscriptions {
-		openEnded = openEnded || s.EndDate == ""
-		if s.Tier != "" {
-			if l, r, ok := tierOf(s.Tier); ok {
-				tags = append(tags, "sub_"+l)
-				if r > rank {
-					level, rank = l, r
-				}
-			} else {
-				d.Problems = append(d.Problems, FieldProblem{Field: "subscription tier", Value: s.Tier, Message: "unknown tier; ignored for the support level"})
-			}
-		}
-		if s.EndDate > expiration {
-			expiration = s.EndDate
-		}
-	}
-	if expiration == "" {
-		if v, ok := normalize(Date, a.Fields.Get(sfNextRenewal)); ok && v != nil {
-			expiration = v.(string)
-		}
-	}
-	d.Expiration = expiration
-
+	subs := subscriptionsOf(a)
+	d.Problems = append(d.Problems, subs.problems...)
+	d.Expiration = subs.expiration
+	tags := subs.tags
 	for _, m := range fields {
 		var v any
 		switch m.Zendesk {
 		case FieldSupportLevel:
-			if level != "" {
-				v = level
+			if subs.level != "" {
+				v = subs.level
 			}
 		case FieldExpirationDate:
-			if expiration != "" {
-				v = expiration
+			if subs.expiration != "" {
+				v = subs.expiration
 			}
 		default:
 			raw := a.Fields.Get(m.Salesforce)
@@ -72,14 +48,10 @@ func Desire(scope Scope, a Account, now time.Time, rules Rules) DesiredOrg {
 		}
 		d.Fields[m.Zendesk] = v
 	}
-
-	if level != "" {
-		tags = append(tags, "support_level_"+level)
-	}
 	// An account with an evergreen subscription never expires, whatever
 	// its other dates say: its org must never be deleted as expired.
-	if expiration != "" && !openEnded {
-		if exp, err := time.Parse(time.DateOnly, expiration); err == nil {
+	if subs.expiration != "" && !subs.openEnded {
+		if exp, err := time.Parse(time.DateOnly, subs.expiration); err == nil {
 			today := now.UTC().Truncate(24 * time.Hour)
 			if exp.Before(today) {
 				tags = append(tags, "expired")
@@ -92,14 +64,61 @@ func Desire(scope Scope, a Account, now time.Time, rules Rules) DesiredOrg {
 		}
 	}
 	if scope == Global && a.Type == "Partner" {
-		for prefix, f := range map[string]string{"partner_": sfPartnerStatus, "partner_type_": sfPartnerType, "partner_track_": sfPartnerTrack} {
-			if v := a.Fields.Get(f); v != nil {
-				if w := tagWord(fmt.Sprint(v)); w != "" {
-					tags = append(tags, prefix+w)
-				}
-			}
-		}
+		tags = append(tags, partnerTags(a)...)
 	}
 	d.Tags = sortedUnique(tags)
 	return d
+}
+
+// subscriptions is what an account's active subscriptions make of its org.
+type subscriptions struct {
+	level      string // support level: the highest tier
+	expiration string // latest end date, else Next_Renewal_Date__c
+	openEnded  bool   // an active subscription has no end date (evergreen)
+	tags       []string
+	problems   []FieldProblem
+}
+
+// subscriptionsOf reads an account's active subscriptions.
+func subscriptionsOf(a Account) subscriptions {
+	var s subscriptions
+	rank := 0
+	for _, sub := range a.Subscriptions {
+		s.openEnded = s.openEnded || sub.EndDate == ""
+		if sub.Tier != "" {
+			if l, r, ok := tierOf(sub.Tier); ok {
+				s.tags = append(s.tags, "sub_"+l)
+				if r > rank {
+					s.level, rank = l, r
+				}
+			} else {
+				s.problems = append(s.problems, FieldProblem{Field: "subscription tier", Value: sub.Tier, Message: "unknown tier; ignored for the support level"})
+			}
+		}
+		if sub.EndDate > s.expiration {
+			s.expiration = sub.EndDate
+		}
+	}
+	if s.expiration == "" {
+		if v, ok := normalize(Date, a.Fields.Get(sfNextRenewal)); ok && v != nil {
+			s.expiration = v.(string)
+		}
+	}
+	if s.level != "" {
+		s.tags = append(s.tags, "support_level_"+s.level)
+	}
+	return s
+}
+
+// partnerTags are the partner_… tags of a Partner account.
+func partnerTags(a Account) []string {
+	var tags []string
+	for prefix, f := range map[string]string{"partner_": sfPartnerStatus, "partner_type_": sfPartnerType, "partner_track_": sfPartnerTrack} {
+		if v := a.Fields.Get(f); v != nil {
+			if w := tagWord(fmt.Sprint(v)); w != "" {
+				tags = append(tags, prefix+w)
+			}
+		}
+	}
+	return tags
 }

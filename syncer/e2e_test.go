@@ -255,7 +255,30 @@ func TestGuards(t *testing.T) {
 		if !strings.Contains(s.Message, "below 90%") {
 			t.Errorf("message %q does not explain the guard", s.Message)
 		}
+		if !runFailureListed(s) {
+			t.Errorf("the guard's refusal is not listed in errors with an empty record: %+v", s.Errors)
+		}
 	})
+	t.Run("DELETE_LIMIT=0 deletes nothing and the run succeeds", func(t *testing.T) {
+		e := newEnv(t, sandbox.Options{Seed: 3})
+		e.r.Rules.MaxDeletes = 0
+		before := len(e.sb.Global.Orgs())
+		s := e.run(t, syncer.JobGlobalOrgs, syncer.Options{})
+		if !s.OK() || s.Deleted != 0 || s.Created == 0 || len(e.sb.Global.Orgs()) < before {
+			t.Errorf("summary %s code %v (%s)", s.Headline(), s.Code, s.Message)
+		}
+	})
+}
+
+// runFailureListed reports whether a failed run lists its own failure in
+// Errors too: its code and message, with an empty record.
+func runFailureListed(s *syncer.Summary) bool {
+	for _, e := range s.Errors {
+		if e.Record == "" && e.Code == s.Code && e.Message == s.Message {
+			return true
+		}
+	}
+	return false
 }
 
 func TestFaultsSurvived(t *testing.T) {
@@ -350,6 +373,25 @@ func TestDryRunAndAccount(t *testing.T) {
 		}
 		if s := e.run(t, syncer.JobGlobalOrgs, syncer.Options{Account: target.Key}); s.Updated != 0 || s.Unchanged != 1 {
 			t.Errorf("second account run: %s", s.Headline())
+		}
+		// The same ID typed in lower case is restored and runs alike.
+		if s := e.run(t, syncer.JobGlobalOrgs, syncer.Options{Account: strings.ToLower(target.Key), DryRun: true}); !s.OK() || s.Account != target.Key || s.Fetched != 1 {
+			t.Errorf("account run with a lower-case ID: %s (%s)", s.Headline(), s.Message)
+		}
+	})
+	t.Run("a valid ID that the query does not return is no such account, not in sync", func(t *testing.T) {
+		e := newEnv(t, sandbox.Options{Seed: 5})
+		s := e.run(t, syncer.JobGlobalOrgs, syncer.Options{Account: "001000000000042", DryRun: true})
+		if !s.OK() || s.Fetched != 0 || s.Message != "no such account in the job's query" {
+			t.Errorf("summary %s (%q)", s.Headline(), s.Message)
+		}
+	})
+	t.Run("an ID whose suffix cannot be its own is refused before any call", func(t *testing.T) {
+		e := newEnv(t, sandbox.Options{Seed: 5})
+		calls := e.sb.Salesforce.Calls().Query
+		s := e.run(t, syncer.JobGlobalOrgs, syncer.Options{Account: "001Dn00000AbCdEBAV"})
+		if s.OK() || s.Code != syncer.CodeInvalidInput || e.sb.Salesforce.Calls().Query != calls || !runFailureListed(s) {
+			t.Errorf("summary %s code %v (%s)", s.Headline(), s.Code, s.Message)
 		}
 	})
 }

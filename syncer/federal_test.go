@@ -1,6 +1,7 @@
 package syncer_test
 
 import (
+	"encoding/json"
 	"bytes"
 	"context"
 	"encoding/csv"
@@ -182,6 +183,25 @@ func TestStoredPlan(t *testing.T) {
 			t.Errorf("second apply: %s %q", again.Headline(), again.Message)
 		}
 	})
+	t.Run("a stored plan lists the skipped records and their reasons as the dry run did; applying it counts them", func(t *testing.T) {
+		e, a := fedEnv(t)
+		e.sb.Salesforce.AddContacts(salesforcetest.Contact{Name: "Ann Lee", Email: "ann@agency.gov", AccountID: a[0]},
+			salesforcetest.Contact{Name: "No Mail", AccountID: a[0]},
+			salesforcetest.Contact{Name: "Twice", Email: "same@agency.gov", AccountID: a[0]},
+			salesforcetest.Contact{Name: "Twice", Email: "same@agency.gov", AccountID: a[1]})
+		dry := e.run(t, syncer.JobFederalUsers, syncer.Options{DryRun: true, SavePlan: true})
+		p, err := e.db.GetPlan(ctx, dry.PlanID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(mustJSON(t, p.Changes)) != string(mustJSON(t, dry.Changes)) || dry.Skipped != 2 {
+			t.Fatalf("plan changes %+v\ndry run changes %+v", p.Changes, dry.Changes)
+		}
+		s := e.r.ApplyPlan(ctx, p.ID, "test")
+		if !s.OK() || s.Created != 1 || s.Skipped != 2 {
+			t.Errorf("apply: %s (%s)", s.Headline(), s.Message)
+		}
+	})
 	t.Run("an expired plan is refused", func(t *testing.T) {
 		e, a := fedEnv(t)
 		e.sb.Salesforce.AddContacts(salesforcetest.Contact{Name: "Ann Lee", Email: "ann@agency.gov", AccountID: a[0]})
@@ -348,4 +368,13 @@ func TestDirtyContacts(t *testing.T) {
 		}
 		_ = orphanAccount
 	})
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

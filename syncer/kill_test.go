@@ -114,42 +114,14 @@ func TestKilledGlobalOrgsRunConverges(t *testing.T) {
 	preview, pdb := killRunner(t, killChildConfig{Env: cfg.Env, DB: filepath.Join(t.TempDir(), "preview.db"), Now: now})
 	before := preview.Run(ctx, syncer.JobGlobalOrgs, syncer.Options{DryRun: true})
 	pdb.Close()
-	raw, _ := json.Marshal(cfg)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKillChild$")
-	cmd.Env = append(os.Environ(), killChildEnv+"="+string(raw))
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-
 	// Kill the child when the third bulk request arrives: org creates or
 	// updates have been applied, more are pending, sold-to users and
 	// deletions have not started.
 	const killAt = 3
 	var bulk atomic.Int32
-	var pid atomic.Int64 // set once the child started
-	dead := make(chan struct{})
-	sb.Global.OnRequest(func(method, endpoint string) {
-		if method == "GET" {
-			return
-		}
-		if bulk.Add(1) == killAt {
-			for pid.Load() == 0 { // never signal pid 0: that is our own group
-				time.Sleep(time.Millisecond)
-			}
-			_ = syscall.Kill(int(pid.Load()), syscall.SIGKILL)
-			<-dead
-		}
-	})
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pid.Store(int64(cmd.Process.Pid))
-	err = cmd.Wait()
-	close(dead)
-	sb.Global.OnRequest(nil)
-	var ee *exec.ExitError
-	if !asExitError(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-		t.Fatalf("child was not killed (%v):\n%s", err, out.String())
-	}
+	killChild(t, sb, "TestKillChild", killChildEnv, cfg, func(method, _ string) bool {
+		return method != "GET" && bulk.Add(1) == killAt
+	}, nil)
 	if n := bulk.Load(); n < killAt {
 		t.Fatalf("child died after %d bulk requests", n)
 	}
@@ -202,6 +174,51 @@ func TestKilledGlobalOrgsRunConverges(t *testing.T) {
 	}
 	if lost > 0 {
 		t.Errorf("%d of %d sold-to users of orgs created by the killed run were never created", lost, soldTo)
+	}
+}
+
+// killChild is the SIGKILL harness of the kill tests. It starts this test
+// binary again as a child running only the test named run, with cfg as
+// JSON in the variable envName; SIGKILLs it from inside the fake Zendesk
+// Global's handler of the first request for which kill returns true (that
+// request is handled, its answer never read by the dead child), then runs
+// after, if set, before the request returns; and fails the test unless
+// the child died of the signal.
+func killChild(t *testing.T, sb *sandbox.Sandbox, run, envName string, cfg killChildConfig, kill func(method, endpoint string) bool, after func()) {
+	t.Helper()
+	raw, _ := json.Marshal(cfg)
+	cmd := exec.Command(os.Args[0], "-test.run=^"+run+"$")
+	cmd.Env = append(os.Environ(), envName+"="+string(raw))
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	var pid atomic.Int64 // set once the child started
+	var once sync.Once
+	dead := make(chan struct{})
+	sb.Global.OnRequest(func(method, endpoint string) {
+		if !kill(method, endpoint) {
+			return
+		}
+		once.Do(func() {
+			for pid.Load() == 0 { // never signal pid 0: that is our own group
+				time.Sleep(time.Millisecond)
+			}
+			_ = syscall.Kill(int(pid.Load()), syscall.SIGKILL)
+			<-dead
+			if after != nil {
+				after()
+			}
+		})
+	})
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid.Store(int64(cmd.Process.Pid))
+	err := cmd.Wait()
+	close(dead)
+	sb.Global.OnRequest(nil)
+	var ee *exec.ExitError
+	if !asExitError(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("child was not killed (%v):\n%s", err, out.String())
 	}
 }
 

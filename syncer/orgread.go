@@ -83,6 +83,7 @@ func (rd *orgRead) race(ctx context.Context, keys <-chan []string, done <-chan e
 		rd.mu.Lock()
 		quiet := rd.capped // stopped on purpose: the look-ups read the rest
 		rd.mu.Unlock()
+		rd.log.Debug(listingEnded, "complete", listErr == nil, "capped", quiet)
 		if listErr != nil && !quiet {
 			rd.log.Warn("org listing failed; looking the orgs up instead", "err", listErr)
 		}
@@ -100,6 +101,10 @@ func (rd *orgRead) race(ctx context.Context, keys <-chan []string, done <-chan e
 		return ids, known, <-done
 	}
 }
+
+// listingEnded is logged (debug) when the listing ends before the account
+// IDs are known.
+const listingEnded = "org listing ended before the accounts arrived"
 
 // listedPage takes one page of the listing: handed over once the IDs are
 // known, held until then (stopping the listing at maxHeld).

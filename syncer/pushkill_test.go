@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -98,38 +96,15 @@ func TestKilledCasePushesConverge(t *testing.T) {
 	}
 	db.Close() // the child has the database to itself while it runs
 
-	raw, _ := json.Marshal(cfg)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestPushKillChild$")
-	cmd.Env = append(os.Environ(), pushKillChildEnv+"="+string(raw))
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
 	const killAt = 3 // the third write-back: two pushes done, one case orphaned
 	var writeBacks atomic.Int32
-	var pid atomic.Int64
-	dead := make(chan struct{})
-	sb.Global.OnRequest(func(method, endpoint string) {
-		if method == "PUT" && endpoint == "/tickets/{id}.json" && writeBacks.Add(1) == killAt {
-			for pid.Load() == 0 {
-				time.Sleep(time.Millisecond)
-			}
-			_ = syscall.Kill(int(pid.Load()), syscall.SIGKILL)
-			<-dead
-			// The request was read whole before the kill: make sure the
-			// dead process's write-back is not applied after it.
-			sb.Global.DropNext("PUT", "/tickets/{id}.json", 1, false)
-		}
+	killChild(t, sb, "TestPushKillChild", pushKillChildEnv, cfg, func(method, endpoint string) bool {
+		return method == "PUT" && endpoint == "/tickets/{id}.json" && writeBacks.Add(1) == killAt
+	}, func() {
+		// The request was read whole before the kill: make sure the dead
+		// process's write-back is not applied after it.
+		sb.Global.DropNext("PUT", "/tickets/{id}.json", 1, false)
 	})
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pid.Store(int64(cmd.Process.Pid))
-	err = cmd.Wait()
-	close(dead)
-	sb.Global.OnRequest(nil)
-	var ee *exec.ExitError
-	if !asExitError(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-		t.Fatalf("child was not killed (%v):\n%s", err, out.String())
-	}
 
 	// The kill left a case in Salesforce whose ID never reached its ticket.
 	orphans := 0

@@ -1,9 +1,10 @@
 package syncer
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -29,7 +30,6 @@ const (
 // user; a contact whose account has no federal org yet is skipped. Only
 // end-users are ever changed, and only their name and organization.
 func PlanUsers(contacts []Contact, users []User, orgs []Org) Plan {
-	var p Plan
 	orgByAccount := map[string]int64{}
 	for _, o := range orgs {
 		if IsAccountID(o.ExternalID) {
@@ -42,48 +42,41 @@ func PlanUsers(contacts []Contact, users []User, orgs []Org) Plan {
 			userByEmail[e] = u
 		}
 	}
-
-	type group struct {
-		email    string
-		name     string
-		accounts []string
+	groups, p := groupContacts(contacts)
+	for _, g := range groups {
+		c, changed := planUser(g, orgByAccount, userByEmail)
+		if !changed {
+			p.Unchanged++
+			continue
+		}
+		p.Changes = append(p.Changes, c)
 	}
-	groups := map[string]*group{}
-	var order []string
+	return p
+}
+
+// emailGroup is the contacts of one e-mail: the user they make.
+type emailGroup struct {
+	email    string
+	name     string
+	accounts []string
+}
+
+// groupContacts drops the contacts that cannot make a user (a plan of
+// their skips) and groups the others by e-mail, in e-mail order.
+func groupContacts(contacts []Contact) ([]*emailGroup, Plan) {
+	var p Plan
+	byEmail := map[string]*emailGroup{}
 	for _, c := range contacts {
 		email := NormalizeEmail(c.Email)
-		skip := func(reason string) {
-			key := email
-			if key == "" {
-				key = strings.TrimSpace(c.Name)
-			}
-			if key == "" {
-				key = c.AccountID
-			}
+		if reason := contactProblem(c, email); reason != "" {
+			key := cmp.Or(email, strings.TrimSpace(c.Name), c.AccountID)
 			p.Changes = append(p.Changes, Change{Action: Skip, Kind: "user", Key: key, Name: c.Name, Reason: reason + accountNote(c)})
-		}
-		switch {
-		case c.Inactive:
-			skip(ReasonInactive)
-			continue
-		case email == "":
-			skip(ReasonNoEmail)
-			continue
-		case !ValidEmail(email):
-			skip(ReasonBadEmail)
-			continue
-		case strings.TrimSpace(c.Name) == "":
-			skip(ReasonNoName)
-			continue
-		case c.AccountID == "":
-			skip(ReasonNoAccount)
 			continue
 		}
-		g := groups[email]
+		g := byEmail[email]
 		if g == nil {
-			g = &group{email: email, name: strings.TrimSpace(c.Name)}
-			groups[email] = g
-			order = append(order, email)
+			g = &emailGroup{email: email, name: strings.TrimSpace(c.Name)}
+			byEmail[email] = g
 		} else if n := strings.TrimSpace(c.Name); n < g.name {
 			// Contacts sharing an e-mail may differ in name; Salesforce
 			// promises no order, so the first name in sort order wins
@@ -94,47 +87,62 @@ func PlanUsers(contacts []Contact, users []User, orgs []Org) Plan {
 			g.accounts = append(g.accounts, c.AccountID)
 		}
 	}
-	sort.Strings(order)
-	for _, email := range order {
-		g := groups[email]
-		if len(g.accounts) > 1 {
-			accts := slices.Sorted(slices.Values(g.accounts))
-			p.Changes = append(p.Changes, Change{Action: Skip, Kind: "user", Key: email, Name: g.name,
-				Reason: ReasonAmbiguous + " (" + strings.Join(accts, ", ") + ")"})
-			continue
-		}
-		account := g.accounts[0]
-		orgID, ok := orgByAccount[account]
-		if !ok {
-			p.Changes = append(p.Changes, Change{Action: Skip, Kind: "user", Key: email, Name: g.name, Reason: ReasonNoOrg + " (" + account + ")"})
-			continue
-		}
-		want := UserWrite{Email: email, Name: g.name, OrgID: orgID}
-		u, exists := userByEmail[email]
-		if !exists {
-			p.Changes = append(p.Changes, Change{Action: Create, Kind: "user", Key: email, Name: g.name, Parent: account, User: &want})
-			continue
-		}
-		if u.Role != "" && u.Role != "end-user" {
-			p.Changes = append(p.Changes, Change{Action: Skip, Kind: "user", Key: email, Name: u.Name, ID: u.ID, Reason: ReasonNotEndUser + " (" + u.Role + ")"})
-			continue
-		}
-		var diffs []FieldDiff
-		if u.Name != want.Name {
-			diffs = append(diffs, FieldDiff{Field: "name", Before: u.Name, After: want.Name})
-		}
-		if u.OrgID != want.OrgID {
-			diffs = append(diffs, FieldDiff{Field: "organization_id", Before: idText(u.OrgID), After: idText(want.OrgID)})
-		}
-		if len(diffs) == 0 {
-			p.Unchanged++
-			continue
-		}
-		want.Existing = true
-		p.Changes = append(p.Changes, Change{Action: Update, Kind: "user", Key: email, Name: u.Name, ID: u.ID, Parent: account,
-			Diffs: diffs, User: &want, Before: mustJSON(u)})
+	groups := slices.Collect(maps.Values(byEmail))
+	slices.SortFunc(groups, func(a, b *emailGroup) int { return strings.Compare(a.email, b.email) })
+	return groups, p
+}
+
+// contactProblem says why a contact cannot make a user ("" when it can).
+func contactProblem(c Contact, email string) string {
+	switch {
+	case c.Inactive:
+		return ReasonInactive
+	case email == "":
+		return ReasonNoEmail
+	case !ValidEmail(email):
+		return ReasonBadEmail
+	case strings.TrimSpace(c.Name) == "":
+		return ReasonNoName
+	case c.AccountID == "":
+		return ReasonNoAccount
 	}
-	return p
+	return ""
+}
+
+// planUser returns the change the user of one e-mail needs, and false when
+// the user is already as it should be.
+func planUser(g *emailGroup, orgByAccount map[string]int64, userByEmail map[string]User) (Change, bool) {
+	if len(g.accounts) > 1 {
+		accts := slices.Sorted(slices.Values(g.accounts))
+		return Change{Action: Skip, Kind: "user", Key: g.email, Name: g.name,
+			Reason: ReasonAmbiguous + " (" + strings.Join(accts, ", ") + ")"}, true
+	}
+	account := g.accounts[0]
+	orgID, ok := orgByAccount[account]
+	if !ok {
+		return Change{Action: Skip, Kind: "user", Key: g.email, Name: g.name, Reason: ReasonNoOrg + " (" + account + ")"}, true
+	}
+	want := UserWrite{Email: g.email, Name: g.name, OrgID: orgID}
+	u, exists := userByEmail[g.email]
+	if !exists {
+		return Change{Action: Create, Kind: "user", Key: g.email, Name: g.name, Parent: account, User: &want}, true
+	}
+	if u.Role != "" && u.Role != "end-user" {
+		return Change{Action: Skip, Kind: "user", Key: g.email, Name: u.Name, ID: u.ID, Reason: ReasonNotEndUser + " (" + u.Role + ")"}, true
+	}
+	var diffs []FieldDiff
+	if u.Name != want.Name {
+		diffs = append(diffs, FieldDiff{Field: "name", Before: u.Name, After: want.Name})
+	}
+	if u.OrgID != want.OrgID {
+		diffs = append(diffs, FieldDiff{Field: "organization_id", Before: idText(u.OrgID), After: idText(want.OrgID)})
+	}
+	if len(diffs) == 0 {
+		return Change{}, false
+	}
+	want.Existing = true
+	return Change{Action: Update, Kind: "user", Key: g.email, Name: u.Name, ID: u.ID, Parent: account,
+		Diffs: diffs, User: &want, Before: mustJSON(u)}, true
 }
 
 func accountNote(c Contact) string {

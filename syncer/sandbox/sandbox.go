@@ -262,16 +262,33 @@ var handTags = []string{"vip", "escalation_watch", "beta_program", "renewal_risk
 // that they are judged exactly as a run judges them) and builds Zendesk's
 // side from them.
 func (sb *Sandbox) seed(ctx context.Context) error {
-	o := sb.Options
 	sf, err := salesforce.New(ctx, sb.SalesforceConfig())
 	if err != nil {
 		return fmt.Errorf("sandbox: log in to the fake Salesforce: %w", err)
 	}
-	rng := rand.New(rand.NewPCG(uint64(o.Seed), 0x5eed))
 	global, err := sf.Accounts(ctx, syncer.Global, "")
 	if err != nil {
 		return fmt.Errorf("sandbox: global accounts: %w", err)
 	}
+	sb.seedGlobal(global)
+	federal, err := sf.Accounts(ctx, syncer.Federal, "")
+	if err != nil {
+		return fmt.Errorf("sandbox: federal accounts: %w", err)
+	}
+	contacts, err := sf.FederalContacts(ctx, "")
+	if err != nil {
+		return fmt.Errorf("sandbox: federal contacts: %w", err)
+	}
+	sb.seedFederal(federal, contacts)
+	return nil
+}
+
+// seedGlobal gives the global accounts their Zendesk Global orgs, some
+// missing, some stale, some with hand-made tags, the first greatly expired
+// ones protected; and adds orgs that are not the sync's.
+func (sb *Sandbox) seedGlobal(global []syncer.Account) {
+	o := sb.Options
+	rng := rand.New(rand.NewPCG(uint64(o.Seed), 0x5eed))
 	protect := 0
 	for i, a := range global {
 		org := orgOf(syncer.Global, a, o.Now)
@@ -284,18 +301,7 @@ func (sb *Sandbox) seed(ctx context.Context) error {
 			continue
 		}
 		if stale {
-			kind := rng.IntN(3)
-			if o.ExactShares && kind == 1 && slices.Contains(org.Tags, "sub_starter") {
-				kind = 0 // the tag would change nothing: every stale org must need an update
-			}
-			switch kind {
-			case 0:
-				org.Fields.Set("account_owner", "Former Owner")
-			case 1:
-				org.Tags = append(org.Tags, "sub_starter")
-			default:
-				org.Name += " (old name)"
-			}
+			makeStale(&org, rng.IntN(3), o.ExactShares)
 		}
 		if rng.Float64() < o.HandTags {
 			org.Tags = append(org.Tags, handTags[rng.IntN(len(handTags))])
@@ -319,25 +325,37 @@ func (sb *Sandbox) seed(ctx context.Context) error {
 	for i := range o.Foreign {
 		sb.Global.AddOrg(syncer.Org{Name: fmt.Sprintf("Internal Team %d", i+1), ExternalID: fmt.Sprintf("legacy-%d", i+1), Tags: []string{"internal"}})
 	}
+}
 
-	federal, err := sf.Accounts(ctx, syncer.Federal, "")
-	if err != nil {
-		return fmt.Errorf("sandbox: federal accounts: %w", err)
+// makeStale changes an org the way kind says (0: owner, 1: tag, 2: name),
+// so that the sync must update it.
+func makeStale(org *syncer.Org, kind int, exact bool) {
+	if exact && kind == 1 && slices.Contains(org.Tags, "sub_starter") {
+		kind = 0 // the tag would change nothing: every stale org must need an update
 	}
+	switch kind {
+	case 0:
+		org.Fields.Set("account_owner", "Former Owner")
+	case 1:
+		org.Tags = append(org.Tags, "sub_starter")
+	default:
+		org.Name += " (old name)"
+	}
+}
+
+// seedFederal gives most federal accounts their US Federal org (some
+// stale) and most clean contacts of those their user (some renamed).
+func (sb *Sandbox) seedFederal(federal []syncer.Account, contacts []syncer.Contact) {
 	orgID := map[string]int64{}
 	for i, a := range federal {
 		if i%5 == 4 {
 			continue // to be created by federal-orgs
 		}
-		org := orgOf(syncer.Federal, a, o.Now)
+		org := orgOf(syncer.Federal, a, sb.Options.Now)
 		if i%5 == 3 {
 			org.Fields.Set("solutions_architect", "Previous Architect")
 		}
 		orgID[a.ID] = sb.Federal.AddOrg(org)
-	}
-	contacts, err := sf.FederalContacts(ctx, "")
-	if err != nil {
-		return fmt.Errorf("sandbox: federal contacts: %w", err)
 	}
 	seen := map[string]bool{}
 	for i, c := range contacts {
@@ -353,5 +371,4 @@ func (sb *Sandbox) seed(ctx context.Context) error {
 		}
 		sb.Federal.AddUser(syncer.User{Name: name, Email: email, OrgID: id, Role: "end-user", Tags: []string{"federal_customer"}})
 	}
-	return nil
 }

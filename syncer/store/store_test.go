@@ -2,22 +2,17 @@ package store_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
 	"reflect"
 	"sync"
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to drop test schemas
-
 	"github.com/zdsync/zdsync/syncer"
 	"github.com/zdsync/zdsync/syncer/store"
+	"github.com/zdsync/zdsync/syncer/store/storetest"
 )
 
 // backend is a database the suite runs against.
@@ -29,36 +24,17 @@ type backend struct {
 }
 
 // backends returns SQLite always, and Postgres when
-// ZDSYNC_TEST_POSTGRES_URL is set; each test gets its own Postgres schema,
-// dropped afterwards.
+// ZDSYNC_TEST_POSTGRES_URL is set (storetest).
 func backends() []backend {
-	bs := []backend{{
-		name: store.BackendSQLite,
-		fresh: func(t *testing.T) (string, []store.Option) {
-			return filepath.Join(t.TempDir(), "zdsync.db"), nil
-		},
-	}}
-	if u := os.Getenv("ZDSYNC_TEST_POSTGRES_URL"); u != "" {
-		bs = append(bs, backend{
-			name: store.BackendPostgres,
-			fresh: func(t *testing.T) (string, []store.Option) {
-				b := make([]byte, 6)
-				rand.Read(b)
-				schema := "zdsync_test_" + hex.EncodeToString(b)
-				t.Cleanup(func() {
-					admin, err := sql.Open("pgx", u)
-					if err != nil {
-						t.Errorf("drop schema %s: %v", schema, err)
-						return
-					}
-					defer admin.Close()
-					if _, err := admin.Exec(`DROP SCHEMA IF EXISTS ` + schema + ` CASCADE`); err != nil {
-						t.Errorf("drop schema %s: %v", schema, err)
-					}
-				})
-				return u, []store.Option{store.WithSchema(schema)}
-			},
-		})
+	var bs []backend
+	for _, name := range storetest.Backends() {
+		bs = append(bs, backend{name: name, fresh: func(t *testing.T) (string, []store.Option) {
+			d := storetest.SQLite(t)
+			if name == store.BackendPostgres {
+				d = storetest.Postgres(t)
+			}
+			return d.URL, d.Options
+		}})
 	}
 	return bs
 }
@@ -66,12 +42,7 @@ func backends() []backend {
 // eachBackend runs fn against a fresh database of every backend.
 func eachBackend(t *testing.T, fn func(t *testing.T, db *store.DB)) {
 	t.Helper()
-	for _, b := range backends() {
-		t.Run(b.name, func(t *testing.T) {
-			u, opts := b.fresh(t)
-			fn(t, open(t, u, opts...))
-		})
-	}
+	storetest.Each(t, func(t *testing.T, d storetest.Database) { fn(t, d.Open(t)) })
 }
 
 func open(t *testing.T, u string, opts ...store.Option) *store.DB {

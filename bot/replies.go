@@ -1,0 +1,109 @@
+package bot
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/slack-go/slack"
+
+	"github.com/zdsync/zdsync/commands"
+	"github.com/zdsync/zdsync/syncer"
+)
+
+// RenderStatus renders /zdsync status.
+func RenderStatus(st syncer.Status) Message {
+	blocks := []slack.Block{header("zdsync status")}
+	var jobs []string
+	for _, j := range st.Jobs {
+		sched := j.Schedule
+		if sched == "" {
+			sched = "off"
+		}
+		next := "not scheduled"
+		if !j.NextRun.IsZero() {
+			next = "next " + fmtTime(j.NextRun)
+		}
+		l := fmt.Sprintf("• *%s* — schedule `%s`, %s", j.Job, esc(sched), next)
+		if j.LastRun != nil {
+			l += fmt.Sprintf("\n   last %s %s", fmtTime(j.LastRun.StartedAt), esc(runIcon(j.LastRun)+" "+commands.SummaryLine(j.LastRun)))
+		} else {
+			l += "\n   never ran"
+		}
+		jobs = append(jobs, l)
+	}
+	b, _ := listSection("*Jobs*", jobs, 20, "")
+	blocks = append(blocks, b)
+	var pushes []string
+	for _, p := range st.FailedPushes {
+		pushes = append(pushes, esc(fmt.Sprintf("• ticket %d — code %s at %s: %s", p.TicketID, p.Code, fmtTime(p.At), cut(p.Message, 200))))
+	}
+	if len(pushes) == 0 {
+		pushes = []string{"none"}
+	}
+	b, _ = listSection("*Failed case pushes*", pushes, MaxListedChanges, "")
+	blocks = append(blocks, b)
+	var alerts []string
+	for _, a := range st.OpenAlerts {
+		alerts = append(alerts, esc(fmt.Sprintf("• %s code %s — %d failures since %s", a.Job, a.Code, a.Count, fmtTime(a.FirstAt))))
+	}
+	if len(alerts) == 0 {
+		alerts = []string{"none"}
+	}
+	b, _ = listSection("*Open alerts*", alerts, MaxListedChanges, "")
+	blocks = append(blocks, b, section("*Salesforce API allowance*\n"+esc(allowanceLine(st))))
+	return Message{Text: "zdsync status", Blocks: blocks}
+}
+
+// allowanceLine says how much of Salesforce's daily API allowance is left,
+// against the reserve of scheduled full runs.
+func allowanceLine(st syncer.Status) string {
+	reserve := strconv.FormatFloat(st.Reserve*100, 'f', -1, 64) + "%"
+	switch {
+	case st.Allowance == nil && st.AllowanceError != "":
+		return "could not be read: " + cut(st.AllowanceError, 200)
+	case st.Allowance == nil:
+		return "not read"
+	case st.Allowance.Max <= 0:
+		return fmt.Sprintf("%d requests left (no daily maximum reported)", st.Allowance.Remaining)
+	}
+	a := st.Allowance
+	line := fmt.Sprintf("%d of %d daily requests left (%.0f%%); scheduled full runs are skipped below the reserve of %s",
+		a.Remaining, a.Max, 100*float64(a.Remaining)/float64(a.Max), reserve)
+	if float64(a.Remaining) < st.Reserve*float64(a.Max) {
+		line += " — below it now"
+	}
+	return line
+}
+
+// RenderReply renders the answer to a command or a button press.
+func RenderReply(r commands.Reply) Message {
+	switch r.Kind {
+	case commands.KindSummary:
+		if r.Summary != nil {
+			m := RenderSummary(r.Summary)
+			if r.Command == commands.ActionApply || r.Command == commands.ActionRetry || r.Command == commands.ActionRunAgain {
+				m.Blocks = append([]slack.Block{section(esc(r.Text))}, m.Blocks...)
+			}
+			m.Text = r.Text
+			return m
+		}
+	case commands.KindPreview:
+		if r.Plan != nil {
+			return RenderPreview(r.Plan, r.Summary)
+		}
+	case commands.KindStatus:
+		if r.Status != nil {
+			return RenderStatus(*r.Status)
+		}
+	case commands.KindUsage:
+		return Message{Text: r.Text, Blocks: []slack.Block{section("⚠️ " + esc(r.Text))}}
+	case commands.KindDenied:
+		return Message{Text: r.Text, Blocks: []slack.Block{section("⛔ " + esc(r.Text))}}
+	case commands.KindError:
+		info := r.Code.Info()
+		return Message{Text: r.Text, Blocks: []slack.Block{section("❌ " + esc(r.Text)), contextBlock("*Runbook:* " + esc(info.Runbook))}}
+	case commands.KindDiscarded:
+		return Message{Text: r.Text, Blocks: []slack.Block{section("🗑️ " + esc(r.Text))}}
+	}
+	return Message{Text: r.Text, Blocks: []slack.Block{section(esc(r.Text))}}
+}

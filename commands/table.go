@@ -1,0 +1,207 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/zdsync/zdsync/syncer"
+)
+
+// Command is one entry of the command table.
+type Command struct {
+	// Name is the command's words ("case retry").
+	Name string
+	// ArgsUsage describes its arguments ("<ticket-id>").
+	ArgsUsage string
+	// Description is one sentence for help.
+	Description string
+	// Writes is set when the command changes Zendesk or Salesforce
+	// (unless run with --dry-run), so needs a writer.
+	Writes bool
+	// DryRun is set when the command accepts --dry-run.
+	DryRun bool
+
+	parseArgs func(a *Args, words []string) error
+	run       func(ctx context.Context, c *Commands, call Call, user string) Reply
+}
+
+// Usage returns the command's one-line usage.
+func (c *Command) Usage() string {
+	u := "/zdsync " + c.Name
+	if c.ArgsUsage != "" {
+		u += " " + c.ArgsUsage
+	}
+	return u
+}
+
+// Table returns the command table: every /zdsync subcommand, in the order
+// help lists them.
+func Table() []Command {
+	return []Command{
+		{Name: "help", Description: "Show this list of commands.", run: runHelp},
+		{Name: "status", Description: "Show the last and next run of each job, failed case pushes and open alerts.", run: runStatus},
+		{Name: "account", ArgsUsage: "<SFID> [global|federal] [--dry-run]", Writes: true, DryRun: true,
+			Description: "Resync one Salesforce account now (default global) and show its changes, before → after.",
+			parseArgs:   parseAccountArgs, run: runAccount},
+		{Name: "case retry", ArgsUsage: "<ticket-id>", Writes: true,
+			Description: "Push one Zendesk ticket's Salesforce case again and show the outcome and code.",
+			parseArgs:   parseTicketArgs, run: runCaseRetry},
+		{Name: "federal-users preview",
+			Description: "Plan the federal-users job, attach the changes as CSV and offer Apply / Discard.",
+			run:         runPreview},
+		{Name: "run", ArgsUsage: "<job> [--dry-run]", Writes: true, DryRun: true,
+			Description: "Run one job now: " + jobList() + ".",
+			parseArgs:   parseJobArgs, run: runJob},
+	}
+}
+
+func jobList() string {
+	var names []string
+	for _, j := range runnableJobs() {
+		names = append(names, string(j))
+	}
+	return strings.Join(names, ", ")
+}
+
+func runnableJobs() []syncer.Job { return syncer.RunnableJobs }
+
+// Help returns the text of /zdsync help, made from Table.
+func Help() string {
+	var b strings.Builder
+	b.WriteString("zdsync keeps Zendesk in step with Salesforce. Commands:\n")
+	for _, c := range Table() {
+		fmt.Fprintf(&b, "• %s — %s", c.Usage(), c.Description)
+		if c.Writes {
+			b.WriteString(" (writes: allowed writers only")
+			if c.DryRun {
+				b.WriteString(", unless --dry-run")
+			}
+			b.WriteString(")")
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("Buttons: Apply and Discard (previews, mass-deletion approvals), Retry (failed case push), Run again (failed job); Apply, Discard, Retry and Run again are for allowed writers only.")
+	return b.String()
+}
+
+func parseAccountArgs(a *Args, words []string) error {
+	if len(words) == 0 {
+		return errors.New("missing Salesforce account ID")
+	}
+	if len(words) > 2 {
+		return fmt.Errorf("unexpected argument %q", clip(words[2], 40))
+	}
+	id, err := syncer.NormalizeID(words[0])
+	if err != nil {
+		return errors.New(syncer.ErrorMessage(err))
+	}
+	a.SFID, a.Scope = id, syncer.Global
+	if len(words) == 2 {
+		switch strings.ToLower(words[1]) {
+		case string(syncer.Global):
+			a.Scope = syncer.Global
+		case string(syncer.Federal):
+			a.Scope = syncer.Federal
+		default:
+			return fmt.Errorf("scope must be global or federal, not %q", clip(words[1], 40))
+		}
+	}
+	return nil
+}
+
+func parseTicketArgs(a *Args, words []string) error {
+	if len(words) == 0 {
+		return errors.New("missing ticket ID")
+	}
+	if len(words) > 1 {
+		return fmt.Errorf("unexpected argument %q", clip(words[1], 40))
+	}
+	id, err := ParseTicketID(words[0])
+	if err != nil {
+		return err
+	}
+	a.TicketID = id
+	return nil
+}
+
+func parseJobArgs(a *Args, words []string) error {
+	if len(words) == 0 {
+		return errors.New("missing job name")
+	}
+	if len(words) > 1 {
+		return fmt.Errorf("unexpected argument %q", clip(words[1], 40))
+	}
+	for _, j := range runnableJobs() {
+		if strings.EqualFold(words[0], string(j)) {
+			a.Job = j
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown job %q (jobs: %s)", clip(words[0], 40), jobList())
+}
+
+func runHelp(_ context.Context, _ *Commands, _ Call, _ string) Reply {
+	return Reply{Kind: KindText, Text: Help()}
+}
+
+func runStatus(ctx context.Context, c *Commands, _ Call, _ string) Reply {
+	st, err := c.svc.Status(ctx)
+	if err != nil {
+		return errorReply(err)
+	}
+	return Reply{Kind: KindStatus, Status: &st, Text: statusLine(st)}
+}
+
+func runAccount(ctx context.Context, c *Commands, call Call, user string) Reply {
+	job := syncer.JobGlobalOrgs
+	if call.Args.Scope == syncer.Federal {
+		job = syncer.JobFederalOrgs
+	}
+	r := summaryReply(c.svc.Run(ctx, syncer.Request{Job: job, Options: syncer.Options{DryRun: call.Args.DryRun, Account: call.Args.SFID, By: user}}))
+	r.Public = !call.Args.DryRun
+	return r
+}
+
+func runCaseRetry(ctx context.Context, c *Commands, call Call, user string) Reply {
+	r := summaryReply(c.svc.Run(ctx, syncer.Request{Job: syncer.JobCases, TicketID: call.Args.TicketID, Options: syncer.Options{By: user}}))
+	r.Public = true
+	return r
+}
+
+func runPreview(ctx context.Context, c *Commands, _ Call, user string) Reply {
+	sum := c.svc.Run(ctx, syncer.Request{Job: syncer.JobFederalUsers, Options: syncer.Options{DryRun: true, SavePlan: true, By: user}})
+	if sum.PlanID == "" {
+		// The dry run failed, so no plan was stored: say how it failed.
+		return summaryReply(sum)
+	}
+	plan, err := c.svc.Plan(ctx, sum.PlanID)
+	if err != nil {
+		return errorReply(err)
+	}
+	writes := 0
+	for _, ch := range plan.Changes {
+		if ch.Action != syncer.Skip {
+			writes++
+		}
+	}
+	return Reply{Kind: KindPreview, Public: true, Plan: plan, Summary: sum,
+		Text: fmt.Sprintf("Preview %s of %s: %d changes to review; Apply or Discard.", plan.ID, plan.Job, writes)}
+}
+
+func runJob(ctx context.Context, c *Commands, call Call, user string) Reply {
+	r := summaryReply(c.svc.Run(ctx, syncer.Request{Job: call.Args.Job, Options: syncer.Options{DryRun: call.Args.DryRun, By: user}}))
+	r.Public = !call.Args.DryRun
+	return r
+}
+
+func summaryReply(s *syncer.Summary) Reply {
+	return Reply{Kind: KindSummary, Summary: s, Code: s.Code, Text: SummaryLine(s)}
+}
+
+func errorReply(err error) Reply {
+	code := syncer.ErrorCode(err)
+	return Reply{Kind: KindError, Code: code,
+		Text: fmt.Sprintf("Failed (code %s): %s", code, syncer.ErrorMessage(err))}
+}
