@@ -1,10 +1,10 @@
 package syncer_test
 
 import (
-	"encoding/json"
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
