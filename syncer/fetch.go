@@ -50,33 +50,31 @@ func (r *Runner) fetch(ctx context.Context, job Job, account string) (*fetched, 
 // keys.
 func (r *Runner) fetchAccounts(ctx context.Context, job Job, f *fetched, account string, keys chan<- []string) error {
 	defer close(keys)
-	a, err := r.Salesforce.Accounts(ctx, f.scope, account)
-	f.accounts = a
-	r.progress(job, "Salesforce: %d accounts fetched", len(a))
-	if err != nil {
-		return err
-	}
-	ids := make([]string, 0, len(a))
-	for _, acc := range a {
-		ids = append(ids, acc.ID)
-	}
-	keys <- ids
-	return nil
+	var err error
+	f.accounts, err = r.Salesforce.Accounts(ctx, f.scope, account)
+	r.progress(job, "Salesforce: %d accounts fetched", len(f.accounts))
+	return sendKeys(keys, f.accounts, err, func(a Account) string { return a.ID })
 }
 
 // fetchContacts runs the federal contacts query and sends their account
 // IDs on keys.
 func (r *Runner) fetchContacts(ctx context.Context, f *fetched, account string, keys chan<- []string) error {
 	defer close(keys)
-	c, err := r.Salesforce.FederalContacts(ctx, account)
-	f.contacts = c
-	r.progress(JobFederalUsers, "Salesforce: %d contacts fetched", len(c))
+	var err error
+	f.contacts, err = r.Salesforce.FederalContacts(ctx, account)
+	r.progress(JobFederalUsers, "Salesforce: %d contacts fetched", len(f.contacts))
+	return sendKeys(keys, f.contacts, err, func(c Contact) string { return c.AccountID })
+}
+
+// sendKeys sends the account IDs of records read from Salesforce on keys,
+// unless the query failed with err.
+func sendKeys[T any](keys chan<- []string, records []T, err error, id func(T) string) error {
 	if err != nil {
 		return err
 	}
-	ids := make([]string, 0, len(c))
-	for _, ct := range c {
-		ids = append(ids, ct.AccountID)
+	ids := make([]string, len(records))
+	for i, rec := range records {
+		ids[i] = id(rec)
 	}
 	keys <- ids
 	return nil

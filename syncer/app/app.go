@@ -77,7 +77,6 @@ type Core struct {
 	Reporters []Reporter
 	// Schedule lists the scheduled jobs for Status; nil lists none.
 	Schedule Schedule
-	Now      func() time.Time
 	Log      *slog.Logger
 }
 
@@ -163,10 +162,10 @@ func (c *Core) finish(ctx context.Context, log *slog.Logger, s *syncer.Summary) 
 
 // refused is the summary of a request that did not run, with err's code.
 func (c *Core) refused(req syncer.Request, err error) *syncer.Summary {
-	s := syncer.NewSummary(req.Job, c.now())
+	s := syncer.NewSummary(req.Job, time.Now())
 	s.DryRun, s.Account, s.PlanID = req.DryRun, req.Account, req.PlanID
 	s.Fail(err)
-	s.Finish(c.now())
+	s.Finish(time.Now())
 	return s
 }
 
@@ -185,7 +184,7 @@ func lockName(req syncer.Request) string {
 // read (the database is down) lets the run go: the run then fails on the
 // same database, with a clearer error.
 func (c *Core) lock(ctx context.Context, req syncer.Request, log *slog.Logger) (release func(), busy *syncer.Summary) {
-	now := c.now()
+	now := time.Now()
 	l := syncer.RunLock{Name: lockName(req), Holder: syncer.NewID(now), By: req.By, Since: now, Expires: now.Add(lockTTL)}
 	ok, held, err := c.Store.AcquireRunLock(ctx, l, now)
 	switch {
@@ -220,7 +219,7 @@ func (c *Core) renew(ctx context.Context, l syncer.RunLock, stop <-chan struct{}
 		case <-stop:
 			return
 		case <-t.C:
-			l.Expires = c.now().Add(lockTTL)
+			l.Expires = time.Now().Add(lockTTL)
 			if err := c.Store.RenewRunLock(ctx, l); err != nil {
 				log.Error("renew run lock", "lock", l.Name, "err", err)
 			}
@@ -270,13 +269,6 @@ func percent(share float64) string {
 	return strconv.FormatFloat(share*100, 'f', -1, 64) + "%"
 }
 
-func (c *Core) now() time.Time {
-	if c.Now != nil {
-		return c.Now()
-	}
-	return time.Now()
-}
-
 func (c *Core) log() *slog.Logger {
 	if c.Log != nil {
 		return c.Log
@@ -286,7 +278,7 @@ func (c *Core) log() *slog.Logger {
 
 // DiscardPlan marks the stored plan id discarded by by.
 func (c *Core) DiscardPlan(ctx context.Context, id, by string) error {
-	return c.Store.DiscardPlan(ctx, id, by, c.now())
+	return c.Store.DiscardPlan(ctx, id, by, time.Now())
 }
 
 // Plan returns the stored plan id.

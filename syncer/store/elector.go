@@ -14,38 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Leader election for the scheduler of several replicas.
-//
-// Each replica's Elector keeps one dedicated Postgres connection (outside
-// the pool, with the pool's settings) and tries pg_try_advisory_lock(key)
-// on it. The session that holds the lock is the leader; session-level
-// advisory locks live as long as the session, so the leader stays the
-// leader from tick to tick without writing anything, and when its session
-// ends — the process stops or crashes, the connection breaks, an operator
-// runs pg_terminate_backend — Postgres releases the lock and the next
-// IsLeader of another replica takes it.
-//
-// Takeover time. When the leader's process stops or crashes, its operating
-// system closes the socket and Postgres releases the lock at once. When the
-// leader's node or network dies silently, Postgres notices through the TCP
-// keepalives this connection asks for (electorKeepaliveIdle, …Interval,
-// …Count: probes after 10 s idle, every 5 s, 3 unanswered probes) or, while it has unacknowledged data
-// to send, tcp_user_timeout (electorUserTimeout); both bound the detection
-// at about 25 s. A replica takes over at the first scheduled tick after the
-// lock is released, so the takeover time is at most the detection time plus
-// the interval to the next tick; a tick that falls inside the detection
-// window of a silent failure is run by no replica. These settings apply to
-// TCP connections (not Unix sockets) and need PostgreSQL 12 or later; a
-// server-wide idle_session_timeout shorter than the schedule's interval
-// makes the leader lose the lock between ticks (harmless, another election
-// follows), and a pooler in transaction mode (PgBouncer) breaks session
-// locks: DATABASE_URL must reach Postgres directly or in session mode.
-//
-// The leader checks its session on every IsLeader with one empty query
-// (electorCheckTimeout), so a leader that has lost its connection says so
-// instead of running a tick that another replica may run too.
-
-// Settings of the elector's connection (see the comment above).
+// Settings of the elector's connection (see Elector).
 const (
 	// The tcp_keepalives_idle, tcp_keepalives_interval (seconds) and
 	// tcp_keepalives_count (probes) of the elector's session: Postgres
@@ -71,11 +40,40 @@ var ErrNotLeader = errors.New("elector: another replica is the leader")
 var ErrElectorClosed = errors.New("elector: closed")
 
 // Elector elects one leader among the replicas that share a Postgres
-// database, with a session-level advisory lock. It implements gocron's
-// Elector interface (IsLeader), for gocron.WithDistributedElector, and is
-// safe for concurrent use.
+// database, with a session-level advisory lock: the leader runs the
+// scheduled ticks. It implements gocron's Elector interface (IsLeader), for
+// gocron.WithDistributedElector, and is safe for concurrent use. On SQLite
+// (one process), and as a nil *Elector, it is always the leader.
 //
-// On SQLite (one process), and as a nil *Elector, it is always the leader.
+// Each replica's Elector keeps one dedicated Postgres connection (outside
+// the pool, with the pool's settings) and tries pg_try_advisory_lock(key)
+// on it. The session that holds the lock is the leader; session-level
+// advisory locks live as long as the session, so the leader stays the
+// leader from tick to tick without writing anything, and when its session
+// ends — the process stops or crashes, the connection breaks, an operator
+// runs pg_terminate_backend — Postgres releases the lock and the next
+// IsLeader of another replica takes it.
+//
+// Takeover time. When the leader's process stops or crashes, its operating
+// system closes the socket and Postgres releases the lock at once. When the
+// leader's node or network dies silently, Postgres notices through the TCP
+// keepalives this connection asks for (electorKeepaliveIdle, …Interval,
+// …Count: probes after 10 s idle, every 5 s, 3 unanswered probes) or,
+// while it has unacknowledged data to send, tcp_user_timeout
+// (electorUserTimeout); both bound the detection
+// at about 25 s. A replica takes over at the first scheduled tick after the
+// lock is released, so the takeover time is at most the detection time plus
+// the interval to the next tick; a tick that falls inside the detection
+// window of a silent failure is run by no replica. These settings apply to
+// TCP connections (not Unix sockets) and need PostgreSQL 12 or later; a
+// server-wide idle_session_timeout shorter than the schedule's interval
+// makes the leader lose the lock between ticks (harmless, another election
+// follows), and a pooler in transaction mode (PgBouncer) breaks session
+// locks: DATABASE_URL must reach Postgres directly or in session mode.
+//
+// The leader checks its session on every IsLeader with one empty query
+// (electorCheckTimeout), so a leader that has lost its connection says so
+// instead of running a tick that another replica may run too.
 type Elector struct {
 	name string
 	key  int64

@@ -1,6 +1,9 @@
 // Package store is zdsync's persistence: run summaries, the change audit
-// with before-images, stored plans, cursors, the command audit and Slack
-// alerts. It implements syncer.Store.
+// with before-images, stored plans, cursors, the case push log, the
+// command audit, Slack alerts, the run locks that let one run of a job go
+// at a time, and the scheduler's leader election. It implements the
+// interfaces of syncer (Store, PushLog, CursorStore) and of the
+// application core (app.Store).
 //
 // One set of SQL statements runs on both backends: SQLite (the default, a
 // file in the working directory, through the pure-Go modernc.org/sqlite) and
