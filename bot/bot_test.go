@@ -3,6 +3,7 @@ package bot_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -444,5 +445,38 @@ func TestRedeliveredEnvelopeRunsOnce(t *testing.T) {
 				t.Errorf("audit records = %d, want 1", got)
 			}
 		})
+	}
+}
+
+// Scheduled runs skipped for Salesforce's API reserve raise one alert,
+// grouped like the others (no summary for runs that did nothing), and the
+// job's next successful run resolves it.
+func TestAPIReserveSkipsAlertOnce(t *testing.T) {
+	h := newHarness(t)
+	n := h.notifier(t)
+	for i := range 3 {
+		s := &syncer.Summary{RunID: fmt.Sprintf("run-%d", i), Job: syncer.JobGlobalOrgs, StartedAt: epoch, FinishedAt: epoch.Add(time.Duration(i) * time.Hour),
+			Code: syncer.CodeAPIReserve, Message: "Salesforce API allowance below the reserve: 900 of 15000 daily requests left"}
+		s.Errors = []syncer.RecordError{{Code: s.Code, Name: s.Code.Info().Name, Message: s.Message}}
+		if err := n.Notify(h.ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alerts := h.srv.Messages("CALERT")
+	if len(alerts) != 3 || alerts[1].ThreadTS != alerts[0].TS || alerts[2].ThreadTS != alerts[0].TS {
+		t.Fatalf("alert channel = %+v, want one alert and two replies in its thread", alerts)
+	}
+	if !strings.Contains(string(alerts[0].Blocks), "code 19 APIReserve") {
+		t.Errorf("alert %s", alerts[0].Blocks)
+	}
+	if got := len(h.srv.Messages("CSUMMARY")); got != 0 {
+		t.Errorf("summary channel holds %d messages for runs that were skipped", got)
+	}
+	ok := &syncer.Summary{RunID: "run-ok", Job: syncer.JobGlobalOrgs, StartedAt: epoch, FinishedAt: epoch.Add(4 * time.Hour), Unchanged: 10}
+	if err := n.Notify(h.ctx, ok); err != nil {
+		t.Fatal(err)
+	}
+	if open, _ := h.db.OpenAlerts(h.ctx); len(open) != 0 {
+		t.Errorf("open alerts after the runs resumed: %+v", open)
 	}
 }

@@ -136,7 +136,11 @@ func (n *Notifier) Notify(ctx context.Context, s *syncer.Summary) error {
 	code := FailureCode(s)
 	changed := s.Created+s.Updated+s.Deleted > 0
 	var errs []error
-	if code != syncer.CodeNone || (changed && !slices.Contains(n.quietJobs, s.Job)) {
+	switch {
+	case code == syncer.CodeAPIReserve:
+		// A run skipped to leave Salesforce's API reserve did nothing to
+		// summarize: its grouped alert says it all, once, not every tick.
+	case code != syncer.CodeNone || (changed && !slices.Contains(n.quietJobs, s.Job)):
 		delete(n.quiet, s.Job)
 		m := RenderSummary(s)
 		ts, err := n.p.post(ctx, n.summaryChannel, "", m)
@@ -144,7 +148,7 @@ func (n *Notifier) Notify(ctx context.Context, s *syncer.Summary) error {
 			err = n.p.upload(ctx, n.summaryChannel, ts, m.CSV)
 		}
 		errs = append(errs, err)
-	} else {
+	default:
 		errs = append(errs, n.quietRun(ctx, s, at))
 	}
 	if code != syncer.CodeNone {
