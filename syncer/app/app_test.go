@@ -228,3 +228,36 @@ func TestInvalidRequestsAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// Over HTTP, with the real Salesforce adapter reading the fake's
+// /limits/: a scheduled full run below the reserve is skipped, one above
+// it runs, and the status shows what is left.
+func TestAPIReserveReadFromSalesforce(t *testing.T) {
+	ctx := context.Background()
+	sb, err := sandbox.Start(ctx, sandbox.Options{Seed: 8, Accounts: 30, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sb.Close)
+	c, _ := coreOver(t, sb, storetest.SQLite(t).Open(t))
+	sf, err := salesforce.New(ctx, sb.SalesforceConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Allowance, c.Reserve = sf, 0.1
+	scheduled := syncer.Request{Job: syncer.JobFederalOrgs, Options: syncer.Options{By: syncer.BySchedule}}
+
+	// Every request counts against the allowance, the read of it too.
+	sb.Salesforce.SetAPIAllowance(15000, 1400)
+	if s := c.Run(ctx, scheduled); s.Code != syncer.CodeAPIReserve || !strings.Contains(s.Message, "of 15000 daily requests left") {
+		t.Errorf("below the reserve: code %d (%s)", s.Code, s.Message)
+	}
+	sb.Salesforce.SetAPIAllowance(15000, 5000)
+	if s := c.Run(ctx, scheduled); !s.OK() {
+		t.Errorf("above the reserve: code %d (%s)", s.Code, s.Message)
+	}
+	st, err := c.Status(ctx)
+	if err != nil || st.Allowance == nil || st.Allowance.Max != 15000 || st.Allowance.Remaining >= 5000 || st.Allowance.Remaining < 4000 {
+		t.Errorf("status allowance %+v (%s), %v", st.Allowance, st.AllowanceError, err)
+	}
+}
