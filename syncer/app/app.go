@@ -91,7 +91,7 @@ func (c *Core) Run(ctx context.Context, req syncer.Request) *syncer.Summary {
 	if s := c.belowReserve(ctx, req); s != nil {
 		return c.finish(ctx, log, s)
 	}
-	if !req.DryRun {
+	if !req.DryRun && req.Job != "" { // an unknown plan has no job: it fails at once
 		release, busy := c.lock(ctx, req, log)
 		if busy != nil {
 			log.Info("run refused: another is in progress", "message", busy.Message)
