@@ -102,7 +102,7 @@ func runIcon(s *syncer.Summary) string {
 }
 
 // RenderSummary renders a run's summary: counts by action, duration and
-// API calls, silent codes counted, the first changes before → after, the
+// API calls, silent codes counted, the run's notices, the first changes before → after, the
 // first errors, and how to see more (the attached CSV, the run ID).
 func RenderSummary(s *syncer.Summary) Message {
 	line := commands.SummaryLine(s)
@@ -117,6 +117,14 @@ func RenderSummary(s *syncer.Summary) Message {
 	if !s.OK() {
 		info := s.Code.Info()
 		blocks = append(blocks, section(fmt.Sprintf("*Code %d %s:* %s", int(s.Code), esc(info.Name), esc(cut(s.Message, 1000)))))
+	}
+	if len(s.Notices) > 0 {
+		lines := make([]string, len(s.Notices))
+		for i, n := range s.Notices {
+			lines[i] = "ℹ️ " + esc(n)
+		}
+		b, _ := listSection("*Notices*", lines, MaxListedErrors, "")
+		blocks = append(blocks, b)
 	}
 	msg := Message{Text: line}
 	var listCut bool

@@ -79,7 +79,8 @@ func messages(n int) map[string]bot.Message {
 	changed := &syncer.Summary{RunID: "run-42", Job: syncer.JobGlobalOrgs, StartedAt: epoch, FinishedAt: epoch.Add(83 * time.Second),
 		DurationMS: 83400, Fetched: 5000, Created: n / 4, Updated: n - 3*(n/4), Deleted: n / 4, Skipped: n / 4, Unchanged: 4200, APICalls: 61,
 		Changes: manyChanges(n),
-		Errors:  append(manyErrors(2, syncer.CodeItemFailed), syncer.RecordError{Code: syncer.CodeNoCaseID, Name: "No case ID to update", Record: "991"})}
+		Errors:  append(manyErrors(2, syncer.CodeItemFailed), syncer.RecordError{Code: syncer.CodeNoCaseID, Name: "No case ID to update", Record: "991"}),
+		Notices: []string{"Zendesk refused POST /users/create_many.json (Data imports are not enabled), so the users were written one at a time with POST /users.json, one API call each, under the rate limit. Ask Zendesk Customer Support to enable bulk user imports (README, \"Zendesk account settings\")."}}
 	failed := &syncer.Summary{RunID: "run-43", Job: syncer.JobGlobalOrgs, StartedAt: epoch, DurationMS: 30000,
 		Code: syncer.CodeConnectionFailed, Message: "connect to Salesforce: connection refused", Errors: manyErrors(n, syncer.CodeConnectionFailed)}
 	casePush := &syncer.Summary{RunID: "run-44", Job: syncer.JobCases, Code: syncer.CodeUnableToLockRow, Message: "UNABLE_TO_LOCK_ROW after 4 attempts",

@@ -28,6 +28,7 @@ const (
 	CodeAPIError           Code = 12
 	CodeInternal           Code = 13
 	CodeStale              Code = 14
+	CodeNotPermitted       Code = 15
 
 	CodeRunInProgress Code = 16
 	CodeInvalidInput  Code = 17
@@ -112,6 +113,9 @@ var Codes = []CodeInfo{
 	{CodeStale, "Stale", false, NoRetry,
 		"A scheduled job has not succeeded for longer than FRESHNESS_MAX_AGE.",
 		"Look at /zdsync status: if its runs fail, follow their alerts; if none ran, the scheduler is stuck — check the pods' /readyz and logs and restart the deployment."},
+	{CodeNotPermitted, "NotPermitted", false, NoRetry,
+		"Zendesk refused the request (403 Forbidden): the account lacks a feature or the API token's agent lacks a permission. The message carries Zendesk's reason.",
+		"Enable what the message names in Zendesk Admin Center (README, \"Zendesk account settings\"): an admin as the API token's agent, the custom organization fields and the case-ID ticket field zdsync writes; for users/create_many and create_or_update_many, bulk user imports, which Zendesk Customer Support enables on request (until then zdsync creates users one at a time). Then use Run again."},
 
 	{CodeRunInProgress, "RunInProgress", false, NoRetry,
 		"Another run of the same job is in progress, on this replica or another: a job runs at most once at a time.",

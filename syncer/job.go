@@ -43,7 +43,8 @@ func (r *Runner) Run(ctx context.Context, job Job, opts Options) *Summary {
 	s := NewSummary(job, r.now())
 	s.DryRun, s.Account = opts.DryRun, opts.Account
 	ctx, calls := WithCallCounter(ctx)
-	defer func() { s.APICalls = calls(); s.Finish(r.now()) }()
+	ctx, notices := WithNotices(ctx)
+	defer func() { s.APICalls, s.Notices = calls(), notices(); s.Finish(r.now()) }()
 	if err := checkRun(job, &opts); err != nil {
 		s.Fail(err)
 		return s

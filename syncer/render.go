@@ -55,7 +55,7 @@ func orNone(s string) string {
 }
 
 // WriteText writes a readable report of the run: the headline, the run's
-// own failure, the record errors and warnings, and up to maxChanges changes
+// own failure, its notices, the record errors and warnings, and up to maxChanges changes
 // ("and N more" after that).
 func (s *Summary) WriteText(w io.Writer, maxChanges int) {
 	fmt.Fprintln(w, s.Headline())
@@ -76,6 +76,9 @@ func (s *Summary) WriteText(w io.Writer, maxChanges int) {
 	}
 	for _, sc := range s.SilentCounts() {
 		fmt.Fprintf(w, "  silent code %s: %d (no action needed)\n", sc.Code, sc.Count)
+	}
+	for _, n := range s.Notices {
+		fmt.Fprintf(w, "  notice: %s\n", n)
 	}
 	printList(w, "error", s.Errors, maxChanges)
 	printList(w, "warning", s.Warnings, maxChanges)

@@ -46,7 +46,8 @@ func (r *Runner) ApplyPlan(ctx context.Context, id, by string) *Summary {
 	s := NewSummary(JobFederalUsers, start)
 	s.PlanID = id
 	ctx, calls := WithCallCounter(ctx)
-	defer func() { s.APICalls = calls(); s.Finish(r.now()) }()
+	ctx, notices := WithNotices(ctx)
+	defer func() { s.APICalls, s.Notices = calls(), notices(); s.Finish(r.now()) }()
 	p, err := r.Store.GetPlan(ctx, id)
 	if err != nil {
 		s.Fail(&Error{Code: CodePlanStale, Message: fmt.Sprintf("plan %s: %s", id, ErrorMessage(err)), Err: err})

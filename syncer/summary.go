@@ -80,10 +80,15 @@ type Summary struct {
 	Errors     []RecordError `json:"errors"`
 	Changes    []Change      `json:"changes,omitempty"`
 	Warnings   []RecordError `json:"warnings,omitempty"`
-	PlanID     string        `json:"plan_id,omitempty"`
-	HeldPlanID string        `json:"held_plan_id,omitempty"` // deletions held for approval
-	CaseID     string        `json:"case_id,omitempty"`
-	APICalls   int           `json:"api_calls"`
+	// Notices are what an adapter had to do differently in this run and
+	// an operator may want to know, each said once (see WithNotices):
+	// "bulk user imports are not enabled: users were created one at a
+	// time".
+	Notices    []string `json:"notices,omitempty"`
+	PlanID     string   `json:"plan_id,omitempty"`
+	HeldPlanID string   `json:"held_plan_id,omitempty"` // deletions held for approval
+	CaseID     string   `json:"case_id,omitempty"`
+	APICalls   int      `json:"api_calls"`
 	// Code is the run's own outcome: CodeNone when it did its work, a
 	// silent code (1, 2) when it did and that code applied (still exit 0,
 	// see OK), else the code that failed it.
