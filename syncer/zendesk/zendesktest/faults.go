@@ -12,6 +12,7 @@ type fault struct {
 	endpoint string // "" matches any endpoint; else an Endpoint pattern
 	times    int
 	status   int // answer this status instead of handling
+	body     any // the answer's body with status; nil: a generic error
 	retry    int // Retry-After seconds with a 429
 	drop     bool
 	after    bool // handle the request, then drop the connection
@@ -34,6 +35,53 @@ func (s *Server) FailNext(method, endpoint string, n, status int) {
 // account's rate limit is used up by another integration.
 func (s *Server) RateLimitNext(n, retryAfter int) {
 	s.addFault(&fault{times: n, status: http.StatusTooManyRequests, retry: retryAfter})
+}
+
+// RateLimitEndpointNext answers the next n requests matching method and
+// endpoint with 429 Too Many Requests and Retry-After: retryAfter seconds,
+// as an endpoint with a limit of its own does (the incremental exports'
+// 10 a minute) while the account's limit is far from used up.
+func (s *Server) RateLimitEndpointNext(method, endpoint string, n, retryAfter int) {
+	s.addFault(&fault{method: method, endpoint: endpoint, times: n, status: http.StatusTooManyRequests, retry: retryAfter})
+}
+
+// ForbiddenBody is the answer Zendesk is seen to give a request its
+// agent or plan has no access to (recorded by Zendesk API clients):
+// 403 with an error object carrying title and message.
+var ForbiddenBody = map[string]any{"error": map[string]any{"title": "Forbidden",
+	"message": "You do not have access to this page. Please contact the account owner of this help desk for further help."}}
+
+// DataImportsDisabledBody is the answer to the bulk user endpoints of an
+// account whose bulk user imports are not enabled: "A 403 Forbidden error
+// is returned if data imports are not enabled" (Create Many Users); the
+// message is the one published for it.
+var DataImportsDisabledBody = map[string]any{"error": "Forbidden", "message": "Data imports are not enabled"}
+
+// ForbidNext answers the next n requests matching method and endpoint
+// with 403 Forbidden and ForbiddenBody, without handling them.
+func (s *Server) ForbidNext(method, endpoint string, n int) {
+	s.addFault(&fault{method: method, endpoint: endpoint, times: n, status: http.StatusForbidden, body: ForbiddenBody})
+}
+
+// RefuseBulkUserImports makes POST /users/create_many.json and
+// /users/create_or_update_many.json answer 403 Forbidden with
+// DataImportsDisabledBody, as an account without bulk user imports does
+// until Zendesk Customer Support enables them; the per-user endpoints
+// keep working. false enables them again.
+func (s *Server) RefuseBulkUserImports(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuseBulkUsers = on
+}
+
+// RefuseJobsNext answers the next n bulk requests with 429 Too Many
+// Requests, as Zendesk does to a bulk request while the account has its
+// limit of jobs queued or running (MaxQueuedJobs) because of another
+// integration's jobs; no job is made.
+func (s *Server) RefuseJobsNext(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.jobRefusals += n
 }
 
 // DropNext closes the connection of the next n matching requests without
@@ -97,11 +145,14 @@ func (s *Server) takeFault(method, endpoint string) *fault {
 }
 
 // ClearFaults drops every injected fault still pending: FailNext,
-// RateLimitNext, DropNext, SlowNext, FailItems, FailNextJob and
-// StickNextJobs. Jobs already stuck stay stuck.
+// RateLimitNext, RateLimitEndpointNext, ForbidNext, DropNext, SlowNext,
+// FailItems, FailNextJob, StickNextJobs, RefuseJobsNext and
+// RefuseBulkUserImports, and
+// restores the plain job shape (SetJobShape). Jobs already stuck stay
+// stuck.
 func (s *Server) ClearFaults() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults, s.itemFault, s.stuckJobs = nil, nil, 0
+	s.faults, s.itemFault, s.stuckJobs, s.jobRefusals, s.refuseBulkUsers, s.shape = nil, nil, 0, 0, false, JobShape{}
 	clear(s.failJobs)
 }

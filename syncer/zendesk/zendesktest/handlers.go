@@ -35,12 +35,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		s.writeCalls++
 	}
-	limit, remaining, retryAfter := s.countRate()
+	rh, retryAfter := s.countRate(endpoint)
 	f := s.takeFault(r.Method, endpoint)
 	s.mu.Unlock()
 
-	w.Header().Set("X-Rate-Limit", strconv.Itoa(limit))
-	w.Header().Set("X-Rate-Limit-Remaining", strconv.Itoa(remaining))
+	w.Header().Set("X-Rate-Limit", strconv.Itoa(rh.limit))
+	w.Header().Set("X-Rate-Limit-Remaining", strconv.Itoa(rh.remaining))
+	w.Header().Set("Ratelimit-Reset", strconv.Itoa(rh.reset))
 
 	if f != nil && f.delay > 0 {
 		t := time.NewTimer(f.delay)
@@ -52,12 +53,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if f != nil && f.status != 0 {
-		if f.status == http.StatusTooManyRequests {
+		switch {
+		case f.status == http.StatusTooManyRequests:
 			w.Header().Set("Retry-After", strconv.Itoa(f.retry))
 			writeError(w, f.status, "TooManyRequests", "You have exceeded the rate limit")
-			return
+		case f.body != nil:
+			writeJSON(w, f.status, f.body)
+		default:
+			writeError(w, f.status, "ServerError", http.StatusText(f.status))
 		}
-		writeError(w, f.status, "ServerError", http.StatusText(f.status))
 		return
 	}
 	if f != nil && f.drop {
@@ -88,26 +92,6 @@ func hijackClose(w http.ResponseWriter) {
 	if err == nil {
 		_ = conn.Close()
 	}
-}
-
-// countRate counts one request in the current rate window and returns the
-// limit, the remaining requests and, when over the limit, the Retry-After
-// seconds. The caller holds s.mu.
-func (s *Server) countRate() (limit, remaining, retryAfter int) {
-	if s.rpm <= 0 {
-		return unlimitedRemaining, unlimitedRemaining, 0
-	}
-	now := s.now()
-	if s.window.IsZero() || !now.Before(s.window.Add(time.Minute)) {
-		s.window, s.windowN = now, 0
-	}
-	s.windowN++
-	remaining = max(0, s.rpm-s.windowN)
-	if s.windowN > s.rpm {
-		retryAfter = int(math.Ceil(s.window.Add(time.Minute).Sub(now).Seconds()))
-		retryAfter = max(retryAfter, 1)
-	}
-	return s.rpm, remaining, retryAfter
 }
 
 func (s *Server) authorized(r *http.Request) bool {
@@ -153,10 +137,14 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, endpoint string) 
 		s.searchUsers(w, q)
 	case r.Method == "GET" && p == "/users/show_many":
 		s.showManyUsers(w, q)
+	case r.Method == "POST" && (p == "/users/create_many" || p == "/users/create_or_update_many") && s.refuseBulkUsers:
+		writeJSON(w, http.StatusForbidden, DataImportsDisabledBody)
 	case r.Method == "POST" && p == "/users/create_many":
 		s.submit(w, r, endpoint, "create_many_users", "users")
 	case r.Method == "POST" && p == "/users/create_or_update_many":
 		s.submit(w, r, endpoint, "create_or_update_many_users", "users")
+	case r.Method == "POST" && (p == "/users" || p == "/users/create_or_update"):
+		s.createOneUser(w, r, p == "/users/create_or_update")
 	case r.Method == "GET" && len(seg) == 2 && seg[0] == "users" && id != 0:
 		u, ok := s.users[id]
 		if !ok {
@@ -465,4 +453,30 @@ func (s *Server) exportTickets(w http.ResponseWriter, r *http.Request, q url.Val
 		resp["users"] = users
 	}
 	writeJSON(w, 200, resp)
+}
+
+// createOneUser answers POST /users.json (Create User) and POST
+// /users/create_or_update.json (Create Or Update User): 201 with the user
+// created, 200 with the user updated, 422 RecordInvalid with the field
+// errors otherwise (an e-mail already taken, for Create User).
+func (s *Server) createOneUser(w http.ResponseWriter, r *http.Request, upsert bool) {
+	var body struct {
+		User map[string]any `json:"user"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.User == nil {
+		writeError(w, 400, "InvalidValue", "body must be {\"user\": {…}}")
+		return
+	}
+	res := s.createUser(0, body.User, s.now().UTC(), upsert)
+	if !res.Success {
+		field := strings.ToLower(strings.SplitN(res.Details, ":", 2)[0])
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": "RecordInvalid", "description": "Record validation errors",
+			"details": map[string]any{field: []map[string]any{{"description": res.Details, "error": res.Error}}}})
+		return
+	}
+	status := http.StatusCreated
+	if res.Action == "update" {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, map[string]any{"user": s.users[res.ID]})
 }

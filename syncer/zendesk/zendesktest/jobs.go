@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -56,6 +57,17 @@ func (s *Server) submitDestroy(w http.ResponseWriter, q url.Values, endpoint str
 }
 
 func (s *Server) queue(w http.ResponseWriter, j *job) {
+	refuse := s.jobRefusals > 0 || (s.maxJobs >= 0 && s.jobsActive(s.now()) >= s.maxJobs)
+	if s.jobRefusals > 0 {
+		s.jobRefusals--
+	}
+	if refuse {
+		// The error code is the fake's: Zendesk documents the limit and
+		// the 429, not the body's wording.
+		w.Header().Set("Retry-After", strconv.Itoa(tooManyJobsRetryAfter))
+		writeError(w, http.StatusTooManyRequests, "TooManyJobs", "The account has reached its limit of background jobs queued or running")
+		return
+	}
 	s.jobSeq++
 	j.ID = fmt.Sprintf("%032x", s.jobSeq)
 	j.Created = s.now()
@@ -105,7 +117,7 @@ func (s *Server) jobJSON(j *job) map[string]any {
 	var results any
 	if j.Status == "completed" {
 		progress = total
-		results = j.Results
+		results = s.shape.results(j.Results)
 	}
 	if s.resultsObject {
 		obj := map[string]any{}
@@ -118,11 +130,15 @@ func (s *Server) jobJSON(j *job) map[string]any {
 		}
 		results = obj
 	}
-	return map[string]any{
+	out := map[string]any{
 		"id": j.ID, "url": fmt.Sprintf("%s/api/v2/job_statuses/%s.json", s.srv.URL, j.ID),
-		"job_type": j.Type, "status": j.Status, "total": total, "progress": progress,
+		"job_type": j.Type, "status": j.Status, "total": s.shape.counter(total), "progress": s.shape.counter(progress),
 		"message": nullable(j.Message), "results": results,
 	}
+	if s.shape.NullWhileQueued && j.Status == "queued" {
+		out["total"], out["progress"], out["results"] = nil, nil, nil
+	}
+	return out
 }
 
 func nullable(s string) any {

@@ -65,7 +65,7 @@ func WithCredentials(email, token string) Option {
 // Retry-After, once more than perMinute requests arrive in one minute window
 // of its clock. Zero (the default) means no limit.
 func WithRateLimit(perMinute int) Option {
-	return func(s *Server) { s.rpm = perMinute }
+	return func(s *Server) { s.rate = rateLimit{perMinute: perMinute} }
 }
 
 // WithClock sets the clock the server uses for rate limit windows, job
@@ -110,11 +110,14 @@ type Server struct {
 	// resultsObject: job statuses carry "results" in the documented
 	// object form ({"success": …}) instead of the per-record array.
 	resultsObject bool
+	shape         JobShape
 
 	mu         sync.Mutex
 	email      string
 	token      string
-	rpm        int
+	rate       rateLimit // the account's limit a minute
+	exportRate rateLimit // the incremental exports' own limit
+	maxJobs    int       // bulk jobs queued or running at once; < 0: no limit
 	now        func() time.Time
 	jobDelay   time.Duration
 	caseField  int64
@@ -135,13 +138,16 @@ type Server struct {
 
 	calls      map[string]int
 	writeCalls int
-	window     time.Time
-	windowN    int
 
 	faults    []*fault
 	itemFault func(endpoint string, item map[string]any) bool
 	failJobs  map[string]int
 	stuckJobs int
+	// jobRefusals: the next bulk requests answered 429 (job limit).
+	jobRefusals int
+	// refuseBulkUsers: the bulk user endpoints answer 403 (bulk user
+	// imports not enabled).
+	refuseBulkUsers bool
 }
 
 type org struct {
@@ -229,6 +235,7 @@ func NewServer(opts ...Option) *Server {
 		now:        time.Now,
 		caseField:  DefaultCaseIDField,
 		exportPage: ExportPageSize,
+		maxJobs:    MaxQueuedJobs,
 		nextID:     1000,
 		orgs:       map[int64]*org{},
 		users:      map[int64]*user{},
@@ -389,8 +396,7 @@ func (s *Server) OnRequest(fn func(method, endpoint string)) {
 func (s *Server) SetRateLimit(perMinute int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.rpm = perMinute
-	s.window, s.windowN = time.Time{}, 0
+	s.rate = rateLimit{perMinute: perMinute}
 }
 
 // SetResultsObject makes job statuses carry "results" in the object form
