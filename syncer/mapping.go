@@ -248,6 +248,20 @@ func normalize(t FieldType, v any) (out any, ok bool) {
 	return nil, false
 }
 
+// SameFieldValue reports whether two values of the organization field key
+// are the same once canonical for its type (a date and its midnight
+// timestamp, 12 and 12.0, "" and null), as the plan compares them; a
+// field the mapping does not name compares as text.
+func SameFieldValue(key string, a, b any) bool {
+	t := Text
+	for _, m := range OrgFields {
+		if m.Zendesk == key {
+			t = m.Type
+		}
+	}
+	return canon(t, a) == canon(t, b)
+}
+
 // canon renders a Zendesk or normalised value of type t as canonical text,
 // so that values are compared the same whichever side they came from ("" is
 // empty, whatever the type).

@@ -1,14 +1,15 @@
 package zendesk
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	gz "github.com/nukosuke/go-zendesk/zendesk"
 
 	"github.com/zdsync/zdsync/syncer"
 )
@@ -26,80 +27,6 @@ const (
 // firstPollWait is how long to wait before polling a job of n records.
 func firstPollWait(n int) time.Duration { return pollBase + time.Duration(n)*pollPerItem }
 
-// jobStatus is a job_status object ("Job Statuses", JSON format).
-type jobStatus struct {
-	ID       string     `json:"id"`
-	Status   string     `json:"status"`
-	Message  string     `json:"message"`
-	Total    int        `json:"total"`
-	Progress int        `json:"progress"`
-	Results  jobResults `json:"results"`
-}
-
-// jobResults is a job status's "results". The Job Statuses reference
-// documents it as an array of per-record results or, for some jobs, one
-// object saying whether every record succeeded ({"success": true}); it may
-// also be null or absent until the job completes.
-type jobResults struct {
-	items []jobResult
-	all   *bool // the object form's "success"
-}
-
-func (r *jobResults) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch {
-	case bytes.Equal(b, []byte("null")):
-		return nil
-	case len(b) > 0 && b[0] == '{':
-		var o struct {
-			Success *bool `json:"success"`
-		}
-		if err := json.Unmarshal(b, &o); err != nil {
-			return err
-		}
-		r.all = o.Success
-		return nil
-	}
-	return json.Unmarshal(b, &r.items)
-}
-
-// jobResult is one item of a job status's results.
-type jobResult struct {
-	Index   *int      `json:"index"`
-	ID      int64     `json:"id"`
-	Action  string    `json:"action"`
-	Status  string    `json:"status"`
-	Success *bool     `json:"success"`
-	Error   looseText `json:"error"`
-	Details looseText `json:"details"`
-}
-
-// looseText is a result's error or details: documented as a string, kept
-// as compact JSON when it comes as anything else (an object of field
-// errors, say), so that an unexpected shape is reported, not fatal.
-type looseText string
-
-func (t *looseText) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		*t = looseText(s)
-		return nil
-	}
-	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
-		return nil
-	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, b); err != nil {
-		return err
-	}
-	*t = looseText(buf.String())
-	return nil
-}
-
-func (r *jobResult) failed() bool {
-	return r.Error != "" || (r.Success != nil && !*r.Success) || strings.EqualFold(r.Status, "failed")
-}
-
 // bulkSpec describes one bulk operation over n records.
 type bulkSpec struct {
 	op      string // "create org", used in errors
@@ -110,10 +37,20 @@ type bulkSpec struct {
 	record  func(i int) string // the record's key in errors
 	payload func(i int) any    // the record as sent
 	ids     []int64            // Zendesk IDs of the records (update, delete)
+	emails  []string           // e-mails of the records (users), which their results may name
 	// lookup, for creates, returns the records among idx that already
 	// exist (by external ID or e-mail) with their IDs: it makes a retry
 	// after a lost answer safe.
-	lookup     func(ctx context.Context, idx []int) (map[int]int64, error)
+	lookup func(ctx context.Context, idx []int) (map[int]int64, error)
+	// confirm reads back the records among idx (at most one job's) and
+	// returns those that hold what was sent, with their IDs (for a
+	// delete: those that are gone): how a record a completed job gave no
+	// result of its own is settled.
+	confirm func(ctx context.Context, idx []int) (map[int]int64, error)
+	// single, for the user jobs, writes one record through the per-record
+	// endpoint: what the records go through when Zendesk refuses the bulk
+	// endpoint (403: bulk user imports not enabled).
+	single     *singleSpec
 	idempotent bool // POST that may be sent again (create_or_update_many)
 	userCreate bool // a failure because the e-mail exists sets Exists
 	deleting   bool // "not found" counts as deleted
@@ -133,14 +70,20 @@ func (c *Client) runBulk(ctx context.Context, s bulkSpec) []syncer.WriteResult {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if c.runSinglyIfRefused(ctx, s, idx, res) {
+				return
+			}
 			select {
 			case sem <- struct{}{}:
-				defer func() { <-sem }()
 			case <-ctx.Done():
 				c.failAll(res, s, idx, classify(s.op, "", ctx.Err()))
 				return
 			}
-			c.runJob(ctx, s, idx, res)
+			refused := c.runJob(ctx, s, idx, res)
+			<-sem
+			if refused {
+				c.runSinglyIfRefused(ctx, s, idx, res)
+			}
 		}()
 	}
 	wg.Wait()
@@ -148,25 +91,31 @@ func (c *Client) runBulk(ctx context.Context, s bulkSpec) []syncer.WriteResult {
 }
 
 // runJob submits one job of the records idx and records its outcome in res
-// (each goroutine writes only its own indexes).
-func (c *Client) runJob(ctx context.Context, s bulkSpec, idx []int, res []syncer.WriteResult) {
+// (each goroutine writes only its own indexes). It returns true, with
+// nothing recorded, when Zendesk refused the bulk endpoint (403) and the
+// records have a per-record endpoint to go through instead.
+func (c *Client) runJob(ctx context.Context, s bulkSpec, idx []int, res []syncer.WriteResult) (refused bool) {
 	pending := idx
 	for attempt := 0; ; attempt++ {
 		js, err := c.submit(ctx, s, pending)
 		if err == nil {
 			c.await(ctx, s, pending, js, res)
-			return
+			return false
+		}
+		if s.single != nil && syncer.ErrorCode(err) == syncer.CodeNotPermitted && len(pending) == len(idx) {
+			c.refuseBulk(s.path, strings.TrimPrefix(syncer.ErrorMessage(err), forbiddenPrefix))
+			return true
 		}
 		if s.lookup == nil || !lostAnswer(err) || attempt >= c.tr.maxRetries {
 			c.failAll(res, s, pending, err)
-			return
+			return false
 		}
 		// The answer was lost: the job may have run. Treat the records
 		// that now exist as created and send only the others again.
 		found, lerr := s.lookup(ctx, pending)
 		if lerr != nil {
 			c.failAll(res, s, pending, err)
-			return
+			return false
 		}
 		var rest []int
 		for _, i := range pending {
@@ -177,11 +126,11 @@ func (c *Client) runJob(ctx context.Context, s bulkSpec, idx []int, res []syncer
 			}
 		}
 		if pending = rest; len(pending) == 0 {
-			return
+			return false
 		}
 		if serr := c.sleep(ctx, backoff(attempt)); serr != nil {
 			c.failAll(res, s, pending, classify(s.op, "", serr))
-			return
+			return false
 		}
 	}
 }
@@ -262,7 +211,7 @@ func (c *Client) await(ctx context.Context, s bulkSpec, idx []int, js jobStatus,
 	case "failed", "killed":
 		msg := "bulk job " + js.ID + " " + js.Status
 		if js.Message != "" {
-			msg += ": " + js.Message
+			msg += ": " + string(js.Message)
 		}
 		c.failAll(res, s, idx, &syncer.Error{Code: syncer.CodeAPIError, Op: s.op, Message: msg})
 	default:
@@ -271,44 +220,60 @@ func (c *Client) await(ctx context.Context, s bulkSpec, idx []int, js jobStatus,
 }
 
 // settleMissing decides the records of a completed job that have no result
-// of their own (missing, indexes into res): creates are looked up, so that
-// a record the job made is neither reported failed nor made again; other
-// records succeed when the job's results said, in the object form, that
-// every record did; the rest fail, to be tried again by the next run.
+// of their own (missing, indexes into res). When the job's results said,
+// in the object form, that every record succeeded, an update or delete
+// succeeded; otherwise the records are read back (one show_many for the
+// lot) and compared with what was sent: a record that holds it (for a
+// delete: that is gone) succeeded, the others failed, to be tried again
+// by the next run. A record is never declared failed only because its
+// result is missing.
 func (c *Client) settleMissing(ctx context.Context, s bulkSpec, missing []int, all *bool, res []syncer.WriteResult) {
 	if len(missing) == 0 {
 		return
 	}
-	found := map[int]int64{}
-	why := "the bulk job reported no result for this record"
-	if s.lookup != nil {
-		var err error
-		if found, err = s.lookup(ctx, missing); err != nil {
-			found, why = map[int]int64{}, why+", and looking it up failed: "+err.Error()
-		} else {
-			why += ", and it was not found afterwards"
-		}
-	}
-	allOK := all != nil && *all && s.lookup == nil
-	for _, i := range missing {
-		var id int64
+	idOf := func(i int) int64 {
 		if s.ids != nil {
-			id = s.ids[i]
+			return s.ids[i]
 		}
-		switch fid, ok := found[i]; {
+		return 0
+	}
+	if all != nil && *all && s.lookup == nil {
+		for _, i := range missing {
+			res[i] = syncer.WriteResult{ID: idOf(i)}
+		}
+		return
+	}
+	const why = "the bulk job completed without a result for this record"
+	if s.confirm == nil {
+		for _, i := range missing {
+			res[i] = syncer.WriteResult{ID: idOf(i), Err: &syncer.Error{Code: syncer.CodeItemFailed, Op: s.op, Record: s.record(i), Message: why}}
+		}
+		return
+	}
+	confirmed, err := s.confirm(ctx, missing)
+	for _, i := range missing {
+		id, ok := confirmed[i]
+		switch {
+		case err != nil:
+			se := classify(s.op, s.record(i), err)
+			res[i] = syncer.WriteResult{ID: idOf(i), Err: &syncer.Error{Code: se.Code, Op: s.op, Record: s.record(i),
+				Message: why + ", and reading it back failed: " + se.Message, Err: se.Err}}
 		case ok:
-			res[i] = syncer.WriteResult{ID: fid}
-		case allOK:
 			res[i] = syncer.WriteResult{ID: id}
 		default:
-			res[i] = syncer.WriteResult{ID: id, Err: &syncer.Error{Code: syncer.CodeItemFailed, Op: s.op, Record: s.record(i), Message: why}}
+			res[i] = syncer.WriteResult{ID: idOf(i), Err: &syncer.Error{Code: syncer.CodeItemFailed, Op: s.op, Record: s.record(i),
+				Message: why + ", and reading it back shows it was not written"}}
 		}
 	}
 }
 
-// mapResults assigns each result to its record: by index when present,
-// else by Zendesk ID, else by position. It returns the records (indexes
-// into res) that no result is for.
+// mapResults assigns each result to its record and returns the records
+// (indexes into res) that no result is for. A result is for the record
+// at its index when it has one; a failed result without an index is for
+// the record with its id, else for the record at the position its id
+// names (Zendesk keys failures by position); a successful one is for the
+// record with its id or e-mail; and when the results are exactly as many
+// as the records, the rest go by position in the list.
 func (c *Client) mapResults(s bulkSpec, idx []int, results []jobResult, res []syncer.WriteResult) (missing []int) {
 	got := make([]*jobResult, len(idx))
 	byID := map[int64][]int{}
@@ -317,26 +282,48 @@ func (c *Client) mapResults(s bulkSpec, idx []int, results []jobResult, res []sy
 			byID[s.ids[i]] = append(byID[s.ids[i]], pos)
 		}
 	}
+	byEmail := map[string][]int{}
+	if s.emails != nil {
+		for pos, i := range idx {
+			key := strings.ToLower(strings.TrimSpace(s.emails[i]))
+			byEmail[key] = append(byEmail[key], pos)
+		}
+	}
+	free := func(ps []int) int {
+		for _, p := range ps {
+			if got[p] == nil {
+				return p
+			}
+		}
+		return -1
+	}
+	var unplaced []int // results placed by list position, if at all
 	for k := range results {
 		r := &results[k]
 		pos := -1
 		switch {
-		case r.Index != nil:
-			if *r.Index >= 0 && *r.Index < len(idx) && got[*r.Index] == nil {
-				pos = *r.Index
+		case r.Index.set:
+			if r.Index.n >= 0 && r.Index.n < int64(len(idx)) && got[r.Index.n] == nil {
+				pos = int(r.Index.n)
 			}
-		case r.ID != 0 && s.ids != nil:
-			for _, p := range byID[r.ID] {
-				if got[p] == nil {
-					pos = p
-					break
-				}
-			}
-		case k < len(idx) && got[k] == nil:
-			pos = k
+		case r.ID.set && free(byID[r.ID.n]) >= 0:
+			pos = free(byID[r.ID.n])
+		case r.failed() && r.ID.set && r.ID.n >= 0 && r.ID.n < int64(len(idx)) && got[r.ID.n] == nil:
+			pos = int(r.ID.n)
+		case r.Email != "" && free(byEmail[strings.ToLower(strings.TrimSpace(r.Email))]) >= 0:
+			pos = free(byEmail[strings.ToLower(strings.TrimSpace(r.Email))])
+		default:
+			unplaced = append(unplaced, k)
 		}
 		if pos >= 0 {
 			got[pos] = r
+		}
+	}
+	if len(results) == len(idx) {
+		for _, k := range unplaced {
+			if got[k] == nil {
+				got[k] = &results[k]
+			}
 		}
 	}
 	for pos, i := range idx {
@@ -351,24 +338,13 @@ func (c *Client) mapResults(s bulkSpec, idx []int, results []jobResult, res []sy
 		case r.failed() && s.deleting && r.Error == "RecordNotFound":
 			res[i] = syncer.WriteResult{ID: id}
 		case r.failed():
-			msg := string(r.Error)
-			if r.Details != "" {
-				if msg != "" {
-					msg += ": "
-				}
-				msg += string(r.Details)
-			}
-			if msg == "" {
-				msg = "the record was rejected"
-			}
-			if r.ID != 0 {
-				id = r.ID
-			}
+			// A failed result's id may be a position: the record's own
+			// ID (update, delete) is what is reported.
 			res[i] = syncer.WriteResult{ID: id, Exists: s.userCreate && emailTaken(r),
-				Err: &syncer.Error{Code: syncer.CodeItemFailed, Op: s.op, Record: s.record(i), Message: msg}}
+				Err: &syncer.Error{Code: syncer.CodeItemFailed, Op: s.op, Record: s.record(i), Message: r.message()}}
 		default:
-			if r.ID != 0 {
-				id = r.ID
+			if r.ID.set && r.ID.n != 0 {
+				id = r.ID.n
 			}
 			res[i] = syncer.WriteResult{ID: id}
 		}
@@ -406,7 +382,7 @@ func (c *Client) failAll(res []syncer.WriteResult, s bulkSpec, idx []int, err er
 // answer was lost is not sent again blindly: the records are first looked up
 // by external_id and those found count as created.
 func (c *Client) CreateOrgs(ctx context.Context, orgs []syncer.OrgWrite) []syncer.WriteResult {
-	return c.runBulk(ctx, bulkSpec{
+	s := bulkSpec{
 		op: "create org", method: "POST", path: "/organizations/create_many.json", key: "organizations", n: len(orgs),
 		record:  func(i int) string { return orgKey(orgs[i]) },
 		payload: func(i int) any { return orgCreatePayload(orgs[i]) },
@@ -436,7 +412,9 @@ func (c *Client) CreateOrgs(ctx context.Context, orgs []syncer.OrgWrite) []synce
 			}
 			return found, nil
 		},
-	})
+	}
+	s.confirm = s.lookup
+	return c.runBulk(ctx, s)
 }
 
 // UpdateOrgs updates organizations with PUT /organizations/update_many.json,
@@ -452,7 +430,34 @@ func (c *Client) UpdateOrgs(ctx context.Context, orgs []syncer.OrgWrite) []synce
 		op: "update org", method: "PUT", path: "/organizations/update_many.json", key: "organizations", n: len(orgs), ids: ids,
 		record:  func(i int) string { return orgKey(orgs[i]) },
 		payload: func(i int) any { return orgUpdatePayload(orgs[i]) },
+		confirm: c.readBack("read back updated orgs", ids, func(i int, o syncer.Org, found bool) bool {
+			return found && orgHolds(o, orgs[i])
+		}),
 	})
+}
+
+// orgHolds reports whether org o holds what the update w sent: its name,
+// its tags (as a set) and each organization field it set.
+func orgHolds(o syncer.Org, w syncer.OrgWrite) bool {
+	if w.Name != "" && o.Name != w.Name {
+		return false
+	}
+	if w.Tags != nil && !sameSet(o.Tags, w.Tags) {
+		return false
+	}
+	for k, v := range w.Fields {
+		if !syncer.SameFieldValue(k, v, o.Fields.Get(k)) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameSet(a, b []string) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(slices.Compact(x), slices.Compact(y))
 }
 
 // DeleteOrgs deletes organizations with DELETE
@@ -461,8 +466,48 @@ func (c *Client) UpdateOrgs(ctx context.Context, orgs []syncer.OrgWrite) []synce
 func (c *Client) DeleteOrgs(ctx context.Context, ids []int64) []syncer.WriteResult {
 	return c.runBulk(ctx, bulkSpec{
 		op: "delete org", method: "DELETE", path: "/organizations/destroy_many.json", n: len(ids), ids: ids, deleting: true,
-		record: func(i int) string { return fmt.Sprint(ids[i]) },
+		record:  func(i int) string { return fmt.Sprint(ids[i]) },
+		confirm: c.readBack("read back deleted orgs", ids, func(_ int, _ syncer.Org, found bool) bool { return !found }),
 	})
+}
+
+// readBack returns a bulkSpec.confirm that reads the orgs ids[i] back (one
+// show_many for a job's records) and confirms each record for which holds
+// says so, given the org read and whether it was found.
+func (c *Client) readBack(op string, ids []int64, holds func(i int, o syncer.Org, found bool) bool) func(context.Context, []int) (map[int]int64, error) {
+	return func(ctx context.Context, idx []int) (map[int]int64, error) {
+		got, err := c.orgsByID(ctx, op, ids, idx)
+		if err != nil {
+			return nil, err
+		}
+		ok := map[int]int64{}
+		for _, i := range idx {
+			if o, found := got[ids[i]]; holds(i, o, found) {
+				ok[i] = ids[i]
+			}
+		}
+		return ok, nil
+	}
+}
+
+// orgsByID reads the orgs ids[i] for i in idx (at most MaxShowMany: one
+// job's records) with one GET /organizations/show_many.json?ids=….
+func (c *Client) orgsByID(ctx context.Context, op string, ids []int64, idx []int) (map[int64]syncer.Org, error) {
+	list := make([]string, len(idx))
+	for n, i := range idx {
+		list[n] = fmt.Sprint(ids[i])
+	}
+	var resp struct {
+		Organizations []gz.Organization `json:"organizations"`
+	}
+	if err := c.get(ctx, op, "", "/organizations/show_many.json?ids="+strings.Join(list, ","), &resp); err != nil {
+		return nil, err
+	}
+	out := make(map[int64]syncer.Org, len(resp.Organizations))
+	for _, o := range resp.Organizations {
+		out[o.ID] = orgFromAPI(o, nil)
+	}
+	return out, nil
 }
 
 // CreateUsers creates end-users with POST /users/create_many.json, without
@@ -470,8 +515,10 @@ func (c *Client) DeleteOrgs(ctx context.Context, ids []int64) []syncer.WriteResu
 // set. A job whose answer was lost is not sent again blindly: the e-mails
 // are first looked up and the users found count as created.
 func (c *Client) CreateUsers(ctx context.Context, users []syncer.UserWrite) []syncer.WriteResult {
-	return c.runBulk(ctx, bulkSpec{
+	s := bulkSpec{
 		op: "create user", method: "POST", path: "/users/create_many.json", key: "users", n: len(users), userCreate: true,
+		emails:  emailsOf(users),
+		single:  &singleSpec{path: "/users.json", key: "user"},
 		record:  func(i int) string { return users[i].Email },
 		payload: func(i int) any { return userPayload(users[i], true) },
 		lookup: func(ctx context.Context, idx []int) (map[int]int64, error) {
@@ -495,7 +542,9 @@ func (c *Client) CreateUsers(ctx context.Context, users []syncer.UserWrite) []sy
 			}
 			return found, nil
 		},
-	})
+	}
+	s.confirm = s.lookup
+	return c.runBulk(ctx, s)
 }
 
 // UpsertUsers creates or updates users matched by e-mail with POST
@@ -505,9 +554,41 @@ func (c *Client) CreateUsers(ctx context.Context, users []syncer.UserWrite) []sy
 func (c *Client) UpsertUsers(ctx context.Context, users []syncer.UserWrite) []syncer.WriteResult {
 	return c.runBulk(ctx, bulkSpec{
 		op: "upsert user", method: "POST", path: "/users/create_or_update_many.json", key: "users", n: len(users), idempotent: true,
+		emails:  emailsOf(users),
+		single:  &singleSpec{path: "/users/create_or_update.json", key: "user"},
 		record:  func(i int) string { return users[i].Email },
 		payload: func(i int) any { return userPayload(users[i], false) },
+		confirm: func(ctx context.Context, idx []int) (map[int]int64, error) {
+			emails := make([]string, len(idx))
+			for n, i := range idx {
+				emails[n] = users[i].Email
+			}
+			found, err := c.UsersByEmail(ctx, emails)
+			if err != nil {
+				return nil, err
+			}
+			byEmail := map[string]syncer.User{}
+			for _, u := range found {
+				byEmail[strings.ToLower(u.Email)] = u
+			}
+			ok := map[int]int64{}
+			for _, i := range idx {
+				u, has := byEmail[strings.ToLower(users[i].Email)]
+				if has && u.Name == users[i].Name && (users[i].OrgID == 0 || u.OrgID == users[i].OrgID) {
+					ok[i] = u.ID
+				}
+			}
+			return ok, nil
+		},
 	})
+}
+
+func emailsOf(users []syncer.UserWrite) []string {
+	out := make([]string, len(users))
+	for i, u := range users {
+		out[i] = u.Email
+	}
+	return out
 }
 
 func orgKey(o syncer.OrgWrite) string {

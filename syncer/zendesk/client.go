@@ -7,8 +7,10 @@
 // cursor iterators, its raw Get/Post/Put); what it lacks or gets wrong is
 // done here: bulk endpoints and job statuses, payloads that carry only the
 // fields the sync owns, ticket decoding with numeric custom fields, the
-// incremental export, and everything about rate limits, which lives in the
-// http.Client's RoundTripper (pacing, 429 Retry-After, retries, counting).
+// incremental export, the per-user fallback when Zendesk refuses the bulk
+// user endpoints, and everything about rate limits, which lives in the
+// http.Client's RoundTripper (pacing per limit scope, 429 Retry-After,
+// retries, counting).
 // Every error is a *syncer.Error carrying a pipeline code; none contains the
 // API token or the Authorization header.
 package zendesk
@@ -28,7 +30,6 @@ import (
 	"time"
 
 	gz "github.com/nukosuke/go-zendesk/zendesk"
-	"golang.org/x/time/rate"
 
 	"github.com/zdsync/zdsync/syncer"
 )
@@ -59,10 +60,9 @@ const (
 	// DefaultMaxJobsInFlight is how many bulk jobs a Client keeps queued
 	// or running at once, across all its bulk calls, when
 	// Config.MaxJobsInFlight is zero. Zendesk limits the jobs an account may
-	// have queued or running ("Job limit", Job Statuses: 30 at the time of
-	// writing); 20 leaves room for other integrations while keeping enough
-	// jobs in flight that the status-poll waits (seconds a job) overlap
-	// instead of adding up.
+	// have queued or running (MaxQueuedJobs); 20 leaves room for other
+	// integrations while keeping enough jobs in flight that the
+	// status-poll waits (seconds a job) overlap instead of adding up.
 	DefaultMaxJobsInFlight = 20
 	// DefaultMaxReadsInFlight is how many look-ups (show_many) run at
 	// once when Config.MaxReadsInFlight is zero: enough to keep a 700-a-minute
@@ -94,7 +94,8 @@ type Config struct {
 	// RequestsPerMinute paces requests; default DefaultRequestsPerMinute.
 	RequestsPerMinute int
 	// MaxJobsInFlight bounds the bulk jobs the Client has queued or running
-	// at once, over all its calls; default DefaultMaxJobsInFlight.
+	// at once, over all its calls; default DefaultMaxJobsInFlight, at most
+	// MaxQueuedJobs (the account's limit).
 	MaxJobsInFlight int
 	// MaxReadsInFlight bounds concurrent look-ups (show_many); default
 	// DefaultMaxReadsInFlight.
@@ -140,6 +141,7 @@ type Client struct {
 	caseField  int64
 	sleep      func(ctx context.Context, d time.Duration) error
 	cred       *gz.APITokenCredential
+	refused    refusals // bulk endpoints Zendesk refused with 403
 }
 
 var (
@@ -165,6 +167,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.MaxJobsInFlight <= 0 {
 		cfg.MaxJobsInFlight = DefaultMaxJobsInFlight
 	}
+	cfg.MaxJobsInFlight = min(cfg.MaxJobsInFlight, MaxQueuedJobs)
 	if cfg.MaxReadsInFlight <= 0 {
 		cfg.MaxReadsInFlight = DefaultMaxReadsInFlight
 	}
@@ -186,11 +189,12 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Transport == nil {
 		cfg.Transport = http.DefaultTransport.(*http.Transport).Clone()
 	}
-	perSecond := rate.Limit(float64(cfg.RequestsPerMinute) / 60)
 	tr := &transport{
 		base:            cfg.Transport,
-		limiter:         rate.NewLimiter(perSecond, max(1, cfg.RequestsPerMinute/10)),
-		export:          rate.NewLimiter(rate.Limit(float64(ExportRequestsPerMinute)/60), ExportRequestsPerMinute),
+		account:         newScope("account", cfg.RequestsPerMinute, cfg.RequestsPerMinute/10, true),
+		export:          newScope("export", ExportRequestsPerMinute, ExportRequestsPerMinute, false),
+		ticketUpdates:   newScope("ticket updates", TicketUpdatesPerMinute, TicketUpdatesPerMinute/10, false),
+		jobs:            newScope("jobs", 0, 0, false),
 		timeout:         cfg.Timeout,
 		maxRetries:      cfg.MaxRetries,
 		rateLimitBudget: cfg.RateLimitWait,
@@ -257,37 +261,47 @@ func (c *Client) get(ctx context.Context, op, record, path string, out any) erro
 // do sends a request of our own (for answers the library refuses, such as
 // destroy_many's 200 with a job) and decodes the JSON answer into out.
 func (c *Client) do(ctx context.Context, op, record, method, path string, payload, out any) error {
+	status, b, err := c.send(ctx, op, record, method, path, payload)
+	if err != nil {
+		return err
+	}
+	if status < 200 || status > 299 {
+		return statusError(op, record, status, b)
+	}
+	if out == nil || len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	return decode(op, record, b, out)
+}
+
+// send sends a request of our own and returns the answer's status and
+// body, whatever the status; err is set only when no answer came.
+func (c *Client) send(ctx context.Context, op, record, method, path string, payload any) (int, []byte, error) {
 	var body io.Reader
 	if payload != nil {
 		b, err := json.Marshal(payload)
 		if err != nil {
-			return &syncer.Error{Code: syncer.CodeInternal, Op: op, Record: record, Message: "encode request: " + err.Error()}
+			return 0, nil, &syncer.Error{Code: syncer.CodeInternal, Op: op, Record: record, Message: "encode request: " + err.Error()}
 		}
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.apiBase+path, body)
 	if err != nil {
-		return &syncer.Error{Code: syncer.CodeInternal, Op: op, Record: record, Message: err.Error()}
+		return 0, nil, &syncer.Error{Code: syncer.CodeInternal, Op: op, Record: record, Message: err.Error()}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.SetBasicAuth(c.credentials())
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return classify(op, record, err)
+		return 0, nil, classify(op, record, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return classify(op, record, err)
+		return 0, nil, classify(op, record, err)
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return statusError(op, record, resp.StatusCode, b)
-	}
-	if out == nil || len(bytes.TrimSpace(b)) == 0 {
-		return nil
-	}
-	return decode(op, record, b, out)
+	return resp.StatusCode, b, nil
 }
 
 func (c *Client) credentials() (string, string) {
@@ -357,13 +371,77 @@ func statusError(op, record string, status int, body []byte) *syncer.Error {
 		msg += ": " + text
 	}
 	code := syncer.CodeAPIError
-	switch {
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+	switch status {
+	case http.StatusUnauthorized:
 		code = syncer.CodeAuthFailed
-	case status == http.StatusTooManyRequests:
+	case http.StatusForbidden:
+		// "403 Forbidden means Zendesk authenticated the request, but the
+		// authenticated identity lacks permission" (Troubleshooting 401
+		// and 403 errors): a plan without the feature, an agent without
+		// the permission, bulk user imports not enabled. Only an answer
+		// that says the credentials were not accepted is AuthFailed.
+		code = syncer.CodeNotPermitted
+		if reason := forbiddenReason(body); reason != "" {
+			msg = forbiddenPrefix + reason
+			if authRefusal(reason) {
+				code = syncer.CodeAuthFailed
+			}
+		}
+	case http.StatusTooManyRequests:
 		code = syncer.CodeRateLimited
 	}
 	return &syncer.Error{Code: code, Op: op, Record: record, Message: msg, Err: &httpStatusError{status: status}}
+}
+
+// forbiddenPrefix begins the message of a 403 whose reason was read.
+const forbiddenPrefix = "Zendesk refused the request (403 Forbidden): "
+
+// forbiddenReason reads Zendesk's reason out of an error answer, in the
+// shapes it is seen to send: {"error": "Forbidden", "description": "…"},
+// {"error": {"title": "Forbidden", "message": "…"}}, {"error": "…",
+// "message": "…"}, or a bare {"error": "…"}. It returns "" for an answer
+// with none of them (an HTML page from a proxy, say).
+func forbiddenReason(body []byte) string {
+	var e struct {
+		Error       json.RawMessage `json:"error"`
+		Description string          `json:"description"`
+		Message     string          `json:"message"`
+	}
+	if json.Unmarshal(body, &e) != nil {
+		return ""
+	}
+	var title string
+	var nested struct {
+		Title   string `json:"title"`
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(e.Error, &title) != nil && json.Unmarshal(e.Error, &nested) == nil {
+		title = nested.Title
+		if e.Message == "" {
+			e.Message = nested.Message
+		}
+	}
+	var parts []string
+	for _, p := range []string{e.Description, e.Message} {
+		if p = strings.TrimSpace(p); p != "" {
+			parts = append(parts, p)
+		}
+	}
+	if len(parts) == 0 && strings.TrimSpace(title) != "" && !strings.EqualFold(title, "Forbidden") {
+		parts = append(parts, strings.TrimSpace(title))
+	}
+	reason := strings.Join(parts, " ")
+	if len(reason) > maxBodyInMessage {
+		reason = reason[:maxBodyInMessage] + "…"
+	}
+	return reason
+}
+
+// authRefusal reports whether a 403's reason says that the credentials
+// themselves were refused, as a 401 does ("Couldn't authenticate you").
+func authRefusal(reason string) bool {
+	r := strings.ToLower(reason)
+	return strings.Contains(r, "authenticate") || strings.Contains(r, "invalid credentials") || strings.Contains(r, "invalid token")
 }
 
 // httpStatusError records the HTTP status of a refused request (and

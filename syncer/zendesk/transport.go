@@ -12,8 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/zdsync/zdsync/syncer"
 )
 
@@ -45,14 +43,15 @@ func withIdempotent(ctx context.Context) context.Context {
 
 // transport paces, retries and counts every request of one Client.
 type transport struct {
-	base       http.RoundTripper
-	limiter    *rate.Limiter
-	export     *rate.Limiter
-	timeout    time.Duration
-	maxRetries int
-	rpm        int
-	sleep      func(ctx context.Context, d time.Duration) error
-	observe    func(Call)
+	base http.RoundTripper
+	// The limit scopes: the account's limit a minute, and the endpoints
+	// with limits of their own (see limitScope).
+	account, export, ticketUpdates, jobs *limitScope
+	timeout                              time.Duration
+	maxRetries                           int
+	rpm                                  int
+	sleep                                func(ctx context.Context, d time.Duration) error
+	observe                              func(Call)
 	// observeWait, when set, is told of every wait the rate limit
 	// imposes (a 429's Retry-After, slowing down near the limit).
 	observeWait func(time.Duration)
@@ -63,8 +62,15 @@ type transport struct {
 	// limit is the account's limit a minute as the API reports it
 	// (X-Rate-Limit, else the highest remainder seen); 0 before any.
 	limit int
-	// pausedUntil is when a 429's Retry-After ends for every request.
-	pausedUntil time.Time
+	// resetAt is when the window of remaining starts again, as the API
+	// last reported it (ratelimit-reset); zero when it did not.
+	resetAt time.Time
+	// inflight counts the requests sent and not answered yet: what the
+	// last remaining seen does not count.
+	inflight int
+	// nextSlot is when the next request may go while the window's
+	// remainder is spread over its time left (see slowdown).
+	nextSlot time.Time
 	// rateLimitBudget bounds the total Retry-After waiting of one request.
 	rateLimitBudget time.Duration
 }
@@ -87,8 +93,9 @@ func (t *transport) idempotent(req *http.Request) bool {
 	return v
 }
 
-// RoundTrip sends req, pacing it with the rate limiter, slowing down when
-// the API reports few remaining requests, waiting Retry-After on 429 and
+// RoundTrip sends req, pacing it with the limits of its scopes (see
+// limitScope), slowing down when the API reports few remaining requests,
+// waiting Retry-After on 429 (and pausing the scope the 429 governs) and
 // retrying with backoff 5xx answers and connection failures of idempotent
 // requests. Each attempt gets its own timeout; the answer's body is read
 // whole before it is returned, so that the timeout covers it.
@@ -102,10 +109,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Header.Set("Accept", "application/json")
 	}
 	endpoint := endpointPattern(req.URL.Path)
-	lim := t.limiter
-	if strings.HasPrefix(endpoint, "/incremental/") {
-		lim = t.export
-	}
+	scopes := t.scopes(req.Method, endpoint)
 	idem := t.idempotent(req)
 	failures, limited := 0, 0
 	var waited time.Duration
@@ -118,14 +122,8 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			req = req.Clone(ctx)
 			req.Body = body
 		}
-		if err := lim.Wait(ctx); err != nil {
+		if err := t.gate(ctx, scopes); err != nil {
 			return nil, err
-		}
-		if d := t.slowdown(); d > 0 {
-			t.waited(d)
-			if err := t.sleep(ctx, d); err != nil {
-				return nil, err
-			}
 		}
 		resp, err := t.attempt(req, endpoint)
 		if err != nil {
@@ -140,16 +138,17 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		switch {
 		case resp.StatusCode == http.StatusTooManyRequests:
-			// Zendesk's limit is per account and clears after
-			// Retry-After: 429s are waited out up to a budget of time,
-			// not counted as failures.
+			// A limit clears after Retry-After: 429s are waited out up
+			// to a budget of time, not counted as failures, and the
+			// scope the limit governs waits too.
 			wait := retryAfter(resp.Header, backoff(limited))
 			if t.maxRetries < 0 || waited+wait > t.rateLimitBudget {
 				return resp, nil
 			}
 			waited += wait
 			limited++
-			t.pauseFor(wait)
+			body, _ := io.ReadAll(resp.Body)
+			governing(scopes, body).pause(wait)
 			t.waited(wait)
 			if err := t.sleep(ctx, wait); err != nil {
 				return nil, err
@@ -175,20 +174,17 @@ func (t *transport) waited(d time.Duration) {
 	}
 }
 
-// pauseFor makes the client's other requests wait d too: a 429 means the
-// account's budget is used up for everyone, so sending more only makes a
-// storm of 429s.
-func (t *transport) pauseFor(d time.Duration) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if until := time.Now().Add(d); until.After(t.pausedUntil) {
-		t.pausedUntil = until
-	}
-}
-
 // attempt sends one request with its own timeout and reads the answer.
 func (t *transport) attempt(req *http.Request, endpoint string) (*http.Response, error) {
 	t.count(req.Method, endpoint)
+	t.mu.Lock()
+	t.inflight++
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		t.inflight--
+		t.mu.Unlock()
+	}()
 	syncer.CountCall(req.Context())
 	actx, cancel := context.WithTimeout(req.Context(), t.timeout)
 	defer cancel()
@@ -232,6 +228,7 @@ func (t *transport) noteRemaining(h http.Header) {
 		return
 	}
 	limit, err := strconv.Atoi(h.Get("X-Rate-Limit"))
+	reset, rerr := strconv.Atoi(h.Get("Ratelimit-Reset"))
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.remaining = n
@@ -240,12 +237,19 @@ func (t *transport) noteRemaining(h http.Header) {
 	} else {
 		t.limit = max(t.limit, n)
 	}
+	t.resetAt = time.Time{}
+	if rerr == nil && reset >= 0 {
+		t.resetAt = time.Now().Add(time.Duration(reset) * time.Second)
+	}
 }
 
 // slowdown returns the extra wait before the next request when the API
-// reported that few requests remain in its window: below lowRemaining(rpm)
-// the pacing interval is stretched in proportion to how close to zero the
-// remainder is, so that the window refills instead of ending in a 429.
+// reported that few requests remain in its window (below lowRemaining).
+// When it also said when the window starts again (ratelimit-reset), what
+// remains is spread over the time left, so that a client paced at the
+// limit is not slowed at the end of every window; otherwise the pacing
+// interval is stretched in proportion to how close to zero the remainder
+// is, so that the window refills instead of ending in a 429.
 //
 // The budget is the smaller of ZENDESK_RATE_LIMIT and the limit the API
 // reports: configured above the account's real limit, the client would
@@ -253,21 +257,40 @@ func (t *transport) noteRemaining(h http.Header) {
 // before each request.
 func (t *transport) slowdown() time.Duration {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	rem, rpm := t.remaining, t.rpm
 	if t.limit > 0 {
 		rpm = min(rpm, t.limit)
-	}
-	paused := time.Until(t.pausedUntil)
-	t.mu.Unlock()
-	if paused > 0 {
-		return paused
 	}
 	low := lowRemaining(rpm)
 	if rem < 0 || rem >= low {
 		return 0
 	}
 	interval := time.Minute / time.Duration(max(rpm, 1))
-	return interval * time.Duration(low-rem)
+	if t.resetAt.IsZero() {
+		return interval * time.Duration(low-rem)
+	}
+	now := time.Now()
+	left := t.resetAt.Sub(now)
+	if left <= 0 {
+		return 0 // the window has started again
+	}
+	// The requests still in flight will use some of what remains; the
+	// rest is spread over the time left, each request taking the next
+	// slot, so that requests waiting at once do not leave at once.
+	spacing := left
+	if avail := rem - t.inflight; avail > 0 {
+		spacing = left / time.Duration(avail)
+	}
+	if spacing <= interval {
+		return 0
+	}
+	slot := t.nextSlot
+	if slot.Before(now) {
+		slot = now
+	}
+	t.nextSlot = slot.Add(spacing)
+	return slot.Sub(now)
 }
 
 // lowRemaining is the X-Rate-Limit-Remaining below which the client slows

@@ -19,6 +19,30 @@ import (
 
 func noSleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
 
+// fakeClock is a clock that moves only when the client sleeps: job delays
+// and rate-limit windows of a sandbox on it pass without real waiting.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)} }
+
+// Now returns the clock's time.
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Sleep moves the clock d ahead, unless ctx is done.
+func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+	return ctx.Err()
+}
+
 func newClient(t *testing.T, url string, mod ...func(*zendesk.Config)) *zendesk.Client {
 	t.Helper()
 	cfg := zendesk.Config{
