@@ -155,7 +155,7 @@ func (f *caseSalesforce) CreateCase(_ context.Context, c syncer.Case) (string, e
 		return "", err
 	}
 	f.nextNumber++
-	c.ID = fmt.Sprintf("500AAAAAAAAAAA%04dAAA", f.nextNumber)
+	c.ID = fmt.Sprintf("500AAAAAAAA%04d", f.nextNumber)
 	f.cases[c.ID] = c
 	if len(f.lostErrs) > 0 {
 		err := f.lostErrs[0]
@@ -325,7 +325,7 @@ func TestPushCreatedNeedsNothing(t *testing.T) {
 	}{
 		{"ticket whose org has no Salesforce account ID is not pushed", syncer.Ticket{ID: 7, OrgID: 2}, syncer.PushSkipped},
 		{"ticket without an organization is not pushed", syncer.Ticket{ID: 7}, syncer.PushSkipped},
-		{"ticket that already has a case is done", syncer.Ticket{ID: 7, OrgID: 1, CaseID: "500AAAAAAAAAAAXXXXAAA"}, syncer.PushDone},
+		{"ticket that already has a case is done", syncer.Ticket{ID: 7, OrgID: 1, CaseID: "500AAAAAAAAXXXX"}, syncer.PushDone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -374,7 +374,7 @@ func TestPushCode2InsufficientAccessIsSilentAndNotRetried(t *testing.T) {
 		t.Run(string(event), func(t *testing.T) {
 			f := newPushFixture()
 			if event == syncer.EventClosed {
-				f.zd.put(syncer.Ticket{ID: 101, OrgID: 1, Status: "closed", CaseID: "500AAAAAAAAAAAXXXXAAA"})
+				f.zd.put(syncer.Ticket{ID: 101, OrgID: 1, Status: "closed", CaseID: "500AAAAAAAAXXXX"})
 			}
 			f.sf.failNext(5, syncer.CodeInsufficientAccess)
 			s := f.p.Push(t.Context(), 101, event)
@@ -400,8 +400,8 @@ func TestPushCodes3To5AreRetried3Times5SecondsApartThenFail(t *testing.T) {
 			t.Run(fmt.Sprintf("code %d %s", code, event), func(t *testing.T) {
 				f := newPushFixture()
 				if event == syncer.EventClosed {
-					f.sf.cases["500AAAAAAAAAAAXXXXAAA"] = syncer.Case{ID: "500AAAAAAAAAAAXXXXAAA", TicketID: 101, Status: "Working"}
-					f.zd.put(syncer.Ticket{ID: 101, OrgID: 1, Status: "closed", CaseID: "500AAAAAAAAAAAXXXXAAA"})
+					f.sf.cases["500AAAAAAAAXXXX"] = syncer.Case{ID: "500AAAAAAAAXXXX", TicketID: 101, Status: "Working"}
+					f.zd.put(syncer.Ticket{ID: 101, OrgID: 1, Status: "closed", CaseID: "500AAAAAAAAXXXX"})
 				}
 				f.sf.failNext(10, code)
 				s := f.p.Push(t.Context(), 101, event)

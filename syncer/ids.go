@@ -59,6 +59,14 @@ func NormalizeID(id string) (string, error) {
 	return restored, nil
 }
 
+// IsSalesforceID reports whether s is a Salesforce record ID (see
+// NormalizeID): what a ticket's case-ID field must hold to name a case.
+// Anything else (an agent's "N/A") names none.
+func IsSalesforceID(s string) bool {
+	_, err := NormalizeID(s)
+	return err == nil
+}
+
 // idSuffix returns the three characters that encode which letters of a
 // 15-character ID are upper case.
 func idSuffix(id15 string) string {

@@ -97,7 +97,8 @@ func (p *Pusher) Push(ctx context.Context, ticketID int64, event Event) *Summary
 	log := p.logger().With("job", JobCases, "run_id", s.RunID, "ticket_id", ticketID, "event", event)
 	record := "ticket " + strconv.FormatInt(ticketID, 10)
 	ctx, calls := WithCallCounter(ctx)
-	defer func() { s.APICalls = calls(); s.Finish(p.now()) }()
+	ctx, notices := WithNotices(ctx)
+	defer func() { s.APICalls, s.Notices = calls(), notices(); s.Finish(p.now()) }()
 
 	if _, ok := ParseEvent(string(event)); !ok || ticketID <= 0 {
 		err := Errorf(CodeInvalidInput, "invalid push: ticket %d, event %q (want a positive ticket ID and created or closed)", ticketID, event)
@@ -219,6 +220,12 @@ func (p *Pusher) closeCase(ctx context.Context, t Ticket, record string) pushRes
 	if caseID == "" {
 		return pushResult{status: PushSkipped, err: Errorf(CodeNoCaseID,
 			"close case of %s: the ticket's Salesforce case ID field is blank, there is no case to update", record)}
+	}
+	if !IsSalesforceID(caseID) {
+		// Any agent can type "N/A" in the field: it names no case, and
+		// asking Salesforce for it fails on every retry.
+		return pushResult{status: PushSkipped, err: Errorf(CodeNoCaseID,
+			"close case of %s: the ticket's Salesforce case ID field holds %q, which is not a Salesforce ID, so there is no case to update", record, short(caseID))}
 	}
 	if err := p.Salesforce.CloseCase(ctx, caseID); err != nil {
 		return salesforceFailure(pushResult{caseID: caseID}, WithOp(err, "close case "+caseID+" of", record))

@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -73,7 +74,8 @@ func (w *Sweeper) now() time.Time {
 func (w *Sweeper) Run(ctx context.Context) *Summary {
 	s := NewSummary(JobCaseSweep, w.now())
 	ctx, calls := WithCallCounter(ctx)
-	defer func() { s.APICalls = calls(); s.Finish(w.now()) }()
+	ctx, notices := WithNotices(ctx)
+	defer func() { s.APICalls, s.Notices = calls(), notices(); s.Finish(w.now()) }()
 	log := slog.New(slog.DiscardHandler)
 	if w.Logger != nil {
 		log = w.Logger
@@ -154,15 +156,25 @@ func (w *Sweeper) enqueue(ctx context.Context, s *Summary, ticketID int64, event
 	return nil
 }
 
-// sweepPage enqueues the pushes one page of the export is missing.
+// sweepPage enqueues the pushes one page of the export is missing. A
+// ticket whose data cannot be used (a case ID field holding something
+// that is not a Salesforce ID, an organization that no longer exists) is
+// skipped and reported as a warning, and the page goes on: the cursor
+// then moves past it, so it is reported once, not on every sweep.
 func (w *Sweeper) sweepPage(ctx context.Context, s *Summary, tickets []Ticket, accounts map[int64]bool) error {
 	var closing []Ticket
 	for _, t := range tickets {
 		status := strings.ToLower(t.Status)
+		record := "ticket " + strconv.FormatInt(t.ID, 10)
+		caseID := strings.TrimSpace(t.CaseID)
 		switch {
 		case status == "deleted":
 			s.Skipped++
-		case strings.TrimSpace(t.CaseID) != "":
+		case caseID != "" && !IsSalesforceID(caseID):
+			s.Skipped++
+			s.Warnings = append(s.Warnings, RecordError{Code: CodeBadResponse, Name: "BadFieldValue", Record: record,
+				Message: fmt.Sprintf("the case ID field holds %q, which is not a Salesforce ID: the ticket is skipped (correct or clear the field)", short(caseID))})
+		case caseID != "":
 			if status == "closed" {
 				closing = append(closing, t)
 			} else {
@@ -174,10 +186,15 @@ func (w *Sweeper) sweepPage(ctx context.Context, s *Summary, tickets []Ticket, a
 			belongs, seen := accounts[t.OrgID]
 			if !seen {
 				org, err := w.Zendesk.GetOrg(ctx, t.OrgID)
-				if err != nil {
-					return WithOp(err, "read organization "+strconv.FormatInt(t.OrgID, 10)+" of", "ticket "+strconv.FormatInt(t.ID, 10))
+				switch {
+				case errors.Is(err, ErrNotFound):
+					s.Warnings = append(s.Warnings, RecordError{Code: ErrorCode(err), Name: "OrgNotFound", Record: record,
+						Message: fmt.Sprintf("organization %d of the ticket does not exist (any more): the ticket is skipped", t.OrgID)})
+				case err != nil:
+					return WithOp(err, "read organization "+strconv.FormatInt(t.OrgID, 10)+" of", record)
+				default:
+					belongs = OrgAccountID(org) != ""
 				}
-				belongs = OrgAccountID(org) != ""
 				accounts[t.OrgID] = belongs
 			}
 			if !belongs {

@@ -3,11 +3,15 @@ package syncer_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/zdsync/zdsync/syncer"
+	"github.com/zdsync/zdsync/syncer/sandbox"
+	"github.com/zdsync/zdsync/syncer/zendesk"
 )
 
 // memCursors is an in-memory syncer.CursorStore.
@@ -67,16 +71,16 @@ func newSweep(f *pushFixture) (*syncer.Sweeper, *recordingQueue, *memCursors) {
 }
 
 func TestSweepFindsMissingPushes(t *testing.T) {
-	f := newPushFixture()                                                             // ticket 101: org with account, no case
-	f.zd.put(syncer.Ticket{ID: 102, OrgID: 2, Status: "open"})                        // org without account
-	f.zd.put(syncer.Ticket{ID: 103, Status: "open"})                                  // no org
-	f.zd.put(syncer.Ticket{ID: 104, OrgID: 1, Status: "open", CaseID: "500OPEN"})     // has case, open
-	f.zd.put(syncer.Ticket{ID: 105, OrgID: 1, Status: "closed", CaseID: "500OPEN"})   // closed, case open
-	f.zd.put(syncer.Ticket{ID: 106, OrgID: 1, Status: "closed", CaseID: "500CLOSED"}) // closed, case closed
-	f.zd.put(syncer.Ticket{ID: 107, OrgID: 1, Status: "closed"})                      // closed, never got a case
-	f.zd.put(syncer.Ticket{ID: 108, OrgID: 1, Status: "closed", CaseID: "500GONE"})   // case does not exist
-	f.sf.cases["500OPEN"] = syncer.Case{ID: "500OPEN", Status: "Working"}
-	f.sf.cases["500CLOSED"] = syncer.Case{ID: "500CLOSED", Status: "Closed"}
+	f := newPushFixture()                                                                   // ticket 101: org with account, no case
+	f.zd.put(syncer.Ticket{ID: 102, OrgID: 2, Status: "open"})                              // org without account
+	f.zd.put(syncer.Ticket{ID: 103, Status: "open"})                                        // no org
+	f.zd.put(syncer.Ticket{ID: 104, OrgID: 1, Status: "open", CaseID: "500OPENAAAAAAAA"})   // has case, open
+	f.zd.put(syncer.Ticket{ID: 105, OrgID: 1, Status: "closed", CaseID: "500OPENAAAAAAAA"}) // closed, case open
+	f.zd.put(syncer.Ticket{ID: 106, OrgID: 1, Status: "closed", CaseID: "500CLOSEDAAAAAA"}) // closed, case closed
+	f.zd.put(syncer.Ticket{ID: 107, OrgID: 1, Status: "closed"})                            // closed, never got a case
+	f.zd.put(syncer.Ticket{ID: 108, OrgID: 1, Status: "closed", CaseID: "500GONEAAAAAAAA"}) // case does not exist
+	f.sf.cases["500OPENAAAAAAAA"] = syncer.Case{ID: "500OPENAAAAAAAA", Status: "Working"}
+	f.sf.cases["500CLOSEDAAAAAA"] = syncer.Case{ID: "500CLOSEDAAAAAA", Status: "Closed"}
 	w, q, cursors := newSweep(f)
 
 	s := w.Run(t.Context())
@@ -172,5 +176,76 @@ func TestSweepReadsAtMostMaxPages(t *testing.T) {
 	}
 	if cursors.m[syncer.SweepCursor] != "6" {
 		t.Errorf("cursor = %q", cursors.m[syncer.SweepCursor])
+	}
+}
+
+// A ticket whose case ID field holds something that is not a Salesforce
+// ID ("N/A", typed by an agent), or whose organization no longer exists,
+// is skipped and reported once, and the sweep goes on past it: newer
+// tickets are still pushed and the cursor moves. Real adapters over HTTP:
+// the Salesforce adapter refuses "N/A" in a query with code 12, which
+// used to fail every sweep at the same cursor.
+func TestSweepSkipsTicketsWithUnusableDataAndGoesOn(t *testing.T) {
+	e := newEnv(t, sandbox.Options{Seed: 11, Accounts: 30})
+	var org syncer.Org
+	for _, o := range e.sb.Global.Orgs() {
+		if syncer.IsAccountID(o.ExternalID) {
+			org = o
+			break
+		}
+	}
+	field := e.sb.Options.CaseIDField
+	closedNA := e.sb.Global.AddTicket(syncer.Ticket{Subject: "closed, N/A", OrgID: org.ID, Status: "closed", CaseID: "N/A"})
+	openNA := e.sb.Global.AddTicket(syncer.Ticket{Subject: "open, N/A", OrgID: org.ID, Status: "open"})
+	e.sb.Global.SetTicketCustomField(openNA, field, "N/A")
+	numeric := e.sb.Global.AddTicket(syncer.Ticket{Subject: "a number", OrgID: org.ID, Status: "closed"})
+	e.sb.Global.SetTicketCustomField(numeric, field, 12345)
+	orphan := e.sb.Global.AddTicket(syncer.Ticket{Subject: "org gone", OrgID: 987654321, Status: "open"})
+	newer := e.sb.Global.AddTicket(syncer.Ticket{Subject: "newer", OrgID: org.ID, Status: "open"})
+
+	zd := e.r.Global.(*zendesk.Client)
+	q := &recordingQueue{}
+	cursors := &memCursors{}
+	w := &syncer.Sweeper{Zendesk: zd, Salesforce: e.r.Salesforce.(syncer.CaseStore), Cursors: cursors, Queue: q}
+	s := w.Run(t.Context())
+	if !s.OK() {
+		t.Fatalf("sweep failed: %s (%s)", s.Message, s.Headline())
+	}
+	if !slices.Contains(q.got, enqueued{newer, syncer.EventCreated}) {
+		t.Errorf("the newer ticket was not pushed: enqueued %v", q.got)
+	}
+	warned := map[string]bool{}
+	for _, wn := range s.Warnings {
+		warned[wn.Record] = true
+	}
+	for _, id := range []int64{closedNA, openNA, numeric, orphan} {
+		if !warned[fmt.Sprint("ticket ", id)] {
+			t.Errorf("ticket %d was not reported: %+v", id, s.Warnings)
+		}
+	}
+	if _, ok := cursors.m[syncer.SweepCursor]; !ok {
+		t.Fatal("the cursor did not move")
+	}
+	again := w.Run(t.Context())
+	if !again.OK() || len(again.Warnings) != 0 {
+		t.Errorf("the next sweep reports them again: %s %+v", again.Message, again.Warnings)
+	}
+}
+
+// A closed push of a ticket whose case ID field holds "N/A" is skipped
+// with code 1 (no case to update), not failed: a failed push would be
+// enqueued again by every sweep and fail the same way.
+func TestClosedPushWithAnUnusableCaseIDIsNoCaseToUpdate(t *testing.T) {
+	f := newPushFixture()
+	f.zd.put(syncer.Ticket{ID: 120, OrgID: 1, Status: "closed", CaseID: "N/A"})
+	s := f.p.Push(t.Context(), 120, syncer.EventClosed)
+	if !s.OK() || s.Code != syncer.CodeNoCaseID || s.Skipped != 1 || !strings.Contains(s.Message, `"N/A"`) {
+		t.Fatalf("summary = %+v", s)
+	}
+	if f.sf.closes != 0 {
+		t.Errorf("Salesforce was asked to close case N/A")
+	}
+	if failed, _ := f.log.Pushes(t.Context(), syncer.PushFailed); len(failed) != 0 {
+		t.Errorf("the push is left failed, to be retried by every sweep: %+v", failed)
 	}
 }
