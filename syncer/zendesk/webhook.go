@@ -97,10 +97,15 @@ func VerifyWebhook(secret, signature, timestamp string, body []byte, now time.Ti
 	if !ok {
 		return fmt.Errorf("%w: unreadable timestamp", ErrWebhookStale)
 	}
-	if age := now.Sub(at); age > WebhookMaxAge {
-		return fmt.Errorf("%w: signed %s ago", ErrWebhookStale, age.Round(time.Second))
-	} else if -age > WebhookMaxSkew {
-		return fmt.Errorf("%w: signed %s in the future", ErrWebhookStale, (-age).Round(time.Second))
+	// The window is judged on the instants, not on now.Sub(at): that
+	// difference saturates for a timestamp centuries away, and a negated
+	// minimum Duration is still negative, so a timestamp far enough in
+	// the future used to pass as "not too far ahead".
+	switch {
+	case at.Before(now.Add(-WebhookMaxAge)):
+		return fmt.Errorf("%w: signed at %s, more than %s ago", ErrWebhookStale, at.UTC().Format(time.RFC3339), WebhookMaxAge)
+	case at.After(now.Add(WebhookMaxSkew)):
+		return fmt.Errorf("%w: signed at %s, more than %s in the future", ErrWebhookStale, at.UTC().Format(time.RFC3339), WebhookMaxSkew)
 	}
 	return nil
 }

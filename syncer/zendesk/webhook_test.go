@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -147,6 +148,22 @@ func TestWebhookRefusesAndStoresNothing(t *testing.T) {
 		}, http.StatusUnauthorized},
 		{"request signed ten minutes in the future is refused", func(url string) *http.Request {
 			return signed(t, url, good, webhookNow.Add(10*time.Minute))
+		}, http.StatusUnauthorized},
+		{"request signed thirty years in the future is refused", func(url string) *http.Request {
+			return signed(t, url, good, webhookNow.AddDate(30, 0, 0))
+		}, http.StatusUnauthorized},
+		{"request signed in the year 9999 is refused", func(url string) *http.Request {
+			return signed(t, url, good, time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC))
+		}, http.StatusUnauthorized},
+		{"request signed at Unix second 99999999999 (year 5138) is refused", func(url string) *http.Request {
+			body := []byte(good)
+			req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+			req.Header.Set(zendesk.WebhookTimestampHeader, "99999999999")
+			req.Header.Set(zendesk.WebhookSignatureHeader, zendesk.WebhookSignature(webhookSecret, "99999999999", body))
+			return req
+		}, http.StatusUnauthorized},
+		{"request signed in the year 1 is refused", func(url string) *http.Request {
+			return signed(t, url, good, time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC))
 		}, http.StatusUnauthorized},
 		{"unreadable timestamp is refused", func(url string) *http.Request {
 			body := []byte(good)
@@ -292,6 +309,34 @@ func FuzzVerify(f *testing.F) {
 			if zendesk.VerifyWebhook(secret, real, stamp, changed, webhookNow) == nil {
 				t.Fatal("changed body verified")
 			}
+		}
+	})
+}
+
+// FuzzVerifyTimestamp signs a body at any instant, decades or centuries
+// away included, in either accepted form (RFC 3339, Unix seconds): the
+// signature verifies exactly when the instant is within the window.
+func FuzzVerifyTimestamp(f *testing.F) {
+	for _, off := range []int64{0, 300, -300, 301, -301, 86400, 30 * 365 * 86400, -30 * 365 * 86400,
+		3000 * 365 * 86400, 99999999999 - webhookNow.Unix(), 253402300799 - webhookNow.Unix(), 1 << 40, -(1 << 40), math.MaxInt64, math.MinInt64} {
+		f.Add(off, true)
+		f.Add(off, false)
+	}
+	f.Fuzz(func(t *testing.T, offset int64, unix bool) {
+		if offset > 1<<50 || offset < -(1<<50) {
+			offset %= 1 << 50
+		}
+		at := time.Unix(webhookNow.Unix()+offset, 0).UTC()
+		stamp := at.Format(time.RFC3339)
+		if unix {
+			stamp = strconv.FormatInt(at.Unix(), 10)
+		} else if at.Year() < 0 || at.Year() > 9999 {
+			return // no RFC 3339 form
+		}
+		body := []byte(`{"ticket_id":"1","event":"created"}`)
+		err := zendesk.VerifyWebhook(webhookSecret, zendesk.WebhookSignature(webhookSecret, stamp, body), stamp, body, webhookNow)
+		if fresh := offset >= -300 && offset <= 300; (err == nil) != fresh {
+			t.Fatalf("signed at %s (%ds from now): err %v", stamp, offset, err)
 		}
 	})
 }
