@@ -2,6 +2,7 @@ package syncer_test
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -513,5 +514,50 @@ func TestOrgListingFailingAfterItWasChosenGivesWayToLookUps(t *testing.T) {
 	e.sb.Global.OnRequest(nil)
 	if s := e.run(t, syncer.JobGlobalOrgs, syncer.Options{}); !s.OK() || s.Created+s.Updated+s.Deleted != 0 {
 		t.Errorf("second run: %s (%s)", s.Headline(), s.Message)
+	}
+}
+
+// With bulk user imports not enabled on the account (Zendesk answers the
+// bulk user endpoints 403), the sold-to users of new orgs and the federal
+// users are still written, one at a time, and the run's summary says so
+// once: in its notices, its JSON (notices) and its text.
+func TestRefusedBulkUserImportsAreWorkedAroundAndNoticedOnce(t *testing.T) {
+	e := newEnv(t, sandbox.Options{Seed: 5, Accounts: 300, FederalAccounts: 30})
+	e.sb.Global.RefuseBulkUserImports(true)
+	e.sb.Federal.RefuseBulkUserImports(true)
+	for _, job := range []syncer.Job{syncer.JobGlobalOrgs, syncer.JobFederalOrgs, syncer.JobFederalUsers} {
+		s := e.run(t, job, syncer.Options{})
+		if !s.OK() || s.Failed != 0 {
+			t.Fatalf("%s: %s (%s) %+v", job, s.Headline(), s.Message, s.Errors)
+		}
+		if job == syncer.JobFederalOrgs {
+			if len(s.Notices) != 0 {
+				t.Errorf("federal-orgs writes no user, yet notices %q", s.Notices)
+			}
+			continue
+		}
+		if len(s.Notices) != 1 || !strings.Contains(s.Notices[0], "Data imports are not enabled") {
+			t.Errorf("%s notices %q, want one naming Zendesk's reason", job, s.Notices)
+		}
+		b, err := json.Marshal(s)
+		if err != nil || !strings.Contains(string(b), `"notices":["Zendesk refused POST /users/`) {
+			t.Errorf("%s JSON has no notices (%v)", job, err)
+		}
+		var text strings.Builder
+		s.WriteText(&text, 5)
+		if strings.Count(text.String(), "notice: ") != 1 {
+			t.Errorf("%s text:\n%s", job, text.String())
+		}
+	}
+	if n := e.sb.Global.Calls()["POST /users.json"]; n == 0 {
+		t.Error("no sold-to user was created one at a time")
+	}
+	if n := e.sb.Federal.Calls()["POST /users/create_or_update.json"]; n == 0 {
+		t.Error("no federal user was written one at a time")
+	}
+	for _, job := range []syncer.Job{syncer.JobGlobalOrgs, syncer.JobFederalUsers} {
+		if dry := e.run(t, job, syncer.Options{DryRun: true}); dry.Created+dry.Updated != 0 {
+			t.Errorf("%s plans %d changes after the runs", job, dry.Created+dry.Updated)
+		}
 	}
 }

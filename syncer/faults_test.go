@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,7 +36,34 @@ type faultEnv struct {
 	r       *syncer.Runner
 	db      *store.DB
 	pusher  *syncer.Pusher
+	sweeper *syncer.Sweeper // its queue pushes at once (pushingQueue)
 	tickets []int64
+}
+
+// pushingQueue is a syncer.Enqueuer that pushes each event at once and
+// keeps the summaries of the pushes, so that the sweep's faults are seen
+// where they land.
+type pushingQueue struct {
+	pusher *syncer.Pusher
+	mu     sync.Mutex
+	sums   []*syncer.Summary
+}
+
+func (q *pushingQueue) Enqueue(ctx context.Context, id int64, ev syncer.Event) error {
+	s := q.pusher.Push(ctx, id, ev)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.sums = append(q.sums, s)
+	return nil
+}
+
+// take returns the summaries kept and forgets them.
+func (q *pushingQueue) take() []*syncer.Summary {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := q.sums
+	q.sums = nil
+	return out
 }
 
 func newFaultEnv(t *testing.T) *faultEnv {
@@ -49,6 +77,8 @@ func newFaultEnv(t *testing.T) *faultEnv {
 	e := &faultEnv{sb: sb, r: base.r, db: base.db}
 	e.pusher = &syncer.Pusher{Salesforce: base.r.Salesforce.(syncer.CaseStore), Zendesk: base.r.Global.(syncer.Tickets),
 		Log: base.db, Retries: 1, Sleep: noSleep}
+	e.sweeper = &syncer.Sweeper{Zendesk: e.pusher.Zendesk, Salesforce: e.pusher.Salesforce, Cursors: base.db,
+		Queue: &pushingQueue{pusher: e.pusher}, Log: base.db}
 	for _, o := range sb.Global.Orgs() {
 		if len(e.tickets) == 2 {
 			break
@@ -75,8 +105,12 @@ type faultJob struct {
 }
 
 // run runs the job once and returns its summaries (one per ticket for the
-// case push).
+// case push; the sweep's, then one per push it made, for the case sweep).
 func (j faultJob) run(e *faultEnv) []*syncer.Summary {
+	if j.job == syncer.JobCaseSweep {
+		s := e.sweeper.Run(context.Background())
+		return append([]*syncer.Summary{s}, e.sweeper.Queue.(*pushingQueue).take()...)
+	}
 	if j.job != syncer.JobCases {
 		s := e.r.Run(context.Background(), j.job, syncer.Options{})
 		if err := e.db.SaveRun(context.Background(), s); err != nil { // the application core saves every run
@@ -111,7 +145,9 @@ func (f fault) appliesTo(j syncer.Job) bool { return f.jobs == nil || slices.Con
 var (
 	syncJobs  = []syncer.Job{syncer.JobGlobalOrgs, syncer.JobFederalOrgs, syncer.JobFederalUsers}
 	bulkJobs  = syncJobs
+	userJobs  = []syncer.Job{syncer.JobGlobalOrgs, syncer.JobFederalUsers} // sold-to users; federal users
 	caseOnly  = []syncer.Job{syncer.JobCases}
+	sweepOnly = []syncer.Job{syncer.JobCaseSweep}
 	allFaults = []fault{
 		// Zendesk.
 		{name: "a 429 storm with Retry-After", inject: func(_ *faultEnv, zd *zendesktest.Server) { zd.RateLimitNext(40, 2) }},
@@ -137,6 +173,22 @@ var (
 			}},
 		{name: "a job status that stays queued past its deadline", expect: syncer.CodeOpenTimeout, jobs: bulkJobs,
 			inject: func(_ *faultEnv, zd *zendesktest.Server) { zd.StickNextJobs(1) }},
+		{name: "job statuses as Zendesk writes them (float and null counters, bare results, failures keyed by position, partial results)",
+			jobs: bulkJobs, inject: func(_ *faultEnv, zd *zendesktest.Server) { zd.SetJobShape(zendesktest.RealJobShape()) }},
+		{name: "the account's limit of queued jobs reached by another integration", jobs: bulkJobs,
+			inject: func(_ *faultEnv, zd *zendesktest.Server) { zd.RefuseJobsNext(3) }},
+		{name: "bulk user imports not enabled (403 on the bulk user endpoints)", jobs: userJobs,
+			inject: func(_ *faultEnv, zd *zendesktest.Server) { zd.RefuseBulkUserImports(true) },
+			happened: func(e *faultEnv) bool {
+				return e.sb.Global.Calls()["POST /users.json"]+e.sb.Federal.Calls()["POST /users/create_or_update.json"] > 0
+			}},
+		{name: "a 403 for want of a permission", expect: syncer.CodeNotPermitted,
+			inject: func(_ *faultEnv, zd *zendesktest.Server) { zd.ForbidNext("GET", "", 3) }},
+		{name: "an incremental export over its own limit (429 on the export only)", jobs: sweepOnly,
+			inject: func(_ *faultEnv, zd *zendesktest.Server) {
+				zd.RateLimitEndpointNext("GET", "/incremental/tickets/cursor.json", 3, 30)
+			},
+			happened: func(e *faultEnv) bool { return e.sb.Global.Calls()["GET /incremental/tickets/cursor.json"] > 3 }},
 		// Salesforce.
 		{name: "UNABLE_TO_LOCK_ROW on every attempt", expect: syncer.CodeUnableToLockRow, jobs: caseOnly,
 			inject: func(e *faultEnv, _ *zendesktest.Server) {
@@ -220,6 +272,7 @@ var (
 				}
 			}},
 		{name: "case push", job: syncer.JobCases, zendesk: func(e *faultEnv) *zendesktest.Server { return e.sb.Global }},
+		{name: "case sweep", job: syncer.JobCaseSweep, zendesk: func(e *faultEnv) *zendesktest.Server { return e.sb.Global }},
 	}
 )
 
@@ -322,7 +375,7 @@ func checkConverged(t *testing.T, e *faultEnv, j faultJob) {
 			t.Errorf("two users with e-mail %s", u.Email)
 		}
 	}
-	if j.job != syncer.JobCases {
+	if j.job != syncer.JobCases && j.job != syncer.JobCaseSweep {
 		dry := e.r.Run(context.Background(), j.job, syncer.Options{DryRun: true})
 		if n := dry.Created + dry.Updated + dry.Deleted; n != 0 || !dry.OK() {
 			t.Errorf("a dry run after the clean run plans %d changes (%s): %+v", n, dry.Message, actionable(dry.Changes))
