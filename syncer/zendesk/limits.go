@@ -38,6 +38,11 @@ const smoothFor = 10 * time.Minute
 // token, before the scope turns smooth.
 const spreadFactor = 2
 
+// spreadBurst is how many requests a smoothing scope sends at once before
+// spreadFactor paces them: enough for a case push or a single-account run
+// to go without waiting, well below the bursts Zendesk is seen to refuse.
+const spreadBurst = 5
+
 // A scope that meets a 429 again while already at its smooth pace is
 // paced slower (slowerBy, down to minPaceShare of its configured pace):
 // some Zendesk limit is stricter than the configured one. It speeds up
@@ -63,7 +68,7 @@ type limitScope struct {
 	// account's limit does (its burst is a tenth of a minute's requests);
 	// an endpoint limit whose burst is its whole minute need not.
 	smooths bool
-	spread  *rate.Limiter // smoothing scopes: spreadFactor × pace, burst 1
+	spread  *rate.Limiter // smoothing scopes: spreadFactor × pace, burst spreadBurst
 
 	pace rate.Limit // the configured pace, which the limiter's may be below
 
@@ -79,7 +84,7 @@ func newScope(name string, perMinute, burst int, smooths bool) *limitScope {
 		s.pace = rate.Limit(float64(perMinute) / 60)
 		s.limiter = rate.NewLimiter(s.pace, s.burst)
 		if smooths {
-			s.spread = rate.NewLimiter(s.pace*spreadFactor, 1)
+			s.spread = rate.NewLimiter(s.pace*spreadFactor, spreadBurst)
 		}
 	}
 	return s
