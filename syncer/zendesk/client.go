@@ -191,10 +191,10 @@ func New(cfg Config) (*Client, error) {
 	}
 	tr := &transport{
 		base:            cfg.Transport,
-		account:         newScope("account", cfg.RequestsPerMinute, cfg.RequestsPerMinute/10, true),
-		export:          newScope("export", ExportRequestsPerMinute, ExportRequestsPerMinute, false),
-		ticketUpdates:   newScope("ticket updates", TicketUpdatesPerMinute, TicketUpdatesPerMinute/10, false),
-		jobs:            newScope("jobs", 0, 0, false),
+		account:         newScope(cfg.RequestsPerMinute, cfg.RequestsPerMinute/10, true),
+		export:          newScope(ExportRequestsPerMinute, ExportRequestsPerMinute, false),
+		ticketUpdates:   newScope(TicketUpdatesPerMinute, TicketUpdatesPerMinute/10, false),
+		jobs:            newScope(0, 0, false),
 		timeout:         cfg.Timeout,
 		maxRetries:      cfg.MaxRetries,
 		rateLimitBudget: cfg.RateLimitWait,

@@ -60,7 +60,6 @@ const (
 // own. A 429 pauses the scope whose limit it reports, and only that one:
 // an export over its 10 a minute must not stall the case pushes.
 type limitScope struct {
-	name    string
 	limiter *rate.Limiter // nil: the scope is only paused, never paced
 	burst   int           // the limiter's burst at its normal pace
 	// smooths: a 429 brings the limiter to a burst of one for smoothFor,
@@ -78,8 +77,8 @@ type limitScope struct {
 	paceChanged time.Time // when the limiter's pace last changed
 }
 
-func newScope(name string, perMinute, burst int, smooths bool) *limitScope {
-	s := &limitScope{name: name, burst: max(1, burst), smooths: smooths}
+func newScope(perMinute, burst int, smooths bool) *limitScope {
+	s := &limitScope{burst: max(1, burst), smooths: smooths}
 	if perMinute > 0 {
 		s.pace = rate.Limit(float64(perMinute) / 60)
 		s.limiter = rate.NewLimiter(s.pace, s.burst)
@@ -173,9 +172,9 @@ func (t *transport) scopes(method, endpoint string) []*limitScope {
 // governing returns the scope a 429 answer reports on: the queued-jobs
 // limit when a bulk request's answer names it, the endpoint's own limit
 // for an endpoint that has one, else the account's.
-func governing(scopes []*limitScope, body []byte) *limitScope {
+func (t *transport) governing(scopes []*limitScope, body []byte) *limitScope {
 	own := scopes[len(scopes)-1]
-	if own.name == "jobs" {
+	if own == t.jobs {
 		if bytes.Contains(bytes.ToLower(body), []byte("job")) {
 			return own
 		}

@@ -148,7 +148,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			waited += wait
 			limited++
 			body, _ := io.ReadAll(resp.Body)
-			governing(scopes, body).pause(wait)
+			t.governing(scopes, body).pause(wait)
 			t.waited(wait)
 			if err := t.sleep(ctx, wait); err != nil {
 				return nil, err
