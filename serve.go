@@ -94,7 +94,7 @@ func (m *Main) serving(ctx context.Context, cfg Config, p *parts, schedules sche
 	slackHTTP := &http.Client{Timeout: cfg.HTTPTimeout}
 	api := bot.NewClient(cfg.SlackBotToken, cfg.SlackAppToken, cfg.SlackAPIURL, slackHTTP)
 	notifier, err := bot.NewNotifier(bot.NotifierConfig{API: api, SummaryChannel: cfg.SlackSummaryChannel,
-		AlertChannel: cfg.SlackAlertChannel, Alerts: p.db, Logger: p.log})
+		AlertChannel: cfg.SlackAlertChannel, Store: p.db, Logger: p.log})
 	if err != nil {
 		return nil, usagef("configuration: %s", err)
 	}

@@ -201,7 +201,7 @@ func freshnessFor(t *testing.T) (*app.Freshness, *bot.Notifier, *store.DB, *slac
 	}
 	t.Cleanup(func() { db.Close() })
 	api := bot.NewClient(slacktest.BotToken, slacktest.AppToken, slack.APIURL(), nil)
-	n, err := bot.NewNotifier(bot.NotifierConfig{API: api, SummaryChannel: "CSUMMARY", AlertChannel: "CALERT", Alerts: db})
+	n, err := bot.NewNotifier(bot.NotifierConfig{API: api, SummaryChannel: "CSUMMARY", AlertChannel: "CALERT", Store: db})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,13 +29,7 @@ type AlertView struct {
 }
 
 // QuietRun is one line of the quiet-runs status message.
-type QuietRun struct {
-	Job    syncer.Job
-	Last   time.Time
-	Count  int
-	Silent int
-	RunID  string
-}
+type QuietRun = syncer.QuietRun
 
 // ChangeLine renders one change as a list line (mrkdwn, escaped, at most
 // MaxLineRunes): syncer.DescribeChange, the one rendering of a change.
@@ -118,7 +112,7 @@ func RenderSummary(s *syncer.Summary) Message {
 		info := s.Code.Info()
 		blocks = append(blocks, section(fmt.Sprintf("*Code %d %s:* %s", int(s.Code), esc(info.Name), esc(cut(s.Message, 1000)))))
 	}
-	msg := Message{Text: line}
+	msg := Message{Text: escText(line)}
 	var listCut bool
 	if len(s.Changes) > 0 {
 		lines := make([]string, len(s.Changes))
@@ -194,7 +188,7 @@ func RenderAlert(a AlertView) Message {
 			recs = append(recs, e)
 		}
 	}
-	msg := Message{Text: title}
+	msg := Message{Text: esc(title)}
 	if len(recs) > 0 {
 		lines := make([]string, len(recs))
 		for i, e := range recs {
@@ -292,8 +286,8 @@ func planContext(p *syncer.StoredPlan) slack.Block {
 	if p.CreatedBy != "" {
 		by = "made by <@" + esc(p.CreatedBy) + ">"
 	}
-	return contextBlock("Plan `"+esc(p.ID)+"`", "expires "+fmtTime(p.ExpiresAt), by,
-		"Only allowed writers can Apply or Discard", "`zdsync plan show "+esc(p.ID)+"` shows it all")
+	return contextBlock("Plan "+codeSpan(p.ID), "expires "+fmtTime(p.ExpiresAt), by,
+		"Only allowed writers can Apply or Discard", codeSpan("zdsync plan show "+p.ID)+" shows it all")
 }
 
 // RenderPreview renders a stored plan awaiting approval: counts by action,
