@@ -61,6 +61,20 @@ type Schedule interface {
 // job renews it every lockTTL/3.
 const lockTTL = 90 * time.Second
 
+// pushLockTTL is lockTTL for the lock of one ticket's case push: a replica
+// that dies mid-push frees its ticket this soon, before the push queue
+// rescues the push (pushqueue.Timing.RescueAfter), so that the rescued
+// push runs at once.
+const pushLockTTL = 30 * time.Second
+
+// ttl is how long the run lock of req holds without renewal.
+func ttl(req syncer.Request) time.Duration {
+	if req.Job == syncer.JobCases {
+		return pushLockTTL
+	}
+	return lockTTL
+}
+
 // Core runs jobs by name. Runner, Pusher, Sweeper and Store are needed by
 // the runs that use them; the other fields are optional.
 type Core struct {
@@ -234,7 +248,7 @@ func lockName(req syncer.Request) string {
 // same database, with a clearer error.
 func (c *Core) lock(ctx context.Context, req syncer.Request, log *slog.Logger) (release func(), busy *syncer.Summary) {
 	now := time.Now()
-	l := syncer.RunLock{Name: lockName(req), Holder: syncer.NewID(now), By: req.By, Since: now, Expires: now.Add(lockTTL)}
+	l := syncer.RunLock{Name: lockName(req), Holder: syncer.NewID(now), By: req.By, Since: now, Expires: now.Add(ttl(req))}
 	ok, held, err := c.Store.AcquireRunLock(ctx, l, now)
 	switch {
 	case err != nil:
@@ -248,7 +262,7 @@ func (c *Core) lock(ctx context.Context, req syncer.Request, log *slog.Logger) (
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		c.renew(context.WithoutCancel(ctx), l, stop, log)
+		c.renew(context.WithoutCancel(ctx), l, ttl(req), stop, log)
 	}()
 	return func() {
 		close(stop)
@@ -259,16 +273,16 @@ func (c *Core) lock(ctx context.Context, req syncer.Request, log *slog.Logger) (
 	}, nil
 }
 
-// renew renews a run lock every lockTTL/3 until stop is closed.
-func (c *Core) renew(ctx context.Context, l syncer.RunLock, stop <-chan struct{}, log *slog.Logger) {
-	t := time.NewTicker(lockTTL / 3)
+// renew renews a run lock for ttl every ttl/3 until stop is closed.
+func (c *Core) renew(ctx context.Context, l syncer.RunLock, ttl time.Duration, stop <-chan struct{}, log *slog.Logger) {
+	t := time.NewTicker(ttl / 3)
 	defer t.Stop()
 	for {
 		select {
 		case <-stop:
 			return
 		case <-t.C:
-			l.Expires = time.Now().Add(lockTTL)
+			l.Expires = time.Now().Add(ttl)
 			if err := c.Store.RenewRunLock(ctx, l); err != nil {
 				log.Error("renew run lock", "lock", l.Name, "err", err)
 			}
