@@ -210,12 +210,18 @@ func (n *Notifier) Notify(ctx context.Context, s *syncer.Summary) error {
 	return nil
 }
 
-// AlertStale raises the freshness alarm of s.Job (s.Code is
-// syncer.CodeStale and s.Message says for how long the job has not
-// succeeded): an alert grouped like the others, without a run summary.
-// The job's next successful run resolves it.
-func (n *Notifier) AlertStale(ctx context.Context, s *syncer.Summary) error {
+// Alert raises an alert with s's code and message, grouped like the
+// others, without a run summary: the freshness alarm (code 14: s.Job has
+// not succeeded for too long), resolved by the job's next successful run,
+// or a dependency down as serve starts, resolved by Resolve.
+func (n *Notifier) Alert(ctx context.Context, s *syncer.Summary) error {
 	return n.alert(ctx, s, s.Code, n.now())
+}
+
+// Resolve resolves the open alerts of job (a dependency that answers
+// again).
+func (n *Notifier) Resolve(ctx context.Context, job syncer.Job) error {
+	return n.resolve(ctx, &syncer.Summary{Job: job}, n.now())
 }
 
 // quietRun counts a quiet run in the database and, unless this process

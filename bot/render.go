@@ -206,8 +206,11 @@ func RenderAlert(a AlertView) Message {
 		count = fmt.Sprintf("failed %d times", a.Count)
 	}
 	ctx := []string{"Run `" + esc(orNone(s.RunID)) + "`", count + " since " + fmtTime(a.FirstAt), "last " + fmtTime(a.LastAt)}
-	if !a.ResolvedAt.IsZero() {
-		ctx = append(ctx, "resolved "+fmtTime(a.ResolvedAt)+" by run `"+esc(orNone(a.ResolvedBy))+"`")
+	switch {
+	case !a.ResolvedAt.IsZero() && a.ResolvedBy != "":
+		ctx = append(ctx, "resolved "+fmtTime(a.ResolvedAt)+" by run `"+esc(a.ResolvedBy)+"`")
+	case !a.ResolvedAt.IsZero():
+		ctx = append(ctx, "resolved "+fmtTime(a.ResolvedAt))
 	}
 	blocks = append(blocks, contextBlock(ctx...))
 	if a.ResolvedAt.IsZero() {
@@ -229,7 +232,7 @@ func RenderAlert(a AlertView) Message {
 			if len(bs) > 0 {
 				blocks = append(blocks, actions("alert_actions", bs...))
 			}
-		} else {
+		} else if _, runnable := syncer.ParseJob(string(a.Job)); runnable {
 			blocks = append(blocks, actions("alert_actions", button(commands.ActionRunAgain, "Run again", string(a.Job), "primary")))
 		}
 	}

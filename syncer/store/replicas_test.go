@@ -104,7 +104,7 @@ func TestStatusMessageIsSharedByReplicas(t *testing.T) {
 		if !okA || okB {
 			t.Fatalf("post claimed by a=%v b=%v, want a only", okA, okB)
 		}
-		if err := a.SetStatusMessage(ctx, ch, "1700.1", t0); err != nil {
+		if err := a.SetStatusMessage(ctx, ch, "1700.1", t0.Add(time.Second)); err != nil {
 			t.Fatal(err)
 		}
 		if ok, _ := b.ClaimStatusPost(ctx, ch, t0.Add(2*time.Minute), time.Minute); ok {
@@ -127,7 +127,7 @@ func TestStatusMessageIsSharedByReplicas(t *testing.T) {
 		if !okA || okB || tsA != "1700.1" {
 			t.Fatalf("edit claimed by a=%v (%q) b=%v, want a only", okA, tsA, okB)
 		}
-		if err := a.StatusShown(ctx, ch, tsA, t1); err != nil {
+		if err := a.StatusShown(ctx, ch, tsA, t1.Add(time.Second)); err != nil {
 			t.Fatal(err)
 		}
 		t2 := t1.Add(time.Hour)

@@ -119,14 +119,16 @@ func (db *DB) SetStatusMessage(ctx context.Context, channel, ts string, shown ti
 
 // ClaimStatusEdit claims the next edit of channel's status message at now
 // and returns its ts: it succeeds for exactly one caller when the message
-// exists, its counts changed since the ones it shows, and its last edit
+// exists, its counts changed since the time of the ones it shows (at that
+// very time too: a count and the read of the counts may share a clock
+// tick), and its last edit
 // was at or before notBefore (so that it is edited at most once an
 // interval, cluster-wide). ok is false when there is nothing to edit yet.
 func (db *DB) ClaimStatusEdit(ctx context.Context, channel string, now, notBefore time.Time) (ts string, ok bool, err error) {
 	err = db.db.QueryRowContext(ctx, `
 		UPDATE status_messages SET edited_at = $2
 		WHERE channel = $1 AND ts <> '' AND edited_at <= $3 AND EXISTS (
-			SELECT 1 FROM quiet_runs q WHERE q.channel = status_messages.channel AND q.updated_at > status_messages.shown_at)
+			SELECT 1 FROM quiet_runs q WHERE q.channel = status_messages.channel AND q.updated_at >= status_messages.shown_at)
 		RETURNING ts`, channel, nanos(now), nanos(notBefore)).Scan(&ts)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil

@@ -6,7 +6,7 @@
 -- last edited (edits are spaced); shown_at is the time of the counts it
 -- shows. quiet_runs: the quiet runs in a row of each job (count 0: the
 -- job's last run was not quiet); updated_at is when a row last changed, so
--- the message needs an edit when a row changed after shown_at. Timestamps
+-- the message needs an edit when a row changed at or after shown_at. Timestamps
 -- are BIGINT Unix nanoseconds (UTC).
 
 CREATE TABLE status_messages (
