@@ -20,7 +20,7 @@
 // no longer blocks a new one for the same event). A push that failed with
 // a code retried later (rate limits: Salesforce's REQUEST_LIMIT_EXCEEDED,
 // 429s) goes back to the queue with a growing delay, and one that found
-// another push of its ticket running waits a minute; River also retries a
+// another push of its ticket running waits 15 s; River also retries a
 // job whose push was interrupted (the process stopped, the job timed out,
 // or it crashed and River rescued the job).
 //
