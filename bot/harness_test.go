@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -156,9 +157,13 @@ func openStore(t testing.TB) *store.DB {
 	return db
 }
 
+// notifier is the harness's notifier on a clock that moves an hour each
+// time it is read: every alert repeat and quiet run is past the intervals
+// that space the edits of a message.
 func (h *harness) notifier(t testing.TB) *bot.Notifier {
 	t.Helper()
-	return h.notifierAt(t, func() time.Time { return epoch })
+	var hours atomic.Int64
+	return h.notifierAt(t, func() time.Time { return epoch.Add(time.Duration(hours.Add(1)) * time.Hour) })
 }
 
 // notifierAt is the harness's notifier on the clock now, sharing the bot's

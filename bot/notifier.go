@@ -56,6 +56,14 @@ const StatusEditInterval = time.Minute
 // does not show yet, and how often a quiet run tries an edit itself.
 const statusCheck = StatusEditInterval / 4
 
+// AlertRepeatInterval is how often, at most, a replica replies in an open
+// alert's thread and edits its count for repeats of the failure: repeats in
+// between (a burst of failing case pushes) only count, in the database, and
+// the next reply — a later repeat's, or Run's — says how many there were.
+// chat.postMessage allows about one message a second a channel
+// (PostMessageInterval).
+const AlertRepeatInterval = time.Minute
+
 // statusPostClaim is how long a replica's claim to post the status message
 // holds: if it dies before posting, another posts after this.
 const statusPostClaim = 30 * time.Second
@@ -74,10 +82,10 @@ type NotifierConfig struct {
 	AlertChannel   string
 	// Store keeps alerts and the status message. Required.
 	Store NotifierStore
-	// QuietJobs are jobs whose successful runs never post a summary, only
-	// count in the quiet-runs message (their failures still alert). Nil
-	// means the per-ticket case push (syncer.JobCases), which runs once
-	// a ticket event.
+	// QuietJobs are jobs that never post a summary: their successful runs
+	// count in the quiet-runs message, their failures alert. Nil means the
+	// per-ticket case push (syncer.JobCases), which runs once a ticket
+	// event.
 	QuietJobs []syncer.Job
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
@@ -102,8 +110,12 @@ type Notifier struct {
 	log            *slog.Logger
 
 	// alertMu groups the alerts of this process one at a time (the store
-	// groups them across replicas).
+	// groups them across replicas); under it, shown is when this process
+	// last showed each open alert (posted it, or replied and edited it),
+	// and pending the alerts with repeats it has not shown yet.
 	alertMu sync.Mutex
+	shown   map[alertKey]time.Time
+	pending map[alertKey]bool
 
 	mu sync.Mutex
 	// posted is set once this process knows the status message exists;
@@ -136,7 +148,14 @@ func NewNotifier(cfg NotifierConfig) (*Notifier, error) {
 		cfg.Pacer = NewPacer(nil, cfg.Logger)
 	}
 	return &Notifier{p: poster{api: cfg.API, pacer: cfg.Pacer}, summaryChannel: cfg.SummaryChannel, alertChannel: cfg.AlertChannel,
-		store: cfg.Store, quietJobs: cfg.QuietJobs, now: cfg.Now, log: cfg.Logger}, nil
+		store: cfg.Store, quietJobs: cfg.QuietJobs, now: cfg.Now, log: cfg.Logger,
+		shown: map[alertKey]time.Time{}, pending: map[alertKey]bool{}}, nil
+}
+
+// alertKey is what alerts are grouped by.
+type alertKey struct {
+	job  syncer.Job
+	code syncer.Code
 }
 
 // FailureCode returns the code a run should alert with: the run's own code
@@ -187,11 +206,14 @@ func (n *Notifier) Notify(ctx context.Context, s *syncer.Summary) error {
 		errs = append(errs, n.resolve(ctx, s, at))
 	}
 	changed := s.Created+s.Updated+s.Deleted > 0
+	quiet := slices.Contains(n.quietJobs, s.Job)
 	switch {
-	case code == syncer.CodeAPIReserve:
+	case code == syncer.CodeAPIReserve || code != syncer.CodeNone && quiet:
 		// A run skipped to leave Salesforce's API reserve did nothing to
-		// summarize: its grouped alert says it all, once, not every tick.
-	case code != syncer.CodeNone || (changed && !slices.Contains(n.quietJobs, s.Job)):
+		// summarize, and a failed case push is one ticket: their grouped
+		// alert says it all, once, not every time.
+		errs = append(errs, n.store.EndQuietRuns(ctx, n.summaryChannel, s.Job, n.now()))
+	case code != syncer.CodeNone || changed && !quiet:
 		errs = append(errs, n.store.EndQuietRuns(ctx, n.summaryChannel, s.Job, n.now()))
 		m := RenderSummary(s)
 		p := n.p.at(PrioritySummary)
@@ -247,7 +269,8 @@ func (n *Notifier) quietRun(ctx context.Context, s *syncer.Summary, at time.Time
 
 // Run edits the quiet-runs status message with counts that it does not
 // show yet (runs counted while the edit interval was closed), at most once
-// a StatusEditInterval across replicas, until ctx ends.
+// a StatusEditInterval across replicas, and shows the repeats of alerts
+// that only counted (FlushAlerts), until ctx ends.
 func (n *Notifier) Run(ctx context.Context) {
 	t := time.NewTicker(statusCheck)
 	defer t.Stop()
@@ -258,6 +281,9 @@ func (n *Notifier) Run(ctx context.Context) {
 		case <-t.C:
 			if err := n.FlushStatus(ctx); err != nil {
 				n.log.WarnContext(ctx, "edit quiet-runs message", "err", err)
+			}
+			if err := n.FlushAlerts(ctx); err != nil {
+				n.log.WarnContext(ctx, "show alert repeats", "err", err)
 			}
 		}
 	}
@@ -352,6 +378,13 @@ func (n *Notifier) alert(ctx context.Context, s *syncer.Summary, code syncer.Cod
 		a.LastAt = at
 		a.RunIDs = append(a.RunIDs, s.RunID)
 		view := AlertView{Job: a.Job, Code: a.Code, Count: a.Count, FirstAt: a.FirstAt, LastAt: a.LastAt, Latest: s}
+		key, now := alertKey{s.Job, code}, n.now()
+		if a.TS != "" && now.Before(n.shown[key].Add(AlertRepeatInterval)) {
+			n.pending[key] = true // shown by a later repeat, or by FlushAlerts
+			return n.store.SaveAlert(ctx, a)
+		}
+		n.shown[key] = now
+		delete(n.pending, key)
 		if a.TS != "" {
 			_, perr := p.post(ctx, a.Channel, a.TS, RenderAlertReply(view))
 			uerr := p.update(ctx, a.Channel, a.TS, RenderAlert(view))
@@ -375,6 +408,7 @@ func (n *Notifier) alert(ctx context.Context, s *syncer.Summary, code syncer.Cod
 	if err != nil {
 		return err
 	}
+	n.shown[alertKey{s.Job, code}] = n.now()
 	err = n.store.SaveAlert(ctx, &syncer.Alert{Job: s.Job, Code: code, Channel: n.alertChannel, TS: ts, Count: 1,
 		FirstAt: at, LastAt: at, RunIDs: []string{s.RunID}})
 	if errors.Is(err, syncer.ErrAlertOpen) {
@@ -384,6 +418,38 @@ func (n *Notifier) alert(ctx context.Context, s *syncer.Summary, code syncer.Cod
 		return nil
 	}
 	return err
+}
+
+// FlushAlerts shows the repeats of open alerts that only counted (they came
+// within AlertRepeatInterval of the alert's last reply on this replica):
+// one reply in the alert's thread with the count so far and the latest
+// failure, and the alert edited, once the interval has passed.
+func (n *Notifier) FlushAlerts(ctx context.Context) error {
+	n.alertMu.Lock()
+	defer n.alertMu.Unlock()
+	now := n.now()
+	var errs []error
+	for key := range n.pending {
+		if now.Before(n.shown[key].Add(AlertRepeatInterval)) {
+			continue
+		}
+		delete(n.pending, key)
+		a, open, err := n.store.OpenAlert(ctx, key.job, key.code)
+		if err != nil || !open || a.TS == "" {
+			errs = append(errs, err)
+			continue
+		}
+		n.shown[key] = now
+		latest := &syncer.Summary{Job: a.Job, RunID: a.LastRunID()}
+		if got, err := n.store.GetRun(ctx, a.LastRunID()); err == nil && got != nil {
+			latest = got
+		}
+		view := AlertView{Job: a.Job, Code: a.Code, Count: a.Count, FirstAt: a.FirstAt, LastAt: a.LastAt, Latest: latest}
+		p := n.p.at(PriorityAlert)
+		_, perr := p.post(ctx, a.Channel, a.TS, RenderAlertReply(view))
+		errs = append(errs, perr, p.update(ctx, a.Channel, a.TS, RenderAlert(view)))
+	}
+	return errors.Join(errs...)
 }
 
 // postAlert posts m to the alert channel, with its CSV attached in its
@@ -415,6 +481,11 @@ func (n *Notifier) resolve(ctx context.Context, s *syncer.Summary, at time.Time)
 	resolved, err := n.store.ResolveAlerts(ctx, s.Job, at)
 	if err != nil {
 		return err
+	}
+	for key := range n.pending {
+		if key.job == s.Job {
+			delete(n.pending, key)
+		}
 	}
 	var errs []error
 	for _, a := range resolved {

@@ -164,7 +164,7 @@ func TestPacerIsSharedByBotAndNotifier(t *testing.T) {
 	// The bot's own posts (an answer in an alert's thread) and the
 	// notifier's go through the one pacer: together they stay within the
 	// fake's limits, so Slack never answers 429.
-	n := h.notifierAt(t, func() time.Time { return epoch })
+	n := h.notifier(t)
 	for i := range 3 {
 		if err := n.Notify(h.ctx, failing(fmt.Sprint("run-", i), syncer.CodeOpenTimeout)); err != nil {
 			t.Fatal(err)
@@ -181,5 +181,59 @@ func TestPacerIsSharedByBotAndNotifier(t *testing.T) {
 	}
 	if n := len(h.srv.RateLimited(bot.MethodPostMessage)) + len(h.srv.RateLimited(bot.MethodUpdate)); n != 0 {
 		t.Errorf("%d calls answered 429", n)
+	}
+}
+
+// A burst of failing case pushes of one code: one alert, and its repeats
+// only count until AlertRepeatInterval has passed; then one reply says how
+// many there were, and the alert shows the count. The burst costs a few
+// Slack calls, not two a push.
+func TestAlertRepeatsInABurstCountWithoutPostingEachOne(t *testing.T) {
+	h := newHarness(t)
+	now := epoch
+	n := h.notifierAt(t, func() time.Time { return now })
+	fail := func(i int) {
+		t.Helper()
+		s := &syncer.Summary{RunID: fmt.Sprint("run-", i), Job: syncer.JobCases, Code: syncer.CodeUnableToLockRow, Message: "row locked",
+			FinishedAt: epoch.Add(time.Duration(i) * time.Second),
+			Errors:     []syncer.RecordError{{Code: syncer.CodeUnableToLockRow, Record: fmt.Sprint("ticket ", 100+i), Message: "UNABLE_TO_LOCK_ROW"}}}
+		if err := n.Notify(h.ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 30 {
+		now = epoch.Add(time.Duration(i) * time.Second)
+		fail(i)
+	}
+	if got := len(h.srv.Messages("CALERT")); got != 1 {
+		t.Fatalf("%d messages in the alert channel during the burst, want the alert alone", got)
+	}
+	if err := n.FlushAlerts(h.ctx); err != nil { // still within the interval: nothing
+		t.Fatal(err)
+	}
+	if got := len(h.srv.Messages("CALERT")); got != 1 {
+		t.Fatalf("%d messages before the interval passed", got)
+	}
+	now = epoch.Add(bot.AlertRepeatInterval)
+	if err := n.FlushAlerts(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	msgs := h.srv.Messages("CALERT")
+	if len(msgs) != 2 || msgs[1].ThreadTS != msgs[0].TS || !strings.Contains(msgs[1].Text, "30 times now") {
+		t.Fatalf("after the interval: %+v, want one reply in the thread with the count", msgs)
+	}
+	if msgs[0].Updates != 1 || !strings.Contains(string(msgs[0].Blocks), "failed 30 times") {
+		t.Errorf("alert edited %d times: %s", msgs[0].Updates, msgs[0].Blocks)
+	}
+	if open, _ := h.db.OpenAlerts(h.ctx); len(open) != 1 || open[0].Count != 30 {
+		t.Errorf("open alerts = %+v, want one counting 30", open)
+	}
+	// Nothing new: no more replies.
+	now = now.Add(time.Hour)
+	if err := n.FlushAlerts(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(h.srv.Messages("CALERT")); got != 2 {
+		t.Errorf("%d messages after a flush with nothing new", got)
 	}
 }
