@@ -80,6 +80,26 @@ func sendWebhook(t *testing.T, base string, ticketID int64, event syncer.Event) 
 	return resp.StatusCode
 }
 
+// newTicket adds a new ticket to the first org of the sandbox's Global
+// Zendesk that has a Salesforce account, and returns its ID.
+func newTicket(sb *sandbox.Sandbox) int64 {
+	var org syncer.Org
+	for _, o := range sb.Global.Orgs() {
+		if syncer.IsAccountID(o.ExternalID) {
+			org = o
+			break
+		}
+	}
+	return sb.Global.AddTicket(syncer.Ticket{Subject: "Help", Status: "new", OrgID: org.ID})
+}
+
+// waitForCase waits until the fake Salesforce holds a case, or ctx ends.
+func waitForCase(ctx context.Context, sb *sandbox.Sandbox) {
+	for len(sb.Salesforce.Cases()) == 0 && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // Salesforce refuses the login as serve starts: serve starts anyway and is
 // ready (the webhook needs only the database), queues the webhooks it
 // receives and holds their pushes instead of failing them, alerts once in
@@ -107,14 +127,7 @@ func TestServeStartsWhileSalesforceRefusesTheLogin(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("/readyz %d while Salesforce is down: %s", resp.StatusCode, body)
 	}
-	var org syncer.Org
-	for _, o := range sb.Global.Orgs() {
-		if syncer.IsAccountID(o.ExternalID) {
-			org = o
-			break
-		}
-	}
-	id := sb.Global.AddTicket(syncer.Ticket{Subject: "Help", Status: "new", OrgID: org.ID})
+	id := newTicket(sb)
 	if code := sendWebhook(t, srv.base, id, syncer.EventCreated); code/100 != 2 {
 		t.Fatalf("webhook while Salesforce is down: %d", code)
 	}
@@ -148,9 +161,7 @@ func TestServeStartsWhileSalesforceRefusesTheLogin(t *testing.T) {
 
 	// Salesforce lets it in: the held push is made, the alert resolved.
 	sb.Salesforce.RejectLogins(0)
-	for len(sb.Salesforce.Cases()) == 0 && ctx.Err() == nil {
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitForCase(ctx, sb)
 	if n := len(sb.Salesforce.Cases()); n != 1 {
 		t.Fatalf("%d cases after Salesforce came back, want 1", n)
 	}
@@ -182,20 +193,11 @@ func TestServeStartsWhileSlackIsDown(t *testing.T) {
 	slack := slacktest.NewServer()
 	slack.Close() // nothing listens at its address any more
 	srv := startServe(t, ctx, sb, slack, nil)
-	var org syncer.Org
-	for _, o := range sb.Global.Orgs() {
-		if syncer.IsAccountID(o.ExternalID) {
-			org = o
-			break
-		}
-	}
-	id := sb.Global.AddTicket(syncer.Ticket{Subject: "Help", Status: "new", OrgID: org.ID})
+	id := newTicket(sb)
 	if code := sendWebhook(t, srv.base, id, syncer.EventCreated); code/100 != 2 {
 		t.Fatalf("webhook while Slack is down: %d", code)
 	}
-	for len(sb.Salesforce.Cases()) == 0 && ctx.Err() == nil {
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitForCase(ctx, sb)
 	if n := len(sb.Salesforce.Cases()); n != 1 {
 		t.Fatalf("%d cases, want 1", n)
 	}
