@@ -71,7 +71,7 @@ type SalesforceConfig struct {
 	Password      string `env:"PASSWORD" help:"password flow: password (secret)"`
 	SecurityToken string `env:"SECURITY_TOKEN" help:"password flow: security token (secret)"`
 	// MaxConcurrency defaults to salesforce.DefaultMaxConcurrency.
-	MaxConcurrency int `env:"MAX_CONCURRENCY, default=10" help:"Salesforce API requests one replica has in flight at once, 1 or more (the org allows 25 long-running ones in all)"`
+	MaxConcurrency int `env:"MAX_CONCURRENCY, default=10" help:"Salesforce API requests one replica has in flight at once, and case pushes it makes at once, 1 or more (the org allows 25 long-running requests in all)"`
 }
 
 // ZendeskConfig is the login of one Zendesk instance.

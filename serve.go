@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,15 +35,38 @@ func (c *Config) needServe() error {
 		[2]string{"ZENDESK_WEBHOOK_SECRET", c.ZendeskWebhookSecret})
 }
 
-// serving is what `zdsync serve` runs: the HTTP endpoints, the Slack bot,
-// the push queue, the scheduler and the freshness alarm, all over one
-// application core.
+// serving is what `zdsync serve` runs: the HTTP endpoints, the Slack bot
+// and its notifier, the push queue, the scheduler, the freshness alarm and
+// the watcher of the dependencies, all over one application core.
 type serving struct {
 	http      *http.Server
 	bot       *bot.Bot
+	notifier  *bot.Notifier
 	queue     *pushqueue.Queue
 	sched     *schedule.Scheduler
 	freshness *app.Freshness
+	watcher   *app.Watcher
+}
+
+// The dependencies serve starts without (README, "Several replicas on
+// Postgres"): each is the job its alert is grouped under and the check of
+// /readyz and zdsync_ready.
+const (
+	depSalesforce     syncer.Job = "salesforce"
+	depZendeskGlobal  syncer.Job = "zendesk-global"
+	depZendeskFederal syncer.Job = "zendesk-federal"
+)
+
+// dependencies are the checks of serve's dependencies: the Salesforce
+// login, and one call to each Zendesk instance.
+func dependencies(p *parts) []app.Dependency {
+	deps := []app.Dependency{{Name: depSalesforce, Check: p.sf.Login}}
+	for name, z := range map[syncer.Job]*zendesk.Client{depZendeskGlobal: p.global, depZendeskFederal: p.federal} {
+		if z != nil {
+			deps = append(deps, app.Dependency{Name: name, Check: func(ctx context.Context) error { _, err := z.OrgCount(ctx); return err }})
+		}
+	}
+	return deps
 }
 
 // runServe runs the bot: Slack Socket Mode, the scheduler, the push queue
@@ -73,7 +98,9 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}
 	defer ln.Close()
 
-	p, err := m.wire(ctx, cfg, syncer.JobGlobalOrgs, syncer.JobFederalOrgs, syncer.JobFederalUsers, syncer.JobCases)
+	// Salesforce is logged in to at first use: serve starts while it is
+	// down, and the watcher says so.
+	p, err := m.wireWith(ctx, cfg, false, syncer.JobGlobalOrgs, syncer.JobFederalOrgs, syncer.JobFederalUsers, syncer.JobCases)
 	if err != nil {
 		return err
 	}
@@ -93,29 +120,42 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 func (m *Main) serving(ctx context.Context, cfg Config, p *parts, schedules schedule.Schedules, elector *store.Elector, writers, groups []string) (*serving, error) {
 	slackHTTP := &http.Client{Timeout: cfg.HTTPTimeout}
 	api := bot.NewClient(cfg.SlackBotToken, cfg.SlackAppToken, cfg.SlackAPIURL, slackHTTP)
-	notifier, err := bot.NewNotifier(bot.NotifierConfig{API: api, SummaryChannel: cfg.SlackSummaryChannel,
-		AlertChannel: cfg.SlackAlertChannel, Alerts: p.db, Logger: p.log})
-	if err != nil {
+	pacer := bot.NewPacer(nil, p.log) // one for every post of the process
+	sv := &serving{}
+	var err error
+	if sv.notifier, err = bot.NewNotifier(bot.NotifierConfig{API: api, Pacer: pacer, SummaryChannel: cfg.SlackSummaryChannel,
+		AlertChannel: cfg.SlackAlertChannel, Store: p.db, Logger: p.log}); err != nil {
 		return nil, usagef("configuration: %s", err)
 	}
-	sv := &serving{}
+	sv.watcher = &app.Watcher{Deps: dependencies(p), Alert: sv.notifier.Alert, Resolve: sv.notifier.Resolve, Log: p.log,
+		Answered: func(ctx context.Context, _ syncer.Job) {
+			if err := sv.queue.Release(ctx); err != nil {
+				p.log.Warn("release held pushes", "err", err)
+			}
+		}}
 	if sv.sched, err = schedule.New(schedule.Config{Schedules: schedules, Run: p.core.Run, Logger: p.log,
 		Options: []gocron.SchedulerOption{gocron.WithDistributedElector(elector)}}); err != nil {
 		return nil, usagef("configuration: %s", err)
 	}
-	if sv.queue, err = pushqueue.New(ctx, p.db, p.core, pushqueue.Config{Logger: p.log}); err != nil {
+	// A replica pushes as many cases at once as Salesforce requests it
+	// may have in flight; a push is bounded by its retries and timeouts,
+	// and waits while Salesforce or Zendesk Global has not answered since
+	// the start.
+	if sv.queue, err = pushqueue.New(ctx, p.db, p.core, pushqueue.Config{Workers: cfg.Salesforce.MaxConcurrency,
+		PushTimeout: pushqueue.PushBound(cfg.CasePushRetries, cfg.CasePushRetryDelay, cfg.HTTPTimeout),
+		Hold:        func() error { return sv.watcher.Down(depSalesforce, depZendeskGlobal) }, Logger: p.log}); err != nil {
 		return nil, err
 	}
 	p.core.Sweeper = &syncer.Sweeper{Zendesk: p.global, Salesforce: p.sf, Cursors: p.db, Queue: sv.queue, Log: p.db, Logger: p.log}
-	p.core.Reporters = []app.Reporter{p.metrics, notifier}
+	p.core.Reporters = []app.Reporter{p.metrics, sv.notifier}
 	p.core.Schedule = sv.sched
-	sv.freshness = &app.Freshness{Store: p.db, Jobs: sv.sched.Jobs, Leading: elector.Leading, Alert: notifier.AlertStale,
+	sv.freshness = &app.Freshness{Store: p.db, Jobs: sv.sched.Jobs, Leading: elector.Leading, Alert: sv.notifier.Alert,
 		MaxAge: cfg.FreshnessMaxAge, Started: time.Now(), Log: p.log}
 
 	auth := commands.NewAuthorizer(writers, groups, bot.GroupMembers{API: api}, 0, nil)
 	cmds := commands.New(commands.Config{Service: p.core, Authorizer: auth, Auditor: p.db, Logger: p.log})
 	if sv.bot, err = bot.New(bot.Config{BotToken: cfg.SlackBotToken, AppToken: cfg.SlackAppToken, APIURL: cfg.SlackAPIURL,
-		HTTPClient: slackHTTP, Commands: cmds, Logger: p.log}); err != nil {
+		HTTPClient: slackHTTP, Commands: cmds, Envelopes: p.db, Pacer: pacer, Logger: p.log}); err != nil {
 		return nil, err
 	}
 	sv.http = &http.Server{Handler: m.handler(ctx, cfg, p, sv, elector), ReadHeaderTimeout: 10 * time.Second,
@@ -128,7 +168,7 @@ func (m *Main) serving(ctx context.Context, cfg Config, p *parts, schedules sche
 func (m *Main) handler(ctx context.Context, cfg Config, p *parts, sv *serving, elector *store.Elector) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.Handle("GET /readyz", readiness(p.db, sv.bot, p.metrics))
+	mux.Handle("GET /readyz", readiness(p.db, sv.watcher, sv.bot, p.metrics))
 	mux.Handle("GET /metrics", p.metrics.Handler())
 	p.metrics.SetLeaderFunc(elector.Leading)
 	p.metrics.SetQueueFunc(func() (int, time.Duration) {
@@ -167,6 +207,8 @@ func (m *Main) serve(ctx context.Context, ln net.Listener, sv *serving, p *parts
 	}
 	sv.sched.Start()
 	go sv.freshness.Watch(runCtx)
+	go sv.notifier.Run(runCtx)
+	go sv.watcher.Run(runCtx)
 	p.log.Info("zdsync serving", "http_addr", ln.Addr().String(), "database", p.db.Backend())
 	if m.Ready != nil {
 		m.Ready <- ln.Addr().String()
@@ -200,9 +242,12 @@ func (m *Main) serve(ctx context.Context, ln net.Listener, sv *serving, p *parts
 	return runErr
 }
 
-// readiness answers /readyz: ready when the database answers and Slack is
-// connected.
-func readiness(db *store.DB, b *bot.Bot, mt *metrics.Metrics) http.HandlerFunc {
+// readiness answers /readyz: ready when the database answers, which is
+// all that the traffic routed to a replica (Zendesk's webhooks) needs:
+// Slack, Salesforce and Zendesk being down does not make a replica unready
+// (its webhooks are still stored, and the work that needs them waits).
+// The body and zdsync_ready say how each dependency is.
+func readiness(db *store.DB, watcher *app.Watcher, b *bot.Bot, mt *metrics.Metrics) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
@@ -210,13 +255,27 @@ func readiness(db *store.DB, b *bot.Bot, mt *metrics.Metrics) http.HandlerFunc {
 		slackUp := b != nil && b.Connected()
 		mt.SetReady("database", dbErr == nil)
 		mt.SetReady("slack", slackUp)
-		switch {
-		case dbErr != nil:
-			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
-		case !slackUp:
-			http.Error(w, "slack not connected", http.StatusServiceUnavailable)
-		default:
-			fmt.Fprintln(w, "ready")
+		lines := []string{"slack: connected"}
+		if !slackUp {
+			lines[0] = "slack: not connected, reconnecting"
 		}
+		var states map[syncer.Job]error
+		if watcher != nil {
+			states = watcher.States()
+		}
+		for _, name := range slices.Sorted(maps.Keys(states)) {
+			err := states[name]
+			mt.SetReady(string(name), err == nil)
+			state := "ok"
+			if err != nil {
+				state = fmt.Sprintf("down (code %s), retrying", syncer.ErrorCode(err))
+			}
+			lines = append(lines, string(name)+": "+state)
+		}
+		if dbErr != nil {
+			http.Error(w, "database unreachable\n"+strings.Join(lines, "\n"), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready\n"+strings.Join(lines, "\n"))
 	}
 }

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sethvargo/go-envconfig"
-
 	"github.com/zdsync/zdsync/bot"
 	"github.com/zdsync/zdsync/bot/slacktest"
 	"github.com/zdsync/zdsync/syncer"
@@ -38,30 +36,8 @@ func TestServe(t *testing.T) {
 	defer sb.Close()
 	slack := slacktest.NewServer()
 	defer slack.Close()
-	env := sb.Env()
-	for k, v := range map[string]string{
-		"DATABASE_URL": filepath.Join(t.TempDir(), "zdsync.db"), "HTTP_ADDR": "127.0.0.1:0",
-		"SLACK_BOT_TOKEN": slacktest.BotToken, "SLACK_APP_TOKEN": slacktest.AppToken, "SLACK_API_URL": slack.APIURL(),
-		"SLACK_SUMMARY_CHANNEL": "CSUMMARY", "SLACK_ALERT_CHANNEL": "CALERT", "SLACK_WRITERS": "UWRITER",
-		"ZENDESK_WEBHOOK_SECRET": "hook-secret", "SCHEDULE_GLOBAL_ORGS": "off", "SCHEDULE_FEDERAL": "off",
-		"SCHEDULE_CASE_SWEEP": "off", "LOG_LEVEL": "warn", "CASE_PUSH_RETRY_DELAY": "10ms",
-	} {
-		env[k] = v
-	}
-	ready := make(chan string, 1)
-	var stderr bytes.Buffer
-	m := &Main{Stdout: &bytes.Buffer{}, Stderr: &stderr, Env: envconfig.MapLookuper(env), Ready: ready}
-	done := make(chan int, 1)
-	serveCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	go func() { done <- m.Run(serveCtx, []string{"serve"}) }()
-	var addr string
-	select {
-	case addr = <-ready:
-	case code := <-done:
-		t.Fatalf("serve exited %d:\n%s", code, stderr.String())
-	}
-	base := "http://" + addr
+	srv := startServe(t, ctx, sb, slack, nil)
+	base, stderr, done, stop := srv.base, srv.stderr, srv.done, srv.stop
 
 	get := func(path string) int {
 		resp, err := http.Get(base + path)
@@ -201,11 +177,11 @@ func freshnessFor(t *testing.T) (*app.Freshness, *bot.Notifier, *store.DB, *slac
 	}
 	t.Cleanup(func() { db.Close() })
 	api := bot.NewClient(slacktest.BotToken, slacktest.AppToken, slack.APIURL(), nil)
-	n, err := bot.NewNotifier(bot.NotifierConfig{API: api, SummaryChannel: "CSUMMARY", AlertChannel: "CALERT", Alerts: db})
+	n, err := bot.NewNotifier(bot.NotifierConfig{API: api, SummaryChannel: "CSUMMARY", AlertChannel: "CALERT", Store: db})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &app.Freshness{Store: db, Jobs: func() []syncer.Job { return syncer.RunnableJobs }, Alert: n.AlertStale,
+	f := &app.Freshness{Store: db, Jobs: func() []syncer.Job { return syncer.RunnableJobs }, Alert: n.Alert,
 		MaxAge: 3 * time.Hour, Started: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), Log: slog.New(slog.DiscardHandler)}
 	return f, n, db, slack
 }
@@ -251,7 +227,7 @@ func TestFreshnessAlarm(t *testing.T) {
 
 func TestReadyzTurnsUnreadyWhenTheDatabaseGoesAway(t *testing.T) {
 	_, _, db, _ := freshnessFor(t)
-	ready := readiness(db, nil, metrics.New())
+	ready := readiness(db, nil, nil, metrics.New())
 	probe := func() int {
 		rec := httptest.NewRecorder()
 		ready(rec, httptest.NewRequest("GET", "/readyz", nil))

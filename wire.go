@@ -21,7 +21,8 @@ type parts struct {
 	db      *store.DB
 	core    *app.Core
 	global  *zendesk.Client
-	sf      *salesforce.Client // nil until a case push logs in lazily
+	federal *zendesk.Client
+	sf      *app.LazySalesforce // nil when Salesforce is not configured
 	metrics *metrics.Metrics
 }
 
@@ -73,6 +74,12 @@ func (c *Config) needs(jobs []syncer.Job) (sf, global, federal bool, err error) 
 // for a case push alone, whose login is part of the push and retried with
 // it), and the core with its runner and pusher.
 func (m *Main) wire(ctx context.Context, cfg Config, jobs ...syncer.Job) (*parts, error) {
+	return m.wireWith(ctx, cfg, !(len(jobs) == 1 && jobs[0] == syncer.JobCases), jobs...)
+}
+
+// wireWith is wire, logging in to Salesforce at once when login is set,
+// else at its first use (serve starts while Salesforce is down).
+func (m *Main) wireWith(ctx context.Context, cfg Config, login bool, jobs ...syncer.Job) (*parts, error) {
 	needSF, _, _, err := cfg.needs(jobs)
 	if err != nil {
 		return nil, err
@@ -89,40 +96,37 @@ func (m *Main) wire(ctx context.Context, cfg Config, jobs ...syncer.Job) (*parts
 		global = p.global
 	}
 	if cfg.ZendeskFederal.URL != "" && cfg.ZendeskFederal.APIToken != "" {
-		fed, err := zendeskClient(cfg, cfg.ZendeskFederal, p.metrics)
-		if err != nil {
+		if p.federal, err = zendeskClient(cfg, cfg.ZendeskFederal, p.metrics); err != nil {
 			return nil, fmt.Errorf("ZENDESK_FEDERAL_URL: %w", err)
 		}
-		federal = fed
+		federal = p.federal
 	}
-	login := func(ctx context.Context) (*salesforce.Client, error) {
-		salesforce.SetHTTPTimeout(cfg.HTTPTimeout)
-		return salesforce.New(ctx, salesforce.Config{
-			URL: cfg.Salesforce.URL, ClientID: cfg.Salesforce.ClientID, ClientSecret: cfg.Salesforce.ClientSecret,
-			Username: cfg.Salesforce.Username, Password: cfg.Salesforce.Password, SecurityToken: cfg.Salesforce.SecurityToken,
-			MaxConcurrency: cfg.Salesforce.MaxConcurrency,
-		}) // a *syncer.Error whose Op already says "salesforce login"
-	}
-	var cases syncer.CaseStore
-	if len(jobs) == 1 && jobs[0] == syncer.JobCases {
-		cases = &app.LazyCaseStore{Connect: func(ctx context.Context) (syncer.CaseStore, error) { return login(ctx) }}
-	} else if needSF || (cfg.Salesforce.URL != "" && cfg.Salesforce.ClientID != "") {
-		if p.sf, err = login(ctx); err != nil {
-			return nil, err
+	if needSF || (cfg.Salesforce.URL != "" && cfg.Salesforce.ClientID != "") {
+		salesforce.SetHTTPTimeout(cfg.HTTPTimeout) // before any request
+		p.sf = &app.LazySalesforce{Connect: func(ctx context.Context) (app.SalesforceClient, error) {
+			return salesforce.New(ctx, salesforce.Config{
+				URL: cfg.Salesforce.URL, ClientID: cfg.Salesforce.ClientID, ClientSecret: cfg.Salesforce.ClientSecret,
+				Username: cfg.Salesforce.Username, Password: cfg.Salesforce.Password, SecurityToken: cfg.Salesforce.SecurityToken,
+				MaxConcurrency: cfg.Salesforce.MaxConcurrency,
+			}) // a *syncer.Error whose Op already says "salesforce login"
+		}}
+		if login {
+			if err := p.sf.Login(ctx); err != nil {
+				return nil, err
+			}
 		}
-		cases = p.sf
 	}
-	p.core = m.core(cfg, p, global, federal, cases)
+	p.core = m.core(cfg, p, global, federal)
 	return p, nil
 }
 
 // core builds the application core over the adapters that are set.
-func (m *Main) core(cfg Config, p *parts, global, federal syncer.Zendesk, cases syncer.CaseStore) *app.Core {
+func (m *Main) core(cfg Config, p *parts, global, federal syncer.Zendesk) *app.Core {
 	runner := &syncer.Runner{Global: global, Federal: federal, Store: p.db, Rules: cfg.rules(), PlanTTL: cfg.PlanTTL, Log: p.log}
-	pusher := &syncer.Pusher{Salesforce: cases, Retries: cfg.CasePushRetries, RetryDelay: cfg.CasePushRetryDelay, Logger: p.log, Log: p.db}
+	pusher := &syncer.Pusher{Retries: cfg.CasePushRetries, RetryDelay: cfg.CasePushRetryDelay, Logger: p.log, Log: p.db}
 	c := &app.Core{Runner: runner, Pusher: pusher, Store: p.db, Reserve: float64(cfg.SalesforceAPIReserve), Log: p.log}
 	if p.sf != nil {
-		runner.Salesforce, c.Allowance = p.sf, p.sf
+		runner.Salesforce, c.Allowance, pusher.Salesforce = p.sf, p.sf, p.sf
 	}
 	if p.global != nil {
 		pusher.Zendesk = p.global

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -71,6 +72,26 @@ type File struct {
 // esc escapes the three characters Slack's mrkdwn requires escaped
 // (https://api.slack.com/reference/surfaces/formatting#escaping).
 var esc = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace
+
+// escapedMention is a user mention (<@U…>, <@W…>: "Mentioning users",
+// https://api.slack.com/reference/surfaces/formatting#mentioning-users)
+// after esc.
+var escapedMention = regexp.MustCompile(`&lt;@([UW][A-Z0-9]{2,20})&gt;`)
+
+// escText escapes a text for Slack's mrkdwn (the top-level text of a
+// message, or a block's), keeping the user mentions that the replies of
+// package commands write ("applied by <@U…>"): every other <, > and & is
+// shown as itself, never read as a link, a mention or a command.
+func escText(s string) string {
+	return escapedMention.ReplaceAllString(esc(s), "<@$1>")
+}
+
+// codeSpan renders s as inline code that s cannot break out of: Slack's
+// mrkdwn has no escape for a backtick, so one in s becomes the look-alike
+// ˋ (U+02CB), and a line break a space (inline code is one line).
+func codeSpan(s string) string {
+	return "`" + esc(strings.NewReplacer("`", "ˋ", "\r\n", " ", "\n", " ", "\r", " ").Replace(s)) + "`"
+}
 
 // cut shortens s to n runes, ending it with "…" when cut.
 func cut(s string, n int) string {

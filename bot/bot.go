@@ -8,7 +8,8 @@
 // AckDeadline), the work runs afterwards in a goroutine bounded by a
 // semaphore, and the answer goes through the command's response_url or
 // chat.postMessage. An envelope delivered again is acknowledged again and
-// not run twice.
+// not run twice, whichever replica it lands on (EnvelopeStore). Every post
+// goes through one Pacer (pace.go), within Slack's rate limits.
 package bot
 
 import (
@@ -46,10 +47,25 @@ const WorkingText = "Working on it…"
 // received. Socket Mode delivers at least once: an envelope whose ack Slack
 // did not count (sent late, or lost with a connection being refreshed)
 // comes again with its envelope_id and retry_attempt/retry_reason set
-// (https://api.slack.com/apis/connections/socket-implement). A redelivery
-// within the window is acknowledged again but not run again: a command or
-// an Apply runs once. The window covers the life of a response_url.
+// (https://api.slack.com/apis/connections/socket-implement), to any of the
+// app's connections, so to any replica. A redelivery within the window is
+// acknowledged again but not run again: a command or an Apply runs once.
+// The window covers the life of a response_url.
 const RedeliveryWindow = ResponseURLLifetime
+
+// envelopeCleanup is how often a replica deletes the envelopes remembered
+// past RedeliveryWindow.
+const envelopeCleanup = 5 * time.Minute
+
+// EnvelopeStore remembers the envelopes the replicas received.
+// ClaimEnvelope records an envelope ID until now+ttl and reports whether
+// it is received for the first time (one caller wins, on any replica);
+// DeleteExpiredEnvelopes forgets those remembered until now or earlier.
+// *store.DB satisfies it.
+type EnvelopeStore interface {
+	ClaimEnvelope(ctx context.Context, id string, now time.Time, ttl time.Duration) (bool, error)
+	DeleteExpiredEnvelopes(ctx context.Context, now time.Time) (int, error)
+}
 
 // Defaults of Config.
 const (
@@ -76,6 +92,13 @@ type Config struct {
 	HTTPClient *http.Client
 	// Commands handles commands and presses. Required.
 	Commands *commands.Commands
+	// Envelopes remembers the envelopes received, so that a redelivery
+	// runs nothing on any replica; nil remembers them in this process
+	// only (one replica).
+	Envelopes EnvelopeStore
+	// Pacer paces every Web API post (share it with the Notifier); nil
+	// means a Pacer of its own.
+	Pacer *Pacer
 	// MaxConcurrent bounds the commands worked on at once.
 	MaxConcurrent int
 	// WorkTimeout bounds one command's work (it must answer while its
@@ -90,18 +113,20 @@ type Config struct {
 
 // Bot is the Slack Socket Mode runtime. Create it with New and Run it.
 type Bot struct {
-	api     *slack.Client
-	sm      *socketmode.Client
-	http    *http.Client
-	cmds    *commands.Commands
-	sem     chan struct{}
-	timeout time.Duration
-	grace   time.Duration
-	log     *slog.Logger
-	botUser atomic.Value // string
-	// seen holds when each envelope was first received, by envelope_id;
-	// only the events goroutine uses it.
-	seen map[string]time.Time
+	api       *slack.Client
+	sm        *socketmode.Client
+	http      *http.Client
+	cmds      *commands.Commands
+	envelopes EnvelopeStore
+	pacer     *Pacer
+	sem       chan struct{}
+	timeout   time.Duration
+	grace     time.Duration
+	log       *slog.Logger
+	botUser   atomic.Value // string
+	// cleaned is when this replica last deleted expired envelopes (Unix
+	// nanoseconds).
+	cleaned atomic.Int64
 	// connected is set while the Socket Mode connection is up.
 	connected atomic.Bool
 	wg        sync.WaitGroup
@@ -154,17 +179,24 @@ func New(cfg Config) (*Bot, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Envelopes == nil {
+		cfg.Envelopes = &memoryEnvelopes{seen: map[string]time.Time{}}
+	}
+	if cfg.Pacer == nil {
+		cfg.Pacer = NewPacer(nil, cfg.Logger)
+	}
 	api := NewClient(cfg.BotToken, cfg.AppToken, cfg.APIURL, cfg.HTTPClient)
 	b := &Bot{
-		api:     api,
-		sm:      socketmode.New(api, socketmode.OptionLog(slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug))),
-		http:    cfg.HTTPClient,
-		cmds:    cfg.Commands,
-		sem:     make(chan struct{}, cfg.MaxConcurrent),
-		timeout: cfg.WorkTimeout,
-		grace:   cfg.ShutdownGrace,
-		log:     cfg.Logger,
-		seen:    map[string]time.Time{},
+		api:       api,
+		sm:        socketmode.New(api, socketmode.OptionLog(slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug))),
+		http:      cfg.HTTPClient,
+		cmds:      cfg.Commands,
+		sem:       make(chan struct{}, cfg.MaxConcurrent),
+		timeout:   cfg.WorkTimeout,
+		grace:     cfg.ShutdownGrace,
+		log:       cfg.Logger,
+		envelopes: cfg.Envelopes,
+		pacer:     cfg.Pacer,
 	}
 	b.botUser.Store("")
 	return b, nil
@@ -172,6 +204,10 @@ func New(cfg Config) (*Bot, error) {
 
 // API returns the bot's Web API client, for the Notifier and GroupMembers.
 func (b *Bot) API() *slack.Client { return b.api }
+
+// Pacer returns the pacer of the bot's posts, for the Notifier and every
+// other poster of the process.
+func (b *Bot) Pacer() *Pacer { return b.pacer }
 
 // Connected reports whether the Socket Mode connection is up (for
 // /readyz).
@@ -267,25 +303,19 @@ func (b *Bot) handle(ctx, workCtx context.Context, evt socketmode.Event) {
 		if !ok || evt.Request == nil {
 			return
 		}
-		b.ack(ctx, evt.Request, map[string]any{"response_type": "ephemeral", "text": WorkingText + " `" + cmd.Command + " " + cut(cmd.Text, 200) + "`"})
-		if b.redelivered(ctx, evt.Request) {
-			return
-		}
-		b.spawn(workCtx, func(ctx context.Context) { b.command(ctx, cmd) })
+		b.ack(ctx, evt.Request, map[string]any{"response_type": "ephemeral", "text": WorkingText + " " + codeSpan(cmd.Command+" "+cut(cmd.Text, 200))})
+		b.spawn(workCtx, evt.Request, func(ctx context.Context) { b.command(ctx, cmd) })
 	case socketmode.EventTypeInteractive:
 		cb, ok := evt.Data.(slack.InteractionCallback)
 		if !ok || evt.Request == nil {
 			return
 		}
 		b.ack(ctx, evt.Request, nil)
-		if b.redelivered(ctx, evt.Request) {
-			return
-		}
 		if cb.Type != slack.InteractionTypeBlockActions || len(cb.ActionCallback.BlockActions) == 0 {
 			return
 		}
 		act := cb.ActionCallback.BlockActions[0]
-		b.spawn(workCtx, func(ctx context.Context) { b.press(ctx, cb, act) })
+		b.spawn(workCtx, evt.Request, func(ctx context.Context) { b.press(ctx, cb, act) })
 	case socketmode.EventTypeEventsAPI:
 		if evt.Request != nil {
 			b.ack(ctx, evt.Request, nil)
@@ -303,25 +333,59 @@ func (b *Bot) handle(ctx, workCtx context.Context, evt socketmode.Event) {
 	}
 }
 
-// redelivered reports whether req's envelope was received before, within
-// RedeliveryWindow, and remembers it otherwise.
+// redelivered reports whether req's envelope was received before, by any
+// replica, within RedeliveryWindow, and remembers it otherwise. When the
+// store cannot tell, the envelope runs: a command is better run than lost.
 func (b *Bot) redelivered(ctx context.Context, req *socketmode.Request) bool {
-	now := time.Now()
-	for id, at := range b.seen {
-		if now.Sub(at) > RedeliveryWindow {
-			delete(b.seen, id)
-		}
-	}
 	if req.EnvelopeID == "" {
 		return false
 	}
-	if _, ok := b.seen[req.EnvelopeID]; ok {
+	now := time.Now()
+	if last := b.cleaned.Load(); now.UnixNano()-last > int64(envelopeCleanup) && b.cleaned.CompareAndSwap(last, now.UnixNano()) {
+		if _, err := b.envelopes.DeleteExpiredEnvelopes(ctx, now); err != nil {
+			b.log.WarnContext(ctx, "delete expired envelopes", "err", err)
+		}
+	}
+	first, err := b.envelopes.ClaimEnvelope(ctx, req.EnvelopeID, now, RedeliveryWindow)
+	if err != nil {
+		b.log.WarnContext(ctx, "could not check whether the envelope was received before; running it", "envelope", req.EnvelopeID, "err", err)
+		return false
+	}
+	if !first {
 		b.log.InfoContext(ctx, "envelope received again; not run again", "envelope", req.EnvelopeID,
 			"retry_attempt", req.RetryAttempt, "retry_reason", req.RetryReason)
-		return true
 	}
-	b.seen[req.EnvelopeID] = now
-	return false
+	return !first
+}
+
+// memoryEnvelopes is the EnvelopeStore of a bot without a database: this
+// process's memory.
+type memoryEnvelopes struct {
+	mu   sync.Mutex
+	seen map[string]time.Time // envelope ID → remembered until
+}
+
+func (m *memoryEnvelopes) ClaimEnvelope(_ context.Context, id string, now time.Time, ttl time.Duration) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if until, ok := m.seen[id]; ok && now.Before(until) {
+		return false, nil
+	}
+	m.seen[id] = now.Add(ttl)
+	return true, nil
+}
+
+func (m *memoryEnvelopes) DeleteExpiredEnvelopes(_ context.Context, now time.Time) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for id, until := range m.seen {
+		if !now.Before(until) {
+			delete(m.seen, id)
+			n++
+		}
+	}
+	return n, nil
 }
 
 // ack acknowledges an envelope at once; Slack gives AckDeadline.
@@ -333,11 +397,15 @@ func (b *Bot) ack(ctx context.Context, req *socketmode.Request, payload any) {
 	}
 }
 
-// spawn runs work after the ack, at most MaxConcurrent at once.
-func (b *Bot) spawn(ctx context.Context, work func(ctx context.Context)) {
+// spawn runs the work of req after its ack, unless req is a redelivery,
+// at most MaxConcurrent at once.
+func (b *Bot) spawn(ctx context.Context, req *socketmode.Request, work func(ctx context.Context)) {
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
+		if b.redelivered(ctx, req) {
+			return
+		}
 		select {
 		case b.sem <- struct{}{}:
 		case <-ctx.Done():
@@ -388,8 +456,7 @@ func (b *Bot) press(ctx context.Context, cb slack.InteractionCallback, act *slac
 		if ts == "" {
 			ts = cb.Message.Timestamp
 		}
-		p := poster{api: b.api}
-		if _, err = p.post(ctx, cb.Channel.ID, ts, m); err != nil {
+		if _, err = b.poster().post(ctx, cb.Channel.ID, ts, m); err != nil {
 			err = b.respond(ctx, cb.ResponseURL, m, true, false)
 		} else if m.CSV != nil {
 			b.attach(ctx, cb.Channel.ID, ts, cb.ResponseURL, m.CSV)
@@ -399,6 +466,9 @@ func (b *Bot) press(ctx context.Context, cb slack.InteractionCallback, act *slac
 		b.log.ErrorContext(ctx, "answer button", "user", cb.User.ID, "action", action, "err", err)
 	}
 }
+
+// poster posts the bot's answers to people, through its pacer.
+func (b *Bot) poster() poster { return poster{api: b.api, pacer: b.pacer, prio: PriorityReply} }
 
 // respond posts m to a response_url: visible to the channel when public,
 // replacing the message the button was on when replace.
@@ -419,8 +489,7 @@ func (b *Bot) respond(ctx context.Context, url string, m Message, public, replac
 // attach uploads a CSV to channel (in thread when set); a failure (the bot
 // is not in the channel) is told to the user through responseURL.
 func (b *Bot) attach(ctx context.Context, channel, thread, responseURL string, f *File) {
-	p := poster{api: b.api}
-	if err := p.upload(ctx, channel, thread, f); err != nil {
+	if err := b.poster().upload(ctx, channel, thread, f); err != nil {
 		b.log.WarnContext(ctx, "attach CSV", "channel", channel, "file", f.Name, "err", err)
 		_ = b.respond(ctx, responseURL, Message{Text: "The full list could not be attached here (" + err.Error() + "): invite the bot to this channel, or use the CLI."}, false, false)
 	}

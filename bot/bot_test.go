@@ -25,7 +25,7 @@ func TestSlashCommandsEndToEnd(t *testing.T) {
 		responseType string
 		outcome      string
 	}{
-		{"help lists the commands", reader, "help", "/zdsync case retry <ticket-id>", "", "ephemeral", commands.OutcomeOK},
+		{"help lists the commands", reader, "help", "/zdsync case retry &lt;ticket-id&gt;", "", "ephemeral", commands.OutcomeOK},
 		{"status shows the jobs", reader, "status", "zdsync status", "status", "ephemeral", commands.OutcomeOK},
 		{"a writer resyncs one account", writer, "account 0015g00000ABCDEAA5", "1 updated", "account 0015g00000ABCDEAA5 global dry=false by=UWRITER", "in_channel", commands.OutcomeOK},
 		{"an on-call group member resyncs a federal account", oncall, "account 0015g00000ABCDEAA5 federal", "1 updated", "account 0015g00000ABCDEAA5 federal dry=false by=UONCALL", "in_channel", commands.OutcomeOK},
@@ -290,28 +290,73 @@ func TestDeletedAlertIsPostedAgain(t *testing.T) {
 	}
 }
 
+// Quiet runs edit one status message, at most once a StatusEditInterval:
+// runs in between only count, and the next edit (by a later run, or by
+// FlushStatus, which serve calls from Notifier.Run) shows them all.
 func TestQuietRunsEditOneMessage(t *testing.T) {
 	h := newHarness(t)
-	n := h.notifier(t)
-	for i := range 3 {
-		s := &syncer.Summary{RunID: "q", Job: syncer.JobGlobalOrgs, Unchanged: 120, FinishedAt: epoch.Add(time.Duration(i) * time.Hour)}
+	now := epoch
+	n := h.notifierAt(t, func() time.Time { return now })
+	quiet := func(job syncer.Job, created, hour int) {
+		t.Helper()
+		s := &syncer.Summary{RunID: "q", Job: job, Created: created, Unchanged: 120, FinishedAt: epoch.Add(time.Duration(hour) * time.Hour)}
 		if err := n.Notify(h.ctx, s); err != nil {
 			t.Fatal(err)
 		}
 	}
+	quiet(syncer.JobGlobalOrgs, 0, 0)
+	for i := range 20 { // a burst of case pushes, each one a ticket
+		now = now.Add(time.Second)
+		quiet(syncer.JobCases, 1, 1)
+		if i == 0 {
+			quiet(syncer.JobGlobalOrgs, 0, 2)
+		}
+	}
 	msgs := h.srv.Messages("CSUMMARY")
-	if len(msgs) != 1 || msgs[0].Updates != 2 {
-		t.Fatalf("summary channel = %+v, want one message edited twice", msgs)
+	if len(msgs) != 1 || msgs[0].Updates != 0 {
+		t.Fatalf("summary channel = %+v, want one message, not edited within the interval", msgs)
 	}
-	if !strings.Contains(string(msgs[0].Blocks), "last quiet run 2025-03-01 11:00 UTC, 3 quiet runs in a row") {
-		t.Errorf("quiet message = %s", msgs[0].Blocks)
-	}
-	// A case push that created a case is quiet too (one a ticket).
-	if err := n.Notify(h.ctx, &syncer.Summary{RunID: "c", Job: syncer.JobCases, Created: 1}); err != nil {
+	if err := n.FlushStatus(h.ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := len(h.srv.Messages("CSUMMARY")); got != 1 {
-		t.Errorf("a case push posted a summary")
+	if got := h.srv.Messages("CSUMMARY")[0].Updates; got != 0 {
+		t.Fatalf("edited %d times within %v of its post", got, bot.StatusEditInterval)
+	}
+	now = epoch.Add(bot.StatusEditInterval)
+	if err := n.FlushStatus(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	msgs = h.srv.Messages("CSUMMARY")
+	if len(msgs) != 1 || msgs[0].Updates != 1 {
+		t.Fatalf("summary channel = %+v, want the one message edited once", msgs)
+	}
+	for _, want := range []string{"`global-orgs` last quiet run 2025-03-01 11:00 UTC, 2 quiet runs in a row",
+		"`cases` last quiet run 2025-03-01 10:00 UTC, 20 quiet runs in a row"} {
+		if !strings.Contains(string(msgs[0].Blocks), want) {
+			t.Errorf("quiet message lacks %q: %s", want, msgs[0].Blocks)
+		}
+	}
+	// Nothing new: no edit, however much later.
+	now = now.Add(time.Hour)
+	if err := n.FlushStatus(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.srv.Messages("CSUMMARY")[0].Updates; got != 1 {
+		t.Errorf("edited %d times with nothing new to show", got)
+	}
+	// A run that changes something ends its job's quiet runs, and posts
+	// its summary.
+	quiet(syncer.JobGlobalOrgs, 1, 3)
+	now = now.Add(bot.StatusEditInterval)
+	if err := n.FlushStatus(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	msgs = h.srv.Messages("CSUMMARY")
+	if len(msgs) != 2 || strings.Contains(string(msgs[0].Blocks), "global-orgs") || msgs[0].Updates != 2 {
+		t.Errorf("after a run that changed something: %d messages, status message %s", len(msgs), msgs[0].Blocks)
+	}
+	if got := len(h.srv.Calls(bot.MethodUpdate)); got != 2 {
+		t.Errorf("%d chat.update calls, want 2", got)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,21 +91,42 @@ type harness struct {
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-func newHarness(t testing.TB) *harness {
+// newHarness starts a bot on a fake Slack; envelopes, when set, is where
+// it remembers the envelopes it received (nil: its memory).
+func newHarness(t testing.TB, envelopes ...bot.EnvelopeStore) *harness {
 	t.Helper()
 	srv := slacktest.NewServer()
 	srv.SetGroup("SONCALL", oncall)
-	svc := newService()
-	audit := &commandstest.Audit{}
-	api := bot.NewClient(slacktest.BotToken, slacktest.AppToken, srv.APIURL(), nil)
+	t.Cleanup(srv.Close) // after the bots stop: cleanups run last first
+	h := &harness{srv: srv, svc: newService(), audit: &commandstest.Audit{}}
+	wctx, wcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(wcancel)
+	h.ctx = wctx
+	var env bot.EnvelopeStore
+	if len(envelopes) > 0 {
+		env = envelopes[0]
+	}
+	h.bot, h.stop = h.startBot(t, env)
+	if err := srv.WaitConnected(wctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// startBot starts a bot (a replica) over the harness's service and fake
+// Slack, and returns it and the function that stops it once the work of
+// every command it received is done.
+func (h *harness) startBot(t testing.TB, envelopes bot.EnvelopeStore) (*bot.Bot, func()) {
+	t.Helper()
+	api := bot.NewClient(slacktest.BotToken, slacktest.AppToken, h.srv.APIURL(), nil)
 	cmds := commands.New(commands.Config{
-		Service:    svc,
+		Service:    h.svc,
 		Authorizer: commands.NewAuthorizer([]string{writer}, []string{"SONCALL"}, bot.GroupMembers{API: api}, 0, nil),
-		Auditor:    audit,
+		Auditor:    h.audit,
 		Logger:     quietLogger(),
 	})
-	b, err := bot.New(bot.Config{BotToken: slacktest.BotToken, AppToken: slacktest.AppToken, APIURL: srv.APIURL(),
-		Commands: cmds, Logger: quietLogger(), MaxConcurrent: 16})
+	b, err := bot.New(bot.Config{BotToken: slacktest.BotToken, AppToken: slacktest.AppToken, APIURL: h.srv.APIURL(),
+		Commands: cmds, Envelopes: envelopes, Logger: quietLogger(), MaxConcurrent: 16})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,16 +142,8 @@ func newHarness(t testing.TB) *harness {
 			}
 		})
 	}
-	t.Cleanup(func() {
-		stop()
-		srv.Close()
-	})
-	wctx, wcancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(wcancel)
-	if err := srv.WaitConnected(wctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	return &harness{srv: srv, svc: svc, audit: audit, bot: b, ctx: wctx, stop: stop}
+	t.Cleanup(stop)
+	return b, stop
 }
 
 // openStore opens a real SQLite store in a temporary directory.
@@ -143,13 +157,24 @@ func openStore(t testing.TB) *store.DB {
 	return db
 }
 
+// notifier is the harness's notifier on a clock that moves an hour each
+// time it is read: every alert repeat and quiet run is past the intervals
+// that space the edits of a message.
 func (h *harness) notifier(t testing.TB) *bot.Notifier {
+	t.Helper()
+	var hours atomic.Int64
+	return h.notifierAt(t, func() time.Time { return epoch.Add(time.Duration(hours.Add(1)) * time.Hour) })
+}
+
+// notifierAt is the harness's notifier on the clock now, sharing the bot's
+// pacer.
+func (h *harness) notifierAt(t testing.TB, now func() time.Time) *bot.Notifier {
 	t.Helper()
 	if h.db == nil {
 		h.db = openStore(t)
 	}
-	n, err := bot.NewNotifier(bot.NotifierConfig{API: h.bot.API(), SummaryChannel: "CSUMMARY", AlertChannel: "CALERT",
-		Alerts: h.db, Logger: quietLogger(), Now: func() time.Time { return epoch }})
+	n, err := bot.NewNotifier(bot.NotifierConfig{API: h.bot.API(), Pacer: h.bot.Pacer(), SummaryChannel: "CSUMMARY", AlertChannel: "CALERT",
+		Store: h.db, Logger: quietLogger(), Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,13 +29,7 @@ type AlertView struct {
 }
 
 // QuietRun is one line of the quiet-runs status message.
-type QuietRun struct {
-	Job    syncer.Job
-	Last   time.Time
-	Count  int
-	Silent int
-	RunID  string
-}
+type QuietRun = syncer.QuietRun
 
 // ChangeLine renders one change as a list line (mrkdwn, escaped, at most
 // MaxLineRunes): syncer.DescribeChange, the one rendering of a change.
@@ -126,7 +120,7 @@ func RenderSummary(s *syncer.Summary) Message {
 		b, _ := listSection("*Notices*", lines, MaxListedErrors, "")
 		blocks = append(blocks, b)
 	}
-	msg := Message{Text: line}
+	msg := Message{Text: escText(line)}
 	var listCut bool
 	if len(s.Changes) > 0 {
 		lines := make([]string, len(s.Changes))
@@ -202,7 +196,7 @@ func RenderAlert(a AlertView) Message {
 			recs = append(recs, e)
 		}
 	}
-	msg := Message{Text: title}
+	msg := Message{Text: esc(title)}
 	if len(recs) > 0 {
 		lines := make([]string, len(recs))
 		for i, e := range recs {
@@ -220,8 +214,11 @@ func RenderAlert(a AlertView) Message {
 		count = fmt.Sprintf("failed %d times", a.Count)
 	}
 	ctx := []string{"Run `" + esc(orNone(s.RunID)) + "`", count + " since " + fmtTime(a.FirstAt), "last " + fmtTime(a.LastAt)}
-	if !a.ResolvedAt.IsZero() {
-		ctx = append(ctx, "resolved "+fmtTime(a.ResolvedAt)+" by run `"+esc(orNone(a.ResolvedBy))+"`")
+	switch {
+	case !a.ResolvedAt.IsZero() && a.ResolvedBy != "":
+		ctx = append(ctx, "resolved "+fmtTime(a.ResolvedAt)+" by run `"+esc(a.ResolvedBy)+"`")
+	case !a.ResolvedAt.IsZero():
+		ctx = append(ctx, "resolved "+fmtTime(a.ResolvedAt))
 	}
 	blocks = append(blocks, contextBlock(ctx...))
 	if a.ResolvedAt.IsZero() {
@@ -243,7 +240,7 @@ func RenderAlert(a AlertView) Message {
 			if len(bs) > 0 {
 				blocks = append(blocks, actions("alert_actions", bs...))
 			}
-		} else {
+		} else if _, runnable := syncer.ParseJob(string(a.Job)); runnable {
 			blocks = append(blocks, actions("alert_actions", button(commands.ActionRunAgain, "Run again", string(a.Job), "primary")))
 		}
 	}
@@ -300,8 +297,8 @@ func planContext(p *syncer.StoredPlan) slack.Block {
 	if p.CreatedBy != "" {
 		by = "made by <@" + esc(p.CreatedBy) + ">"
 	}
-	return contextBlock("Plan `"+esc(p.ID)+"`", "expires "+fmtTime(p.ExpiresAt), by,
-		"Only allowed writers can Apply or Discard", "`zdsync plan show "+esc(p.ID)+"` shows it all")
+	return contextBlock("Plan "+codeSpan(p.ID), "expires "+fmtTime(p.ExpiresAt), by,
+		"Only allowed writers can Apply or Discard", codeSpan("zdsync plan show "+p.ID)+" shows it all")
 }
 
 // RenderPreview renders a stored plan awaiting approval: counts by action,

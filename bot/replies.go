@@ -75,16 +75,18 @@ func allowanceLine(st syncer.Status) string {
 	return line
 }
 
-// RenderReply renders the answer to a command or a button press.
+// RenderReply renders the answer to a command or a button press. Every
+// value a user supplied is escaped in the message's text as in its blocks.
 func RenderReply(r commands.Reply) Message {
+	text := escText(r.Text)
 	switch r.Kind {
 	case commands.KindSummary:
 		if r.Summary != nil {
 			m := RenderSummary(r.Summary)
 			if r.Command == commands.ActionApply || r.Command == commands.ActionRetry || r.Command == commands.ActionRunAgain {
-				m.Blocks = append([]slack.Block{section(esc(r.Text))}, m.Blocks...)
+				m.Blocks = append([]slack.Block{section(text)}, m.Blocks...)
 			}
-			m.Text = r.Text
+			m.Text = text
 			return m
 		}
 	case commands.KindPreview:
@@ -96,14 +98,14 @@ func RenderReply(r commands.Reply) Message {
 			return RenderStatus(*r.Status)
 		}
 	case commands.KindUsage:
-		return Message{Text: r.Text, Blocks: []slack.Block{section("⚠️ " + esc(r.Text))}}
+		return Message{Text: text, Blocks: []slack.Block{section("⚠️ " + text)}}
 	case commands.KindDenied:
-		return Message{Text: r.Text, Blocks: []slack.Block{section("⛔ " + esc(r.Text))}}
+		return Message{Text: text, Blocks: []slack.Block{section("⛔ " + text)}}
 	case commands.KindError:
 		info := r.Code.Info()
-		return Message{Text: r.Text, Blocks: []slack.Block{section("❌ " + esc(r.Text)), contextBlock("*Runbook:* " + esc(info.Runbook))}}
+		return Message{Text: text, Blocks: []slack.Block{section("❌ " + text), contextBlock("*Runbook:* " + esc(info.Runbook))}}
 	case commands.KindDiscarded:
-		return Message{Text: r.Text, Blocks: []slack.Block{section("🗑️ " + esc(r.Text))}}
+		return Message{Text: text, Blocks: []slack.Block{section("🗑️ " + text)}}
 	}
-	return Message{Text: r.Text, Blocks: []slack.Block{section(esc(r.Text))}}
+	return Message{Text: text, Blocks: []slack.Block{section(text)}}
 }

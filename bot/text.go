@@ -52,7 +52,7 @@ func Text(m Message) string {
 		}
 	}
 	if len(m.Blocks) == 0 {
-		b.WriteString(m.Text + "\n")
+		b.WriteString(unesc(m.Text) + "\n")
 	}
 	if m.CSV != nil {
 		fmt.Fprintf(&b, "(attached: %s, %d bytes)\n", m.CSV.Name, len(m.CSV.Content))

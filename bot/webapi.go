@@ -3,7 +3,6 @@ package bot
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -29,27 +28,19 @@ func NewClient(botToken, appToken, apiURL string, hc *http.Client) *slack.Client
 	return slack.New(botToken, opts...)
 }
 
-// poster posts, updates and uploads through the Web API, waiting and
-// retrying when Slack rate-limits (about one message a second a channel).
+// poster posts, updates and uploads through the Web API, every call
+// through the pacer (Slack's rate limits, 429s waited out), at priority
+// prio.
 type poster struct {
-	api *slack.Client
+	api   *slack.Client
+	pacer *Pacer
+	prio  Priority
 }
 
-const maxRateLimitRetries = 3
-
-func (p poster) retry(ctx context.Context, fn func() error) error {
-	for i := 0; ; i++ {
-		err := fn()
-		var rl *slack.RateLimitedError
-		if !errors.As(err, &rl) || i >= maxRateLimitRetries {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(rl.RetryAfter):
-		}
-	}
+// at returns the poster posting at priority prio.
+func (p poster) at(prio Priority) poster {
+	p.prio = prio
+	return p
 }
 
 func msgOptions(m Message) []slack.MsgOption {
@@ -68,7 +59,7 @@ func (p poster) post(ctx context.Context, channel, thread string, m Message) (st
 		opts = append(opts, slack.MsgOptionTS(thread))
 	}
 	var ts string
-	err := p.retry(ctx, func() error {
+	err := p.pacer.Call(ctx, MethodPostMessage, channel, p.prio, func() error {
 		var err error
 		_, ts, err = p.api.PostMessageContext(ctx, channel, opts...)
 		return err
@@ -81,7 +72,7 @@ func (p poster) post(ctx context.Context, channel, thread string, m Message) (st
 
 // update replaces the message channel/ts with m.
 func (p poster) update(ctx context.Context, channel, ts string, m Message) error {
-	err := p.retry(ctx, func() error {
+	err := p.pacer.Call(ctx, MethodUpdate, channel, p.prio, func() error {
 		_, _, _, err := p.api.UpdateMessageContext(ctx, channel, ts, msgOptions(m)...)
 		return err
 	})
@@ -92,19 +83,29 @@ func (p poster) update(ctx context.Context, channel, ts string, m Message) error
 }
 
 // upload attaches f to channel (in thread when set) with the files upload
-// v2 flow: files.getUploadURLExternal, the upload, then
-// files.completeUploadExternal.
+// v2 flow, each Web API call paced on its own: files.getUploadURLExternal,
+// the upload to the URL it returns, then files.completeUploadExternal.
 func (p poster) upload(ctx context.Context, channel, thread string, f *File) error {
 	if f == nil || len(f.Content) == 0 {
 		return nil
 	}
-	err := p.retry(ctx, func() error {
-		_, err := p.api.UploadFileContext(ctx, slack.UploadFileParameters{
-			Reader: bytes.NewReader(f.Content), FileSize: len(f.Content), Filename: f.Name, Title: f.Title,
-			Channel: channel, ThreadTimestamp: thread, SnippetType: "csv",
-		})
+	var u *slack.GetUploadURLExternalResponse
+	err := p.pacer.Call(ctx, MethodGetUploadURL, channel, p.prio, func() error {
+		var err error
+		u, err = p.api.GetUploadURLExternalContext(ctx, slack.GetUploadURLExternalParameters{
+			FileName: f.Name, FileSize: len(f.Content), SnippetType: "csv"})
 		return err
 	})
+	if err == nil {
+		err = p.api.UploadToURL(ctx, slack.UploadToURLParameters{UploadURL: u.UploadURL, Reader: bytes.NewReader(f.Content), Filename: f.Name})
+	}
+	if err == nil {
+		err = p.pacer.Call(ctx, MethodCompleteUpload, channel, p.prio, func() error {
+			_, err := p.api.CompleteUploadExternalContext(ctx, slack.CompleteUploadExternalParameters{
+				Files: []slack.FileSummary{{ID: u.FileID, Title: f.Title}}, Channel: channel, ThreadTimestamp: thread})
+			return err
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("upload %s to %s: %w", f.Name, channel, err)
 	}

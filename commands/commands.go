@@ -227,8 +227,16 @@ func (c *Commands) record(ctx context.Context, user, command, args, outcome, det
 	}
 }
 
+// apply applies a stored plan. An apply that did not start (the plan was
+// applied by another press, expired, discarded or unknown, or its job is
+// running) is answered to the presser only, and leaves the plan's message
+// as it is.
 func (c *Commands) apply(ctx context.Context, planID, user string) Reply {
-	r := summaryReply(c.svc.Run(ctx, syncer.Request{PlanID: planID, Options: syncer.Options{By: user}}))
+	s := c.svc.Run(ctx, syncer.Request{PlanID: planID, Options: syncer.Options{By: user}})
+	if s.Refused {
+		return Reply{Kind: KindError, Code: s.Code, Summary: s, Text: "Not applied: " + s.Message}
+	}
+	r := summaryReply(s)
 	r.Public = true
 	if r.Code == syncer.CodeNone || r.Code.Silent() {
 		r.Text = fmt.Sprintf("Plan %s applied by <@%s>: %s", planID, user, r.Text)

@@ -31,6 +31,8 @@ type killChildConfig struct {
 	Env map[string]string
 	DB  string
 	Now time.Time
+	// Schema is the Postgres schema of DB, when DB is a Postgres URL.
+	Schema string
 }
 
 // adaptersFor builds the real Salesforce and Zendesk Global adapters of a

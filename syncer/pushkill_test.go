@@ -127,8 +127,8 @@ func TestKilledCasePushesConverge(t *testing.T) {
 	// and River's rescuer takes up the push the kill interrupted (left
 	// "running" by the dead process) without anyone retrying it. Two waits
 	// of production are skipped by moving the database on rather than
-	// sleeping: the interrupted push is made an hour old (past the default
-	// RescueAfter of JobTimeout plus 5 minutes), and the dead process's
+	// sleeping: the interrupted push is made an hour old (past the queue's
+	// RescueAfter, pushqueue.Timing), and the dead process's
 	// leadership of the queue, which lapses after River's 15-second lease,
 	// is deleted (only the leader rescues).
 	p, db = pushParts(t, cfg.Env, cfg.DB)

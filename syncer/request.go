@@ -19,6 +19,23 @@ const (
 	ByQueue = "queue"
 )
 
+// ByWhom says who asked for a run (Options.By), for the message that
+// names it: " by the schedule", " from the command line", " by <@U…>"
+// (a Slack user's mention), or "" when nobody is known.
+func ByWhom(by string) string {
+	switch by {
+	case "":
+		return ""
+	case BySchedule:
+		return " by the schedule"
+	case ByCLI:
+		return " from the command line"
+	case ByQueue:
+		return " by the push queue"
+	}
+	return " by <@" + by + ">"
+}
+
 // Request asks for one run of any job, by name: a sync job (Job, Options),
 // the apply of a stored plan (PlanID; the job is the plan's), a case push
 // (JobCases, TicketID, Event; no Event pushes the ticket's last event

@@ -43,7 +43,7 @@ func (r *Runner) savePlan(ctx context.Context, s *Summary, in *fetched, p Plan, 
 // again, not the count guards their approval replaces.
 func (r *Runner) ApplyPlan(ctx context.Context, id, by string) *Summary {
 	start := r.now()
-	s := NewSummary(JobFederalUsers, start)
+	s := NewSummary("", start) // the job is the plan's, once it is read
 	s.PlanID = id
 	ctx, calls := WithCallCounter(ctx)
 	ctx, notices := WithNotices(ctx)
@@ -54,11 +54,11 @@ func (r *Runner) ApplyPlan(ctx context.Context, id, by string) *Summary {
 		return s
 	}
 	s.Job, s.Account = p.Job, p.Account
-	if err := applicable(p, start); err != nil {
+	if err := PlanApplicable(p, start); err != nil {
 		s.Fail(err)
 		return s
 	}
-	if err := r.Store.MarkPlanApplied(ctx, id, s.RunID, start); err != nil {
+	if err := r.Store.MarkPlanApplied(ctx, id, s.RunID, by, start); err != nil {
 		s.Fail(&Error{Code: CodePlanStale, Message: fmt.Sprintf("plan %s: %s", id, ErrorMessage(err)), Err: err})
 		return s
 	}
@@ -76,14 +76,14 @@ func (r *Runner) ApplyPlan(ctx context.Context, id, by string) *Summary {
 	return s
 }
 
-// applicable refuses a discarded, applied or expired plan.
-func applicable(p *StoredPlan, now time.Time) error {
+// PlanApplicable refuses a discarded, applied or expired plan.
+func PlanApplicable(p *StoredPlan, now time.Time) error {
 	switch {
 	case p.Discarded:
 		return Errorf(CodePlanStale, "plan %s was discarded; make a new preview", p.ID)
 	case !p.AppliedAt.IsZero():
-		return Errorf(CodePlanStale, "plan %s was already applied at %s (run %s); nothing applied again", p.ID,
-			p.AppliedAt.UTC().Format(time.RFC3339), p.AppliedRun)
+		return Errorf(CodePlanStale, "plan %s was already applied%s at %s (run %s); nothing applied again", p.ID,
+			ByWhom(p.AppliedBy), p.AppliedAt.UTC().Format("2006-01-02 15:04:05 UTC"), p.AppliedRun)
 	case !now.Before(p.ExpiresAt):
 		return Errorf(CodePlanStale, "plan %s expired at %s; make a new preview", p.ID, p.ExpiresAt.UTC().Format(time.RFC3339))
 	}

@@ -94,6 +94,12 @@ type Summary struct {
 	// see OK), else the code that failed it.
 	Code    Code   `json:"code"`
 	Message string `json:"message,omitempty"`
+	// Refused is set by the application core on a run that did not
+	// start: another run of its job in progress, or a stored plan that
+	// cannot be applied (applied already, discarded, expired, unknown).
+	// Only whoever asked is answered; nothing is posted or alerted. It is
+	// not part of the JSON form.
+	Refused bool `json:"-"`
 }
 
 // MarshalJSON writes the contracted form: errors always a list, and
@@ -260,5 +266,6 @@ type StoredPlan struct {
 	Changes     []Change  `json:"changes"`
 	AppliedAt   time.Time `json:"applied_at,omitzero"`
 	AppliedRun  string    `json:"applied_run,omitempty"`
+	AppliedBy   string    `json:"applied_by,omitempty"` // Options.By of the run that applied it
 	Discarded   bool      `json:"discarded,omitempty"`
 }

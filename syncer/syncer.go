@@ -157,7 +157,7 @@ type Store interface {
 	// records that it was applied, and fails if it already was.
 	SavePlan(ctx context.Context, p *StoredPlan) error
 	GetPlan(ctx context.Context, id string) (*StoredPlan, error)
-	MarkPlanApplied(ctx context.Context, id string, runID string, at time.Time) error
+	MarkPlanApplied(ctx context.Context, id, runID, by string, at time.Time) error
 }
 
 // ErrNotFound is returned by stores and adapters for a missing record.

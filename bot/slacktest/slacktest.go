@@ -10,9 +10,12 @@
 // chat.update, files.getUploadURLExternal, the upload URL,
 // files.completeUploadExternal, usergroups.users.list) and response_url
 // endpoints, enforces the limits the bot must respect (50 blocks a
-// message, 5 uses of a response_url, tokens of the right kind), and records
-// everything it receives in one ordered log. Tests wait for what they expect
-// with channels, never with sleeps.
+// message, 5 uses of a response_url, tokens of the right kind, and each
+// method's rate limit, answered 429 with Retry-After as Slack does), and
+// records everything it receives in one ordered log. Several Socket Mode
+// connections may be open at once (an app may have up to 10: one per
+// replica); envelopes are spread over them. Tests wait for what they
+// expect with channels, never with sleeps.
 package slacktest
 
 import (
@@ -24,6 +27,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,7 +44,46 @@ const (
 	// MaxResponseURLUses is how many times a response_url may be used
 	// (https://api.slack.com/interactivity/handling#message_responses).
 	MaxResponseURLUses = 5
+	// PostMessagesPerMinute: chat.postMessage "generally allows posting
+	// one message per second per channel"
+	// (https://api.slack.com/methods/chat.postMessage, "Rate limiting").
+	PostMessagesPerMinute = 60
+	// Tier3PerMinute is the rate of Tier 3 methods (chat.update), "50+
+	// per minute"; Tier4PerMinute of Tier 4 methods
+	// (files.getUploadURLExternal, files.completeUploadExternal), "100+
+	// per minute" ("Rate limits", https://api.slack.com/apis/rate-limits).
+	Tier3PerMinute = 50
+	Tier4PerMinute = 100
 )
+
+// RateLimit is how the fake limits one Web API method: PerMinute calls a
+// minute on average and at most Burst at once (a token bucket), per
+// channel when PerChannel. A call beyond it is answered 429 Too Many
+// Requests with a Retry-After header (seconds) and {"ok": false, "error":
+// "ratelimited"}, as Slack does ("Rate limits", "Responding to rate
+// limiting conditions").
+type RateLimit struct {
+	PerMinute  int
+	Burst      int
+	PerChannel bool
+}
+
+// DefaultRateLimits are the limits a new Server enforces: each method's
+// documented rate, with the short bursts Slack tolerates.
+func DefaultRateLimits() map[string]RateLimit {
+	return map[string]RateLimit{
+		"chat.postMessage":             {PerMinute: PostMessagesPerMinute, Burst: 4, PerChannel: true},
+		"chat.update":                  {PerMinute: Tier3PerMinute, Burst: 10},
+		"files.getUploadURLExternal":   {PerMinute: Tier4PerMinute, Burst: 20},
+		"files.completeUploadExternal": {PerMinute: Tier4PerMinute, Burst: 20},
+	}
+}
+
+// bucket is the token bucket of one rate-limited method (and channel).
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
 
 // The tokens the fake accepts.
 const (
@@ -54,9 +97,13 @@ type Event struct {
 	Seq int
 	// At is when the fake received it.
 	At time.Time
-	// Kind is "api" (a Web API call), "ack", "response" (a post to a
-	// response_url), "upload" (file content) or "connect".
+	// Kind is "api" (a Web API call), "ratelimited" (a Web API call
+	// answered 429), "ack", "response" (a post to a response_url),
+	// "upload" (file content) or "connect".
 	Kind string
+	// Conn is the Socket Mode connection (numbered from 1 in the order
+	// they opened) that sent an ack or opened with a "connect".
+	Conn int
 	// Method is the Web API method ("chat.postMessage").
 	Method string
 	// Form holds the call's form values.
@@ -108,15 +155,24 @@ type Server struct {
 	changed  chan struct{}
 	seq      int
 	events   []Event
-	conn     *websocket.Conn
-	connMu   *sync.Mutex
-	conns    int
+	open     []*wsConn // open Socket Mode connections, oldest first
+	conns    int       // connections ever opened
+	next     int       // round robin over open
+	limits   map[string]RateLimit
+	buckets  map[string]*bucket
 	messages []*Message
 	files    map[string]*File
 	groups   map[string][]string
 	uses     map[string]int
 	nextID   int
 	closed   bool
+}
+
+// wsConn is one open Socket Mode connection.
+type wsConn struct {
+	n  int
+	c  *websocket.Conn
+	mu sync.Mutex // serializes writes
 }
 
 // NewServer starts a fake Slack on loopback.
@@ -128,6 +184,8 @@ func NewServer() *Server {
 		files:        map[string]*File{},
 		groups:       map[string][]string{},
 		uses:         map[string]int{},
+		limits:       DefaultRateLimits(),
+		buckets:      map[string]*bucket{},
 	}
 	// Slack's client sends Origin https://api.slack.com.
 	s.upgrader.CheckOrigin = func(*http.Request) bool { return true }
@@ -147,17 +205,73 @@ func (s *Server) APIURL() string { return s.srv.URL + "/api/" }
 // URL is the server's base URL.
 func (s *Server) URL() string { return s.srv.URL }
 
-// Close disconnects the websocket and stops the server.
+// Close disconnects the websockets and stops the server.
 func (s *Server) Close() {
 	s.mu.Lock()
 	s.closed = true
-	c := s.conn
+	open := slices.Clone(s.open)
 	s.mu.Unlock()
-	if c != nil {
-		c.Close()
+	for _, c := range open {
+		c.c.Close()
 	}
 	s.srv.CloseClientConnections()
 	s.srv.Close()
+}
+
+// SetRateLimit sets the rate limit of a Web API method; a zero PerMinute
+// lifts it.
+func (s *Server) SetRateLimit(method string, l RateLimit) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l.PerMinute <= 0 {
+		delete(s.limits, method)
+	} else {
+		s.limits[method] = l
+	}
+	for k := range s.buckets {
+		if k == method || strings.HasPrefix(k, method+" ") {
+			delete(s.buckets, k)
+		}
+	}
+}
+
+// RateLimited returns the calls of method answered 429 so far.
+func (s *Server) RateLimited(method string) []Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Event
+	for _, e := range s.events {
+		if e.Kind == "ratelimited" && e.Method == method {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// retryAfter takes a token of method's limit (in channel) and returns 0,
+// or, when none is left, how long until one is; s.mu is held.
+func (s *Server) retryAfter(method, channel string, now time.Time) time.Duration {
+	l, ok := s.limits[method]
+	if !ok {
+		return 0
+	}
+	key := method
+	if l.PerChannel {
+		key += " " + channel
+	}
+	every := time.Minute / time.Duration(l.PerMinute)
+	b := s.buckets[key]
+	if b == nil {
+		b = &bucket{tokens: float64(l.Burst), at: now}
+		s.buckets[key] = b
+	}
+	b.tokens = min(float64(l.Burst), b.tokens+float64(now.Sub(b.at))/float64(every))
+	b.at = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return 0
+	}
+	return time.Duration((1 - b.tokens) * float64(every))
 }
 
 // SetGroup sets the members of a user group, for usergroups.users.list.
@@ -288,16 +402,36 @@ func (s *Server) Files() []File {
 	return out
 }
 
-// WaitConnected waits until the Socket Mode client has connected n times
-// in all (n = 2 after one reconnection) and was sent hello.
+// WaitConnected waits until Socket Mode clients have connected n times in
+// all (n = 2 after one reconnection) and one connection is open (was sent
+// hello).
 func (s *Server) WaitConnected(ctx context.Context, n int) error {
-	return s.WaitFor(ctx, func() bool { return s.conns >= n && s.conn != nil })
+	return s.WaitFor(ctx, func() bool { return s.conns >= n && len(s.open) > 0 })
 }
 
-// Disconnect asks the connected client to reconnect, as Slack does before
-// it rotates a connection.
+// WaitOpen waits until n Socket Mode connections are open at once (n
+// replicas connected).
+func (s *Server) WaitOpen(ctx context.Context, n int) error {
+	return s.WaitFor(ctx, func() bool { return len(s.open) >= n })
+}
+
+// Disconnect asks every connected client to reconnect, as Slack does
+// before it rotates a connection.
 func (s *Server) Disconnect(ctx context.Context) error {
-	return s.send(ctx, map[string]any{"type": "disconnect", "reason": "refresh_requested"})
+	frame := map[string]any{"type": "disconnect", "reason": "refresh_requested"}
+	s.mu.Lock()
+	open := append([]*wsConn(nil), s.open...)
+	s.mu.Unlock()
+	if len(open) == 0 {
+		_, err := s.send(ctx, frame, 0)
+		return err
+	}
+	for _, c := range open {
+		if err := c.write(frame); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Exchange is one envelope sent to the bot: its ack and the posts to its
@@ -305,7 +439,9 @@ func (s *Server) Disconnect(ctx context.Context) error {
 type Exchange struct {
 	EnvelopeID  string
 	ResponseURL string
-	s           *Server
+	// Conn is the connection the envelope was last sent on.
+	Conn int
+	s    *Server
 	// frame is the envelope as sent, for Redeliver.
 	frame    map[string]any
 	attempts int
@@ -314,12 +450,15 @@ type Exchange struct {
 // Redeliver sends the exchange's envelope again, with the same
 // envelope_id and payload, retry_attempt counting up from 1 and
 // retry_reason set, as Slack redelivers an envelope whose ack it did not
-// count (a late ack, one lost with a refreshed connection).
+// count (a late ack, one lost with a refreshed connection): on another
+// open connection (another replica) when there is one.
 func (x *Exchange) Redeliver(ctx context.Context, reason string) error {
 	x.attempts++
 	frame := maps.Clone(x.frame)
 	frame["retry_attempt"], frame["retry_reason"] = x.attempts, reason
-	return x.s.send(ctx, frame)
+	n, err := x.s.send(ctx, frame, x.Conn)
+	x.Conn = n
+	return err
 }
 
 // Acks waits until the envelope was acknowledged n times and returns the
@@ -386,7 +525,9 @@ func (s *Server) SendSlashCommand(ctx context.Context, c SlashCommand) (*Exchang
 		"type": "slash_commands", "envelope_id": x.EnvelopeID, "payload": payload, "accepts_response_payload": true,
 		"retry_attempt": 0, "retry_reason": "",
 	}
-	return x, s.send(ctx, x.frame)
+	var err error
+	x.Conn, err = s.send(ctx, x.frame, 0)
+	return x, err
 }
 
 // ButtonPress describes a press of a button of a message to send.
@@ -476,7 +617,9 @@ func (s *Server) PressButton(ctx context.Context, p ButtonPress) (*Exchange, err
 		"type": "interactive", "envelope_id": x.EnvelopeID, "payload": payload, "accepts_response_payload": false,
 		"retry_attempt": 0, "retry_reason": "",
 	}
-	return x, s.send(ctx, x.frame)
+	var err error
+	x.Conn, err = s.send(ctx, x.frame, 0)
+	return x, err
 }
 
 func (s *Server) newExchange() *Exchange {
@@ -487,20 +630,42 @@ func (s *Server) newExchange() *Exchange {
 	return &Exchange{EnvelopeID: "env-" + id, ResponseURL: s.srv.URL + "/response/" + id, s: s}
 }
 
-// send writes one frame to the connected client, waiting for a connection.
-func (s *Server) send(ctx context.Context, v any) error {
-	var conn *websocket.Conn
-	var mu *sync.Mutex
-	if err := s.WaitFor(ctx, func() bool { conn, mu = s.conn, s.connMu; return conn != nil }); err != nil {
-		return err
+// send writes one frame to an open connection, waiting for one: the next
+// in turn, but not connection avoid (0: any) when another is open. It
+// returns the connection's number.
+func (s *Server) send(ctx context.Context, v any, avoid int) (int, error) {
+	var c *wsConn
+	if err := s.WaitFor(ctx, func() bool {
+		var ok []*wsConn
+		for _, o := range s.open {
+			if o.n != avoid {
+				ok = append(ok, o)
+			}
+		}
+		if len(ok) == 0 {
+			ok = s.open
+		}
+		if len(ok) == 0 {
+			return false
+		}
+		s.next++
+		c = ok[s.next%len(ok)]
+		return true
+	}); err != nil {
+		return 0, err
 	}
+	return c.n, c.write(v)
+}
+
+// write writes one JSON frame.
+func (c *wsConn) write(v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	return conn.WriteMessage(websocket.TextMessage, b)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.c.WriteMessage(websocket.TextMessage, b)
 }
 
 func (s *Server) serveWebsocket(w http.ResponseWriter, r *http.Request) {
@@ -508,32 +673,23 @@ func (s *Server) serveWebsocket(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	mu := &sync.Mutex{}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		conn.Close()
 		return
 	}
-	old := s.conn
 	s.conns++
-	n := s.conns
+	c := &wsConn{n: s.conns, c: conn}
 	s.mu.Unlock()
-	if old != nil {
-		old.Close()
-	}
-	hello, _ := json.Marshal(map[string]any{"type": "hello", "num_connections": 1,
-		"connection_info": map[string]any{"app_id": "A1"}, "debug_info": map[string]any{"host": "slacktest"}})
-	mu.Lock()
-	err = conn.WriteMessage(websocket.TextMessage, hello)
-	mu.Unlock()
-	if err != nil {
+	if err := c.write(map[string]any{"type": "hello", "num_connections": 1,
+		"connection_info": map[string]any{"app_id": "A1"}, "debug_info": map[string]any{"host": "slacktest"}}); err != nil {
 		conn.Close()
 		return
 	}
 	s.mu.Lock()
-	s.conn, s.connMu = conn, mu
-	s.record(Event{Kind: "connect", Body: []byte(strconv.Itoa(n))})
+	s.open = append(s.open, c)
+	s.record(Event{Kind: "connect", Conn: c.n, Body: []byte(strconv.Itoa(c.n))})
 	s.mu.Unlock()
 
 	done := make(chan struct{})
@@ -545,7 +701,10 @@ func (s *Server) serveWebsocket(w http.ResponseWriter, r *http.Request) {
 			case <-done:
 				return
 			case <-t.C:
-				if conn.WriteControl(websocket.PingMessage, []byte("ping"), time.Now().Add(time.Second)) != nil {
+				c.mu.Lock()
+				err := conn.WriteControl(websocket.PingMessage, []byte("ping"), time.Now().Add(time.Second))
+				c.mu.Unlock()
+				if err != nil {
 					return
 				}
 			}
@@ -556,9 +715,7 @@ func (s *Server) serveWebsocket(w http.ResponseWriter, r *http.Request) {
 		_, data, err := conn.ReadMessage()
 		if err != nil {
 			s.mu.Lock()
-			if s.conn == conn {
-				s.conn = nil
-			}
+			s.open = slices.DeleteFunc(s.open, func(o *wsConn) bool { return o == c })
 			s.mu.Unlock()
 			conn.Close()
 			return
@@ -571,7 +728,7 @@ func (s *Server) serveWebsocket(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		s.mu.Lock()
-		s.record(Event{Kind: "ack", EnvelopeID: ack.EnvelopeID, Body: ack.Payload})
+		s.record(Event{Kind: "ack", Conn: c.n, EnvelopeID: ack.EnvelopeID, Body: ack.Payload})
 		s.mu.Unlock()
 	}
 }
@@ -614,6 +771,14 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if d := s.retryAfter(method, form.Get("channel"), time.Now()); d > 0 {
+		s.record(Event{Kind: "ratelimited", Method: method, Form: clean})
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
+		w.WriteHeader(http.StatusTooManyRequests)
+		_ = json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": "ratelimited"})
+		return
+	}
 	s.record(Event{Kind: "api", Method: method, Form: clean})
 	if method == "apps.connections.open" {
 		if token != AppToken {

@@ -61,6 +61,20 @@ type Schedule interface {
 // job renews it every lockTTL/3.
 const lockTTL = 90 * time.Second
 
+// pushLockTTL is lockTTL for the lock of one ticket's case push: a replica
+// that dies mid-push frees its ticket this soon, before the push queue
+// rescues the push (pushqueue.Timing.RescueAfter), so that the rescued
+// push runs at once.
+const pushLockTTL = 30 * time.Second
+
+// ttl is how long the run lock of req holds without renewal.
+func ttl(req syncer.Request) time.Duration {
+	if req.Job == syncer.JobCases {
+		return pushLockTTL
+	}
+	return lockTTL
+}
+
 // Core runs jobs by name. Runner, Pusher, Sweeper and Store are needed by
 // the runs that use them; the other fields are optional.
 type Core struct {
@@ -83,8 +97,10 @@ type Core struct {
 // Run runs one request and returns its summary: the job's own, or one that
 // says why it did not run (another run of the job in progress, code 16; a
 // scheduled run skipped for the API reserve, code 19; an invalid request,
-// code 17). Every run but one refused for a run in progress is saved and
-// reported.
+// code 17). A refused run (Summary.Refused: a run in progress, a stored
+// plan that cannot be applied) is answered only: never reported, and saved
+// only when it is the apply of a known plan, under the plan's job. Every
+// other run is saved and reported.
 func (c *Core) Run(ctx context.Context, req syncer.Request) *syncer.Summary {
 	req = c.resolve(ctx, req)
 	log := c.log().With("job", req.Job, "by", req.By)
@@ -95,12 +111,53 @@ func (c *Core) Run(ctx context.Context, req syncer.Request) *syncer.Summary {
 		release, busy := c.lock(ctx, req, log)
 		if busy != nil {
 			log.Info("run refused: another is in progress", "message", busy.Message)
-			return busy
+			busy.Refused = true
+			return c.planRefusal(ctx, req, busy)
 		}
 		defer release()
 	}
 	log.Info("run started", "dry_run", req.DryRun, "account", req.Account, "plan_id", req.PlanID, "ticket_id", req.TicketID)
-	return c.finish(ctx, log, c.job(ctx, req))
+	s := c.job(ctx, req)
+	if req.PlanID != "" && !c.appliedBy(ctx, s) {
+		s.Refused = true
+		log.Info("stored plan not applied", "plan_id", req.PlanID, "message", s.Message)
+		if s.Job != "" {
+			c.save(ctx, log, s)
+		}
+		return s
+	}
+	return c.finish(ctx, log, s)
+}
+
+// appliedBy reports whether the run s applied its stored plan (it may have
+// failed doing so): false when the plan could not be applied at all
+// (unknown, discarded, expired, or applied by another run, on any
+// replica).
+func (c *Core) appliedBy(ctx context.Context, s *syncer.Summary) bool {
+	if s.Code != syncer.CodePlanStale {
+		return true // applied (a refused plan fails with code 11)
+	}
+	p, err := c.Store.GetPlan(ctx, s.PlanID)
+	return err == nil && p.AppliedRun == s.RunID
+}
+
+// planRefusal turns the refusal of the apply of a stored plan whose job is
+// busy into the plan's own refusal when the plan cannot be applied any
+// more (another press applied it): "already applied by … at …".
+func (c *Core) planRefusal(ctx context.Context, req syncer.Request, busy *syncer.Summary) *syncer.Summary {
+	if req.PlanID == "" {
+		return busy
+	}
+	p, err := c.Store.GetPlan(ctx, req.PlanID)
+	if err != nil {
+		return busy
+	}
+	if err := syncer.PlanApplicable(p, time.Now()); err != nil {
+		s := c.refused(req, err)
+		s.Refused = true
+		return s
+	}
+	return busy
 }
 
 // job runs the job of a request: the one place that knows every kind of
@@ -146,18 +203,24 @@ func (c *Core) resolve(ctx context.Context, req syncer.Request) syncer.Request {
 // finish saves a run's summary and hands it to the reporters.
 func (c *Core) finish(ctx context.Context, log *slog.Logger, s *syncer.Summary) *syncer.Summary {
 	ctx = context.WithoutCancel(ctx)
-	if err := c.Store.SaveRun(ctx, s); err != nil {
-		log.Error("save run", "run_id", s.RunID, "err", err)
-		if s.Code == syncer.CodeNone {
-			s.Fail(syncer.Errorf(syncer.CodeInternal, "the run's summary could not be stored: %v", err))
-		}
-	}
+	c.save(ctx, log, s)
 	log.Info("run finished", "run_id", s.RunID, "ok", s.OK(), "code", int(s.Code), "created", s.Created, "updated", s.Updated,
 		"deleted", s.Deleted, "unchanged", s.Unchanged, "skipped", s.Skipped, "failed", s.Failed, "duration_ms", s.DurationMS)
 	for _, r := range c.Reporters {
 		r.Report(ctx, s)
 	}
 	return s
+}
+
+// save saves a run's summary; a run whose summary cannot be saved fails
+// with code 13.
+func (c *Core) save(ctx context.Context, log *slog.Logger, s *syncer.Summary) {
+	if err := c.Store.SaveRun(context.WithoutCancel(ctx), s); err != nil {
+		log.Error("save run", "run_id", s.RunID, "err", err)
+		if s.Code == syncer.CodeNone {
+			s.Fail(syncer.Errorf(syncer.CodeInternal, "the run's summary could not be stored: %v", err))
+		}
+	}
 }
 
 // refused is the summary of a request that did not run, with err's code.
@@ -185,7 +248,7 @@ func lockName(req syncer.Request) string {
 // same database, with a clearer error.
 func (c *Core) lock(ctx context.Context, req syncer.Request, log *slog.Logger) (release func(), busy *syncer.Summary) {
 	now := time.Now()
-	l := syncer.RunLock{Name: lockName(req), Holder: syncer.NewID(now), By: req.By, Since: now, Expires: now.Add(lockTTL)}
+	l := syncer.RunLock{Name: lockName(req), Holder: syncer.NewID(now), By: req.By, Since: now, Expires: now.Add(ttl(req))}
 	ok, held, err := c.Store.AcquireRunLock(ctx, l, now)
 	switch {
 	case err != nil:
@@ -193,13 +256,13 @@ func (c *Core) lock(ctx context.Context, req syncer.Request, log *slog.Logger) (
 		return func() {}, nil
 	case !ok:
 		return nil, c.refused(req, syncer.Errorf(syncer.CodeRunInProgress, "%s is already running: started %s%s; wait for it to finish",
-			l.Name, held.Since.UTC().Format("2006-01-02 15:04:05 UTC"), byWhom(held.By)))
+			l.Name, held.Since.UTC().Format("2006-01-02 15:04:05 UTC"), syncer.ByWhom(held.By)))
 	}
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		c.renew(context.WithoutCancel(ctx), l, stop, log)
+		c.renew(context.WithoutCancel(ctx), l, ttl(req), stop, log)
 	}()
 	return func() {
 		close(stop)
@@ -210,36 +273,21 @@ func (c *Core) lock(ctx context.Context, req syncer.Request, log *slog.Logger) (
 	}, nil
 }
 
-// renew renews a run lock every lockTTL/3 until stop is closed.
-func (c *Core) renew(ctx context.Context, l syncer.RunLock, stop <-chan struct{}, log *slog.Logger) {
-	t := time.NewTicker(lockTTL / 3)
+// renew renews a run lock for ttl every ttl/3 until stop is closed.
+func (c *Core) renew(ctx context.Context, l syncer.RunLock, ttl time.Duration, stop <-chan struct{}, log *slog.Logger) {
+	t := time.NewTicker(ttl / 3)
 	defer t.Stop()
 	for {
 		select {
 		case <-stop:
 			return
 		case <-t.C:
-			l.Expires = time.Now().Add(lockTTL)
+			l.Expires = time.Now().Add(ttl)
 			if err := c.Store.RenewRunLock(ctx, l); err != nil {
 				log.Error("renew run lock", "lock", l.Name, "err", err)
 			}
 		}
 	}
-}
-
-// byWhom says who started a run, for the refusal of another.
-func byWhom(by string) string {
-	switch by {
-	case "":
-		return ""
-	case syncer.BySchedule:
-		return " by the schedule"
-	case syncer.ByCLI:
-		return " from the command line"
-	case syncer.ByQueue:
-		return " by the push queue"
-	}
-	return " by <@" + by + ">"
 }
 
 // belowReserve skips a scheduled full sync run when Salesforce's remaining

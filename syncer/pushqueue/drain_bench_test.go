@@ -3,20 +3,23 @@ package pushqueue_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/zdsync/zdsync/bot"
+	"github.com/zdsync/zdsync/bot/slacktest"
 	"github.com/zdsync/zdsync/syncer"
+	"github.com/zdsync/zdsync/syncer/app"
 	"github.com/zdsync/zdsync/syncer/pushqueue"
 	"github.com/zdsync/zdsync/syncer/salesforce"
 	"github.com/zdsync/zdsync/syncer/salesforce/salesforcetest"
-	"github.com/zdsync/zdsync/syncer/store"
+	"github.com/zdsync/zdsync/syncer/store/storetest"
 	"github.com/zdsync/zdsync/syncer/zendesk"
 	"github.com/zdsync/zdsync/syncer/zendesk/zendesktest"
 )
@@ -38,14 +41,19 @@ const (
 // being the Salesforce requests made ÷ the requests in flight at once ×
 // 100 ms. ZDSYNC_BENCH_WORKERS sets the queue's workers and
 // ZDSYNC_BENCH_SF_CONCURRENCY the adapter's cap (both default to
-// salesforce.DefaultMaxConcurrency).
+// salesforce.DefaultMaxConcurrency, as in serve). ZDSYNC_BENCH_SERVE=1
+// pushes through a serve replica's whole path: the application core (the
+// ticket's run lock, the saved summary) and the Slack notifier (the
+// quiet-runs counts, against the fake Slack); ZDSYNC_BENCH_POSTGRES=1
+// puts the queue and the store on ZDSYNC_TEST_POSTGRES_URL, as several
+// replicas run.
 //
 //	go test ./syncer/pushqueue -run '^$' -bench CasePushDrain1000 -benchtime 1x
 func BenchmarkCasePushDrain1000(b *testing.B) {
 	workers := benchEnvInt(b, "ZDSYNC_BENCH_WORKERS", salesforce.DefaultMaxConcurrency)
 	sfConcurrency := benchEnvInt(b, "ZDSYNC_BENCH_SF_CONCURRENCY", salesforce.DefaultMaxConcurrency)
 	for range b.N {
-		benchDrain(b, workers, sfConcurrency)
+		benchDrain(b, workers, sfConcurrency, os.Getenv("ZDSYNC_BENCH_SERVE") == "1", os.Getenv("ZDSYNC_BENCH_POSTGRES") == "1")
 	}
 }
 
@@ -61,7 +69,7 @@ func benchEnvInt(b *testing.B, name string, def int) int {
 	return n
 }
 
-func benchDrain(b *testing.B, workers, sfConcurrency int) {
+func benchDrain(b *testing.B, workers, sfConcurrency int, serve, postgres bool) {
 	ctx := context.Background()
 	sf := salesforcetest.NewServer(salesforcetest.WithAccounts(salesforcetest.Account{ID: itAccount, Name: "Acme", Type: "Customer"}))
 	defer sf.Close()
@@ -78,11 +86,11 @@ func benchDrain(b *testing.B, workers, sfConcurrency int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	db, err := store.Open(ctx, filepath.Join(b.TempDir(), "zdsync.db"))
-	if err != nil {
-		b.Fatal(err)
+	d := storetest.SQLite(b)
+	if postgres {
+		d = storetest.Postgres(b)
 	}
-	defer db.Close()
+	db := d.Open(b)
 
 	org := zd.AddOrg(syncer.Org{Name: "Acme", ExternalID: itAccount})
 	uid := zd.AddUser(syncer.User{Name: "Ada Lovelace", Email: "ada@example.com", Role: "end-user"})
@@ -94,7 +102,19 @@ func benchDrain(b *testing.B, workers, sfConcurrency int) {
 	var mu sync.Mutex
 	var failed []*syncer.Summary
 	pushed := make(chan struct{}, drainTickets)
-	pusher := &syncer.Pusher{Salesforce: sfc, Zendesk: zdc, Log: db}
+	var pusher pushqueue.Pusher = &syncer.Pusher{Salesforce: sfc, Zendesk: zdc, Log: db}
+	slackCalls := func() int { return 0 }
+	if serve {
+		slack := slacktest.NewServer()
+		slackCalls = func() int { return len(slack.Calls(bot.MethodPostMessage)) + len(slack.Calls(bot.MethodUpdate)) }
+		defer slack.Close()
+		n, err := bot.NewNotifier(bot.NotifierConfig{API: bot.NewClient(slacktest.BotToken, slacktest.AppToken, slack.APIURL(), nil),
+			SummaryChannel: "CSUMMARY", AlertChannel: "CALERT", Store: db, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		pusher = &app.Core{Pusher: &syncer.Pusher{Salesforce: sfc, Zendesk: zdc, Log: db}, Store: db, Reporters: []app.Reporter{n}}
+	}
 	q, err := pushqueue.New(ctx, db, pusher, pushqueue.Config{Workers: workers, PollInterval: 0,
 		Done: func(_ context.Context, s *syncer.Summary) {
 			if !s.OK() {
@@ -146,8 +166,9 @@ func benchDrain(b *testing.B, workers, sfConcurrency int) {
 	b.ReportMetric(float64(calls.API())/drainTickets, "sf-calls/push")
 	b.ReportMetric(float64(zd.TotalCalls()-zdBefore)/drainTickets, "zd-calls/push")
 	b.ReportMetric(float64(calls.MaxInFlight), "sf-max-in-flight")
-	b.Logf("%d pushes in %v with %d workers and %d Salesforce requests at once: %d Salesforce requests, floor %v",
-		drainTickets, elapsed.Round(time.Millisecond), workers, sfConcurrency, calls.API(), floor)
+	b.ReportMetric(float64(slackCalls()), "slack-posts")
+	b.Logf("%d pushes in %v with %d workers and %d Salesforce requests at once (%s, serve path %v): %d Salesforce requests, floor %v",
+		drainTickets, elapsed.Round(time.Millisecond), workers, sfConcurrency, d.Backend, serve, calls.API(), floor)
 }
 
 // deliver sends the ticket-created webhook of each ticket, eight at a time,

@@ -20,9 +20,14 @@
 // no longer blocks a new one for the same event). A push that failed with
 // a code retried later (rate limits: Salesforce's REQUEST_LIMIT_EXCEEDED,
 // 429s) goes back to the queue with a growing delay, and one that found
-// another push of its ticket running waits a minute; River also retries a
+// another push of its ticket running waits 15 s; River also retries a
 // job whose push was interrupted (the process stopped, the job timed out,
 // or it crashed and River rescued the job).
+//
+// A push's time is bounded (PushBound), and River's job timeout and
+// stuck-job rescue are set just above that bound (Timing), so that the
+// pushes a dead replica had taken run again on another within
+// ResumeWithin.
 package pushqueue
 
 import (
@@ -33,6 +38,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -50,16 +58,72 @@ const JobKind = "zdsync_case_push"
 
 // Defaults of Config.
 const (
-	// DefaultWorkers is how many pushes run at once in one process.
+	// DefaultWorkers is how many pushes run at once in one process
+	// without Config.Workers (serve sets it to SALESFORCE_MAX_CONCURRENCY).
 	DefaultWorkers = 4
-	// DefaultJobTimeout bounds one push: its four attempts, each of a few
-	// API requests bounded by HTTP_TIMEOUT (30 s by default), and the
-	// waits between them.
-	DefaultJobTimeout = 15 * time.Minute
 	// MaxInterruptions is how many times River runs a job whose push was
 	// interrupted (never a push that failed), River's MaxAttempts.
 	MaxInterruptions = 5
 )
+
+// ResumeWithin is how soon the pushes a dead replica had taken (SIGKILL, a
+// lost node) run again on another replica, at the latest (README,
+// "Several replicas on Postgres"). Timing derives River's settings from
+// the push's bound so that Timing.Resume stays within it.
+const ResumeWithin = 2 * time.Minute
+
+// MaxPushTime caps a push's time (PushBound), whatever its retries and
+// timeouts: a push that needs longer is interrupted and tried again.
+const MaxPushTime = time.Minute
+
+// River's own periods behind the rescue of a dead replica's jobs (River
+// v0.51: the job rescuer runs every 30 s on the leader, the job scheduler
+// makes rescued jobs available every 5 s, and a leader that died loses
+// its leadership 15 s after its last renewal, well within RescueAfter).
+const (
+	riverRescuerInterval   = 30 * time.Second
+	riverSchedulerInterval = 5 * time.Second
+	riverFetchPoll         = time.Second // River's FetchPollInterval default
+)
+
+// The margins of Timing: River's job timeout leaves jobTimeoutMargin after
+// the push's bound to save and report it; a job is rescued rescueMargin
+// after its job timeout.
+const (
+	jobTimeoutMargin = 5 * time.Second
+	rescueMargin     = 10 * time.Second
+)
+
+// PushBound is the longest one push may take: its attempts (retries + 1),
+// each bounded by callTimeout (an attempt ends at its first failing call),
+// and the delays between them, capped at MaxPushTime.
+func PushBound(retries int, delay, callTimeout time.Duration) time.Duration {
+	return min(time.Duration(retries+1)*callTimeout+time.Duration(max(retries, 0))*delay, MaxPushTime)
+}
+
+// Timing is how long a push may take and how soon one left running by a
+// dead replica runs again.
+type Timing struct {
+	// Push bounds one push (its context's deadline).
+	Push time.Duration
+	// Job is River's job timeout: Push plus the time to save and report.
+	Job time.Duration
+	// RescueAfter is River's RescueStuckJobsAfter: how long a job stays
+	// running before River takes it from a replica that died.
+	RescueAfter time.Duration
+	// Resume is the longest a push taken by a replica that died waits for
+	// another replica to start it again: RescueAfter, then River's
+	// rescuer, scheduler and fetch periods.
+	Resume time.Duration
+}
+
+// TimingFor returns the timing of pushes bounded by push.
+func TimingFor(push time.Duration) Timing {
+	t := Timing{Push: push, Job: push + jobTimeoutMargin}
+	t.RescueAfter = t.Job + rescueMargin
+	t.Resume = t.RescueAfter + riverRescuerInterval + riverSchedulerInterval + riverFetchPoll
+	return t
+}
 
 // Args are the arguments of a case push job. Both fields take part in the
 // job's uniqueness.
@@ -97,12 +161,15 @@ type Database interface {
 type Config struct {
 	// Workers is how many pushes run at once: 0 means DefaultWorkers.
 	Workers int
-	// JobTimeout bounds one push: 0 means DefaultJobTimeout.
-	JobTimeout time.Duration
-	// RescueAfter is how long a push left running by a dead process (SIGKILL,
-	// a lost node) stays running before River takes it up again: 0 means
-	// JobTimeout plus 5 minutes. It is never less than JobTimeout.
-	RescueAfter time.Duration
+	// PushTimeout bounds one push (PushBound of the pusher's retries,
+	// delay and HTTP timeout): 0 means MaxPushTime. River's job timeout
+	// and rescue follow from it (TimingFor).
+	PushTimeout time.Duration
+	// Hold, if set, is asked before each push: while it returns an error
+	// (a system the push needs has not answered since the start), the
+	// push waits holdDelay without being tried, as often as it takes, or
+	// until Release.
+	Hold func() error
 	// PollInterval is how often idle workers look for new jobs: 0 is
 	// River's default (1 s). Jobs inserted by this process are picked up
 	// at once.
@@ -122,16 +189,14 @@ type Config struct {
 // when a worker is free and jobs may be waiting.
 const fetchCooldown = 10 * time.Millisecond
 
-// rescueMargin is how long after JobTimeout a push left running by a dead
-// process is taken up again (River's rescuer looks every 30 s).
-const rescueMargin = 5 * time.Minute
-
 // riverClient is what Queue uses of a river.Client, whatever its driver.
 type riverClient interface {
 	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) error
 	JobList(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
+	JobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	JobRetry(ctx context.Context, id int64) (*rivertype.JobRow, error)
 }
 
 // Queue is the durable push queue. It implements syncer.Enqueuer. A Queue
@@ -141,6 +206,32 @@ type Queue struct {
 	client riverClient
 	log    *slog.Logger
 	work   bool
+	timing Timing
+	held   *heldJobs
+}
+
+// heldJobs are the IDs of the jobs this process held (Config.Hold).
+type heldJobs struct {
+	mu  sync.Mutex
+	ids map[int64]bool
+}
+
+func (h *heldJobs) set(id int64, held bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if held {
+		h.ids[id] = true
+	} else {
+		delete(h.ids, id)
+	}
+}
+
+func (h *heldJobs) take() []int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ids := slices.Collect(maps.Keys(h.ids))
+	clear(h.ids)
+	return ids
 }
 
 // Verify that Queue can take the webhook's and the sweep's events.
@@ -158,34 +249,33 @@ func New(ctx context.Context, db Database, p Pusher, cfg Config) (*Queue, error)
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultWorkers
 	}
-	if cfg.JobTimeout <= 0 {
-		cfg.JobTimeout = DefaultJobTimeout
-	}
+	timing := TimingFor(cmp.Or(cfg.PushTimeout, MaxPushTime))
 	rc := &river.Config{
 		Logger:            log,
-		JobTimeout:        cfg.JobTimeout,
+		JobTimeout:        timing.Job,
 		MaxAttempts:       MaxInterruptions,
 		FetchPollInterval: cfg.PollInterval,
 		// A push whose process died (SIGKILL, a lost node) stays
-		// "running" until River rescues it; no push runs longer than
-		// JobTimeout, so it is safe to rescue soon after that instead of
-		// River's default hour. The push is idempotent (it finds the
-		// case by ticket ID first), so a rescued push never doubles.
-		RescueStuckJobsAfter: max(cmp.Or(cfg.RescueAfter, cfg.JobTimeout+rescueMargin), cfg.JobTimeout),
+		// "running" until River rescues it; no push runs longer than its
+		// bound, so it is rescued soon after that instead of River's
+		// default hour. The push is idempotent (it finds the case by
+		// ticket ID first), so a rescued push never doubles.
+		RescueStuckJobsAfter: timing.RescueAfter,
 	}
 	rc.FetchCooldown = fetchCooldown
 	if cfg.PollInterval > 0 && cfg.PollInterval < fetchCooldown {
 		rc.FetchCooldown = cfg.PollInterval
 	}
+	held := &heldJobs{ids: map[int64]bool{}}
 	if p != nil {
 		workers := river.NewWorkers()
-		if err := river.AddWorkerSafely(workers, &worker{pusher: p, done: cfg.Done, timeout: cfg.JobTimeout, log: log}); err != nil {
+		if err := river.AddWorkerSafely(workers, &worker{pusher: p, done: cfg.Done, hold: cfg.Hold, held: held, timing: timing, log: log}); err != nil {
 			return nil, fmt.Errorf("push queue: %w", err)
 		}
 		rc.Workers = workers
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
 	}
-	q := &Queue{log: log, work: p != nil}
+	q := &Queue{log: log, work: p != nil, timing: timing, held: held}
 	var err error
 	if pool := db.Pool(); pool != nil {
 		q.client, err = openPostgres(ctx, pool, rc)
@@ -248,6 +338,29 @@ func openPostgres(ctx context.Context, pool *pgxpool.Pool, rc *river.Config) (ri
 	}
 	return c, nil
 }
+
+// Release makes the pushes this process held (Config.Hold) available at
+// once, for when what held them answers again.
+func (q *Queue) Release(ctx context.Context) error {
+	var errs []error
+	for _, id := range q.held.take() {
+		j, err := q.client.JobGet(ctx, id)
+		if err == nil && j.State == rivertype.JobStateScheduled { // not pushed meanwhile
+			_, err = q.client.JobRetry(ctx, id)
+		}
+		if err != nil && !errors.Is(err, river.ErrNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("push queue: release held pushes: %w", err)
+	}
+	return nil
+}
+
+// Timing returns how long the queue's pushes may take and how soon one
+// left running by a dead replica runs again.
+func (q *Queue) Timing() Timing { return q.timing }
 
 // Enqueue stores a push of event for ticket durably: when it returns nil,
 // the job is committed. Enqueuing an event that is already queued,
@@ -329,18 +442,43 @@ func (q *Queue) Counts(ctx context.Context) (JobCounts, error) {
 // worker runs one push per job.
 type worker struct {
 	river.WorkerDefaults[Args]
-	pusher  Pusher
-	done    func(ctx context.Context, s *syncer.Summary)
-	timeout time.Duration
-	log     *slog.Logger
+	pusher Pusher
+	done   func(ctx context.Context, s *syncer.Summary)
+	hold   func() error
+	held   *heldJobs
+	timing Timing
+	log    *slog.Logger
 }
 
-// Timeout bounds one push (Config.JobTimeout).
-func (w *worker) Timeout(*river.Job[Args]) time.Duration { return w.timeout }
+// Timeout is River's job timeout (Timing.Job).
+func (w *worker) Timeout(*river.Job[Args]) time.Duration { return w.timing.Job }
 
-// Work pushes the job's ticket event once (with the Pusher's own retries).
+// NextRetry runs a push interrupted for the first time (River rescued it
+// from a replica that died, or it timed out) again at once, so that it
+// resumes within ResumeWithin; one interrupted again waits River's
+// growing delay.
+func (w *worker) NextRetry(job *river.Job[Args]) time.Time {
+	if job.Attempt <= 1 {
+		return time.Now()
+	}
+	return time.Time{}
+}
+
+// Work pushes the job's ticket event once (with the Pusher's own retries),
+// within the push's bound.
 func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
-	s := w.pusher.Push(ctx, job.Args.TicketID, job.Args.Event)
+	if w.hold != nil {
+		if err := w.hold(); err != nil {
+			w.log.Info("push held: a system it needs is down", "ticket_id", job.Args.TicketID, "event", job.Args.Event,
+				"in", holdDelay.String(), "err", err)
+			w.held.set(job.ID, true)
+			return river.JobSnooze(holdDelay)
+		}
+		w.held.set(job.ID, false)
+	}
+	pctx, cancel := context.WithTimeout(ctx, cmp.Or(w.timing.Push, MaxPushTime))
+	defer cancel()
+	s := w.pusher.Push(pctx, job.Args.TicketID, job.Args.Event)
 	if w.done != nil {
 		w.done(context.WithoutCancel(ctx), s)
 	}
@@ -352,9 +490,9 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		// The process is stopping: run it again as soon as a client
 		// starts, without counting an attempt.
 		return river.JobSnooze(0)
-	case ctx.Err() != nil:
-		// Timed out: River runs it again later, up to MaxInterruptions.
-		return fmt.Errorf("push of ticket %d interrupted: %w", job.Args.TicketID, ctx.Err())
+	case pctx.Err() != nil:
+		// Timed out: River runs it again, up to MaxInterruptions.
+		return fmt.Errorf("push of ticket %d interrupted: %w", job.Args.TicketID, pctx.Err())
 	case s.Code == syncer.CodeRunInProgress:
 		// Another push of the ticket is running (a Retry in Slack, say):
 		// this one runs after it, and finds its work done.
@@ -371,9 +509,13 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	return river.JobCancel(fmt.Errorf("push failed with code %s: %s", s.Code, s.Message))
 }
 
+// holdDelay is how long a push held by Config.Hold waits before it asks
+// again, unless Release makes it available sooner.
+const holdDelay = time.Minute
+
 // inProgressDelay is how long a push that found another push of its
-// ticket running waits before it runs.
-const inProgressDelay = time.Minute
+// ticket running waits before it runs (a push is bounded by MaxPushTime).
+const inProgressDelay = 15 * time.Second
 
 // The delays of a push that failed with a code retried later: the first
 // is retryLaterFirst, each next one twice the last, up to retryLaterMax.

@@ -77,3 +77,54 @@ func TestRetryLaterDelayGrows(t *testing.T) {
 		}
 	}
 }
+
+// A push's time is bounded, and River's settings follow from the bound so
+// that the pushes of a replica that died resume on another within
+// ResumeWithin: with serve's defaults (3 retries 5 s apart, HTTP_TIMEOUT
+// 30 s) and with any bound up to MaxPushTime.
+func TestPushTimingResumesWithinTheBound(t *testing.T) {
+	if got := PushBound(3, 5*time.Second, 30*time.Second); got != MaxPushTime {
+		t.Errorf("PushBound of the defaults = %v, want the cap %v", got, MaxPushTime)
+	}
+	if got := PushBound(1, time.Second, 10*time.Second); got != 21*time.Second {
+		t.Errorf("PushBound(1, 1s, 10s) = %v, want 2 attempts × 10s + 1s", got)
+	}
+	for _, push := range []time.Duration{time.Second, 21 * time.Second, MaxPushTime} {
+		tm := TimingFor(push)
+		if tm.Job <= tm.Push || tm.RescueAfter <= tm.Job {
+			t.Errorf("push %v: job timeout %v and rescue %v must each be above the one before", push, tm.Job, tm.RescueAfter)
+		}
+		if tm.Resume > ResumeWithin {
+			t.Errorf("push %v: a dead replica's pushes resume after up to %v, more than %v", push, tm.Resume, ResumeWithin)
+		}
+	}
+}
+
+// A push running past its bound is interrupted, and River runs it again:
+// at once the first time (a rescued or timed-out push resumes promptly),
+// after River's growing delay later.
+func TestPushPastItsBoundIsInterrupted(t *testing.T) {
+	job := &river.Job[Args]{JobRow: &rivertype.JobRow{ID: 1, Attempt: 1}, Args: Args{TicketID: 5, Event: syncer.EventCreated}}
+	w := &worker{pusher: blockingPusher{}, timing: TimingFor(10 * time.Millisecond), log: slog.New(slog.DiscardHandler)}
+	err := w.Work(context.Background(), job)
+	var snooze *river.JobSnoozeError
+	var cancelled *river.JobCancelError
+	if err == nil || errors.As(err, &snooze) || errors.As(err, &cancelled) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Work = %v, want an interruption River retries", err)
+	}
+	if next := w.NextRetry(job); time.Until(next) > 0 || time.Since(next) > time.Second {
+		t.Errorf("first retry at %v, want now", next)
+	}
+	job.Attempt = 2
+	if next := w.NextRetry(job); !next.IsZero() {
+		t.Errorf("second retry at %v, want River's default", next)
+	}
+}
+
+// blockingPusher pushes until its context ends.
+type blockingPusher struct{}
+
+func (blockingPusher) Push(ctx context.Context, _ int64, _ syncer.Event) *syncer.Summary {
+	<-ctx.Done()
+	return &syncer.Summary{Code: syncer.CodeOpenTimeout, Message: ctx.Err().Error()}
+}

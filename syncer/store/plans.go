@@ -35,10 +35,10 @@ func (db *DB) SavePlan(ctx context.Context, p *syncer.StoredPlan) error {
 	}
 	_, err = db.db.ExecContext(ctx, `
 		INSERT INTO plans (id, job, account, created_at, expires_at, created_by, fingerprint, changes,
-			applied_at, applied_run, discarded)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			applied_at, applied_run, applied_by, discarded)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		p.ID, string(p.Job), p.Account, nanos(p.CreatedAt), nanos(p.ExpiresAt), p.CreatedBy, p.Fingerprint,
-		string(changes), nullNanos(p.AppliedAt), appliedRun, p.Discarded)
+		string(changes), nullNanos(p.AppliedAt), appliedRun, p.AppliedBy, p.Discarded)
 	if err != nil {
 		return fmt.Errorf("save plan %s: %w", p.ID, err)
 	}
@@ -63,10 +63,10 @@ func (db *DB) getPlan(ctx context.Context, id string) (*syncer.StoredPlan, error
 	)
 	err := db.db.QueryRowContext(ctx, `
 		SELECT id, job, account, created_at, expires_at, created_by, fingerprint, changes,
-			applied_at, applied_run, discarded
+			applied_at, applied_run, applied_by, discarded
 		FROM plans WHERE id = $1`, id).Scan(
 		&p.ID, &job, &p.Account, &created, &expires, &p.CreatedBy, &p.Fingerprint, &changes,
-		&applied, &appliedRun, &p.Discarded)
+		&applied, &appliedRun, &p.AppliedBy, &p.Discarded)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, syncer.ErrNotFound
 	}
@@ -82,17 +82,18 @@ func (db *DB) getPlan(ctx context.Context, id string) (*syncer.StoredPlan, error
 	return &p, nil
 }
 
-// MarkPlanApplied records that run runID applied the plan. It is atomic: of
+// MarkPlanApplied records that run runID, asked for by by, applied the
+// plan. It is atomic: of
 // several callers (on several replicas) exactly one succeeds, and the others
 // get an error wrapping ErrPlanApplied. Applying a discarded plan fails with
 // ErrPlanDiscarded, an unknown one with syncer.ErrNotFound. The errors of a
 // plan that cannot be applied carry syncer.CodePlanStale. Expiry is the
 // caller's to check.
-func (db *DB) MarkPlanApplied(ctx context.Context, id string, runID string, at time.Time) error {
+func (db *DB) MarkPlanApplied(ctx context.Context, id, runID, by string, at time.Time) error {
 	res, err := db.db.ExecContext(ctx, `
-		UPDATE plans SET applied_at = $2, applied_run = $3
+		UPDATE plans SET applied_at = $2, applied_run = $3, applied_by = $4
 		WHERE id = $1 AND applied_at IS NULL AND NOT discarded`,
-		id, nanos(at), runID)
+		id, nanos(at), runID, by)
 	if err != nil {
 		return fmt.Errorf("mark plan %s applied: %w", id, err)
 	}
@@ -131,7 +132,8 @@ func (db *DB) planUpdated(ctx context.Context, res sql.Result, op, id string) er
 	switch {
 	case !p.AppliedAt.IsZero():
 		return &syncer.Error{Code: syncer.CodePlanStale, Op: op, Record: id, Err: ErrPlanApplied,
-			Message: fmt.Sprintf("the plan was already applied at %s by run %s", p.AppliedAt.Format(time.RFC3339), p.AppliedRun)}
+			Message: fmt.Sprintf("the plan was already applied%s at %s (run %s)", syncer.ByWhom(p.AppliedBy),
+				p.AppliedAt.UTC().Format("2006-01-02 15:04:05 UTC"), p.AppliedRun)}
 	case p.Discarded:
 		return &syncer.Error{Code: syncer.CodePlanStale, Op: op, Record: id, Err: ErrPlanDiscarded,
 			Message: "the plan was discarded"}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -376,7 +377,9 @@ func TestPlans(t *testing.T) {
 		})
 	})
 
-	apply := func(db *store.DB, id string) error { return db.MarkPlanApplied(ctx, id, "run-9", t0.Add(time.Minute)) }
+	apply := func(db *store.DB, id string) error {
+		return db.MarkPlanApplied(ctx, id, "run-9", "UAPPLIER", t0.Add(time.Minute))
+	}
 	discard := func(db *store.DB, id string) error { return db.DiscardPlan(ctx, id, "U999", t0.Add(time.Minute)) }
 	tests := []struct {
 		name    string
@@ -420,6 +423,9 @@ func TestPlans(t *testing.T) {
 						t.Errorf("error code = %v, want %v", c, syncer.CodePlanStale)
 					}
 				}
+				if tc.wantErr == store.ErrPlanApplied && !strings.Contains(syncer.ErrorMessage(err), "already applied by <@UAPPLIER> at") {
+					t.Errorf("the refusal does not say who applied it: %v", err)
+				}
 				p, err := db.GetPlan(ctx, "p")
 				if err != nil {
 					t.Fatal(err)
@@ -427,9 +433,10 @@ func TestPlans(t *testing.T) {
 				if applied := !p.AppliedAt.IsZero(); applied != tc.applied || p.Discarded != tc.discard {
 					t.Errorf("afterwards applied=%v discarded=%v, want %v %v", applied, p.Discarded, tc.applied, tc.discard)
 				}
-				if tc.applied && (p.AppliedRun != "run-9" || !p.AppliedAt.Equal(t0.Add(time.Minute))) {
-					t.Errorf("applied by %q at %v, want run-9 at %v", p.AppliedRun, p.AppliedAt, t0.Add(time.Minute))
+				if tc.applied && (p.AppliedRun != "run-9" || p.AppliedBy != "UAPPLIER" || !p.AppliedAt.Equal(t0.Add(time.Minute))) {
+					t.Errorf("applied in %q by %q at %v, want run-9 by UAPPLIER at %v", p.AppliedRun, p.AppliedBy, p.AppliedAt, t0.Add(time.Minute))
 				}
+
 			})
 		})
 	}
@@ -443,7 +450,7 @@ func TestPlans(t *testing.T) {
 			errs := make([]error, replicas)
 			var wg sync.WaitGroup
 			for i := range replicas {
-				wg.Go(func() { errs[i] = db.MarkPlanApplied(ctx, "p", "run-"+string(rune('a'+i)), t0) })
+				wg.Go(func() { errs[i] = db.MarkPlanApplied(ctx, "p", "run-"+string(rune('a'+i)), "U1", t0) })
 			}
 			wg.Wait()
 			wins := 0

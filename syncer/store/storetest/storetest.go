@@ -29,6 +29,9 @@ type Database struct {
 	Backend string
 	URL     string
 	Options []store.Option
+	// Schema is the Postgres schema the Options select ("" on SQLite),
+	// for a child process to open the same database.
+	Schema string
 }
 
 // Open opens the database; the test closes it when it ends.
@@ -70,7 +73,7 @@ func Postgres(t testing.TB) Database {
 			t.Errorf("drop schema %s: %v", schema, err)
 		}
 	})
-	return Database{Backend: store.BackendPostgres, URL: u, Options: []store.Option{store.WithSchema(schema)}}
+	return Database{Backend: store.BackendPostgres, URL: u, Options: []store.Option{store.WithSchema(schema)}, Schema: schema}
 }
 
 // Backends returns the names of the backends the tests run on: SQLite,
