@@ -65,6 +65,7 @@ func (r *Runner) Run(ctx context.Context, job Job, opts Options) *Summary {
 	s.guarded(v, r.log())
 	if opts.DryRun {
 		s.Changes = v.Plan.Changes
+		s.Pending = newlyPending(plan.Pending)
 		s.countPlanned(v.Plan.Changes)
 		if opts.SavePlan {
 			r.savePlan(ctx, s, in, v.Plan, opts)
@@ -74,6 +75,7 @@ func (r *Runner) Run(ctx context.Context, job Job, opts Options) *Summary {
 	changes := r.hold(ctx, v.Plan, s, opts.By)
 	s.Changes = changes
 	r.apply(ctx, job, changes, s)
+	r.settlePending(ctx, plan, changes, s)
 	return s
 }
 
@@ -105,7 +107,7 @@ func (r *Runner) plan(job Job, in *fetched) Plan {
 	case in.planner != nil:
 		return in.planner.Plan()
 	}
-	return PlanOrgs(in.scope, in.accounts, in.orgs, r.now(), r.Rules)
+	return PlanOrgsGrace(in.scope, in.accounts, in.orgs, r.now(), r.Rules, in.grace)
 }
 
 // target returns the Zendesk instance and scope of a job.

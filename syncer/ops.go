@@ -16,7 +16,14 @@ type Status struct {
 	Allowance      *APIAllowance `json:"api_allowance,omitempty"`
 	AllowanceError string        `json:"api_allowance_error,omitempty"`
 	Reserve        float64       `json:"api_reserve"`
+	// Deletions are the Global orgs in their grace period that a full run
+	// will delete within DeletionHorizon, soonest first.
+	Deletions []PendingDeletion `json:"pending_deletions,omitempty"`
 }
+
+// DeletionHorizon is how far ahead /zdsync status lists the orgs a full
+// run will delete when their grace period ends.
+const DeletionHorizon = 7 * 24 * time.Hour
 
 // JobStatus is the schedule and last run of one job. LastRun is nil when
 // the job never ran; NextRun is zero when it is not scheduled.

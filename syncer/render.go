@@ -77,6 +77,16 @@ func (s *Summary) WriteText(w io.Writer, maxChanges int) {
 	for _, sc := range s.SilentCounts() {
 		fmt.Fprintf(w, "  silent code %s: %d (no action needed)\n", sc.Code, sc.Count)
 	}
+	if len(s.Pending) > 0 {
+		fmt.Fprintf(w, "  %d org(s) newly pending deletion (tagged %s):\n", len(s.Pending), TagPendingDeletion)
+		for i, p := range s.Pending {
+			if i == maxChanges {
+				fmt.Fprintf(w, "    … and %d more\n", len(s.Pending)-i)
+				break
+			}
+			fmt.Fprintln(w, "    "+PendingLine(p))
+		}
+	}
 	printList(w, "error", s.Errors, maxChanges)
 	printList(w, "warning", s.Warnings, maxChanges)
 	shown := 0

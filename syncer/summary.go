@@ -63,10 +63,17 @@ type RecordError struct {
 // and the bot renders. Its JSON form is a contract (README, "Command
 // line").
 type Summary struct {
-	RunID      string        `json:"run_id"`
-	Job        Job           `json:"job"`
-	DryRun     bool          `json:"dry_run"`
-	Account    string        `json:"account,omitempty"`
+	RunID   string `json:"run_id"`
+	Job     Job    `json:"job"`
+	DryRun  bool   `json:"dry_run"`
+	Account string `json:"account,omitempty"`
+	// By is who started the run: BySchedule, ByCLI, ByQueue or a Slack
+	// user ID (the application core sets it).
+	By string `json:"by,omitempty"`
+	// UndoOf is the run an undo reverses, and UndoRecord the one record
+	// it reverses when it reverses only one (README, "Undo").
+	UndoOf     string        `json:"undo_of,omitempty"`
+	UndoRecord string        `json:"undo_record,omitempty"`
 	StartedAt  time.Time     `json:"started_at"`
 	FinishedAt time.Time     `json:"finished_at"`
 	DurationMS int64         `json:"duration_ms"`
@@ -80,10 +87,14 @@ type Summary struct {
 	Errors     []RecordError `json:"errors"`
 	Changes    []Change      `json:"changes,omitempty"`
 	Warnings   []RecordError `json:"warnings,omitempty"`
-	PlanID     string        `json:"plan_id,omitempty"`
-	HeldPlanID string        `json:"held_plan_id,omitempty"` // deletions held for approval
-	CaseID     string        `json:"case_id,omitempty"`
-	APICalls   int           `json:"api_calls"`
+	// Pending lists the orgs this run tagged pending deletion, with the
+	// day from which a full run deletes them (README, "Grace period
+	// before deletion").
+	Pending    []PendingDeletion `json:"pending_deletions,omitempty"`
+	PlanID     string            `json:"plan_id,omitempty"`
+	HeldPlanID string            `json:"held_plan_id,omitempty"` // deletions held for approval
+	CaseID     string            `json:"case_id,omitempty"`
+	APICalls   int               `json:"api_calls"`
 	// Code is the run's own outcome: CodeNone when it did its work, a
 	// silent code (1, 2) when it did and that code applied (still exit 0,
 	// see OK), else the code that failed it.

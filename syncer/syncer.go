@@ -158,6 +158,12 @@ type Store interface {
 	SavePlan(ctx context.Context, p *StoredPlan) error
 	GetPlan(ctx context.Context, id string) (*StoredPlan, error)
 	MarkPlanApplied(ctx context.Context, id string, runID string, at time.Time) error
+	// PendingDeletions returns the orgs of scope in their grace period
+	// before deletion, with since when (DeleteAfter is the caller's to
+	// compute); SavePending records them: the whole list of scope when
+	// accounts is nil, else the entries of those accounts.
+	PendingDeletions(ctx context.Context, scope Scope) ([]PendingDeletion, error)
+	SavePending(ctx context.Context, scope Scope, accounts []string, pending []PendingDeletion) error
 }
 
 // ErrNotFound is returned by stores and adapters for a missing record.

@@ -32,6 +32,7 @@ type Store interface {
 	PushHistory(ctx context.Context, ticketID int64) ([]syncer.PushRecord, error)
 	OpenAlerts(ctx context.Context) ([]syncer.Alert, error)
 	OpenAlert(ctx context.Context, job syncer.Job, code syncer.Code) (*syncer.Alert, bool, error)
+	PendingDeletions(ctx context.Context, scope syncer.Scope) ([]syncer.PendingDeletion, error)
 	Locks
 }
 
@@ -89,6 +90,7 @@ func (c *Core) Run(ctx context.Context, req syncer.Request) *syncer.Summary {
 	req = c.resolve(ctx, req)
 	log := c.log().With("job", req.Job, "by", req.By)
 	if s := c.belowReserve(ctx, req); s != nil {
+		s.By = req.By
 		return c.finish(ctx, log, s)
 	}
 	if !req.DryRun && req.Job != "" { // an unknown plan has no job: it fails at once
@@ -100,7 +102,9 @@ func (c *Core) Run(ctx context.Context, req syncer.Request) *syncer.Summary {
 		defer release()
 	}
 	log.Info("run started", "dry_run", req.DryRun, "account", req.Account, "plan_id", req.PlanID, "ticket_id", req.TicketID)
-	return c.finish(ctx, log, c.job(ctx, req))
+	s := c.job(ctx, req)
+	s.By = req.By
+	return c.finish(ctx, log, s)
 }
 
 // job runs the job of a request: the one place that knows every kind of
