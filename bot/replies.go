@@ -77,6 +77,9 @@ func allowanceLine(st syncer.Status) string {
 
 // RenderReply renders the answer to a command or a button press.
 func RenderReply(r commands.Reply) Message {
+	if m, ok := onCallReply(r); ok {
+		return m
+	}
 	switch r.Kind {
 	case commands.KindSummary:
 		if r.Summary != nil {

@@ -54,6 +54,15 @@ func Table() []Command {
 		{Name: "run", ArgsUsage: "<job> [--dry-run]", Writes: true, DryRun: true,
 			Description: "Run one job now: " + jobList() + ".",
 			parseArgs:   parseJobArgs, run: runJob},
+		{Name: "explain", ArgsUsage: "<SFID|org-id>",
+			Description: "Explain one account's org, read live: why each job's query selects it or not, the value each field should have and where it comes from, the org in Zendesk now, the next run's changes, and its last changes.",
+			parseArgs:   parseExplainArgs, run: runExplain},
+		{Name: "history", ArgsUsage: "<SFID|org-id|ticket-id|run-id> [N]",
+			Description: fmt.Sprintf("Show the audited changes (and a ticket's case pushes) in time order, with who or what caused each; the last N (default %d).", DefaultHistoryLimit),
+			parseArgs:   parseHistoryArgs, run: runHistory},
+		{Name: "undo", ArgsUsage: "<run-id>", Writes: true,
+			Description: "Preview the reversal of a run from its before-images, with Apply / Discard.",
+			parseArgs:   parseUndoArgs, run: runUndo},
 	}
 }
 

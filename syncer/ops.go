@@ -56,16 +56,16 @@ type OpenAlert struct {
 // with which arguments, and how it ended.
 type CommandRecord struct {
 	// ID is set by the store.
-	ID int64
-	At time.Time
+	ID int64     `json:"id"`
+	At time.Time `json:"at"`
 	// User is the Slack user ID (or "cli").
-	User    string
-	Command string
-	Args    string
+	User    string `json:"user"`
+	Command string `json:"command"`
+	Args    string `json:"args,omitempty"`
 	// Outcome is a short word such as "ok", "denied" or "failed"; Detail
 	// says more (a run or plan ID, an error message).
-	Outcome string
-	Detail  string
+	Outcome string `json:"outcome"`
+	Detail  string `json:"detail,omitempty"`
 }
 
 // Alert is one Slack alert: the failures of a job with one code, grouped

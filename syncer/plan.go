@@ -72,7 +72,7 @@ type GraceState struct {
 func (p *Plan) Count(a Action) int {
 	n := 0
 	for _, c := range p.Changes {
-		if c.Action == a && !c.AfterUsers {
+		if c.Action == a && counted(c) {
 			n++
 		}
 	}

@@ -66,6 +66,9 @@ func (s *Summary) WriteText(w io.Writer, maxChanges int) {
 	if s.CaseID != "" {
 		fmt.Fprintf(w, ", case %s", s.CaseID)
 	}
+	if s.UndoOf != "" {
+		fmt.Fprintf(w, ", %s", UndoLine(s.UndoOf, s.UndoRecord))
+	}
 	fmt.Fprintln(w)
 	if !s.OK() {
 		info := s.Code.Info()

@@ -36,12 +36,18 @@ type Change struct {
 	Diffs  []FieldDiff `json:"diffs,omitempty"`
 	Reason string      `json:"reason,omitempty"`
 
-	// Org or User is the payload to write (create/update); Before is the
-	// record as it was observed (update/delete), kept as the before-image
-	// and, in stored plans, to check that the record has not changed.
+	// Org, User or Member is the payload to write (create/update); Before
+	// is the record as it was observed (update/delete; a deletion's is a
+	// DeletedOrg, with its memberships), kept as the before-image and, in
+	// stored plans, to check that the record has not changed.
 	Org    *OrgWrite       `json:"org,omitempty"`
 	User   *UserWrite      `json:"user,omitempty"`
+	Member *Membership     `json:"member,omitempty"`
 	Before json.RawMessage `json:"before,omitempty"`
+	// SkipCode is, for a skip, the code the run reports it with (an
+	// undo's record changed since the run it undoes: CodePlanStale); 0
+	// for a skip that is no error.
+	SkipCode Code `json:"skip_code,omitempty"`
 	// Parent is the key of the change this one depends on (a sold-to
 	// user of an org being created); its OrgID is filled in at apply time.
 	Parent string `json:"parent,omitempty"`
@@ -173,15 +179,19 @@ func (s *Summary) guarded(v Verdict, log *slog.Logger) {
 	}
 }
 
-// countPlanned counts a dry run's changes by action (the clearing of
-// sold_to_pending is part of creating an org, not counted).
+// countPlanned counts a dry run's changes by action.
 func (s *Summary) countPlanned(changes []Change) {
 	for _, c := range changes {
-		if !c.AfterUsers {
+		if counted(c) {
 			s.count(c.Action)
 		}
 	}
 }
+
+// counted reports whether a change counts in a summary's counts: the
+// clearing of sold_to_pending is part of creating an org, and the
+// memberships of an org re-created by an undo part of re-creating it.
+func counted(c Change) bool { return !c.AfterUsers && c.Kind != "membership" }
 
 func (s *Summary) count(a Action) {
 	switch a {
@@ -267,4 +277,9 @@ type StoredPlan struct {
 	AppliedAt   time.Time `json:"applied_at,omitzero"`
 	AppliedRun  string    `json:"applied_run,omitempty"`
 	Discarded   bool      `json:"discarded,omitempty"`
+	// UndoOf is the run the plan undoes (and UndoRecord the one record,
+	// when only one): applying it plans the undo again and applies the
+	// changes that still hold.
+	UndoOf     string `json:"undo_of,omitempty"`
+	UndoRecord string `json:"undo_record,omitempty"`
 }

@@ -33,6 +33,7 @@ type Store interface {
 	OpenAlerts(ctx context.Context) ([]syncer.Alert, error)
 	OpenAlert(ctx context.Context, job syncer.Job, code syncer.Code) (*syncer.Alert, bool, error)
 	PendingDeletions(ctx context.Context, scope syncer.Scope) ([]syncer.PendingDeletion, error)
+	History
 	Locks
 }
 
@@ -113,6 +114,8 @@ func (c *Core) job(ctx context.Context, req syncer.Request) *syncer.Summary {
 	switch {
 	case req.PlanID != "":
 		return c.Runner.ApplyPlan(ctx, req.PlanID, req.By)
+	case req.UndoOf != "":
+		return c.Runner.Undo(ctx, req.UndoOf, req.UndoRecord, req.Options)
 	case req.Job == syncer.JobCases:
 		return c.Pusher.Push(ctx, req.TicketID, req.Event)
 	case req.Job == syncer.JobCaseSweep && req.DryRun:
@@ -136,6 +139,12 @@ func (c *Core) resolve(ctx context.Context, req syncer.Request) syncer.Request {
 	if req.PlanID != "" {
 		if p, err := c.Store.GetPlan(ctx, req.PlanID); err == nil {
 			req.Job = p.Job
+		}
+	}
+	if req.UndoOf != "" && req.PlanID == "" {
+		req.Job = "" // the undone run's, or none: an unknown run fails at once
+		if r, err := c.Store.GetRun(ctx, req.UndoOf); err == nil && r.Job.IsSync() {
+			req.Job = r.Job
 		}
 	}
 	if req.Job == syncer.JobCases && req.Event == "" {

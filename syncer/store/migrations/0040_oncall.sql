@@ -21,5 +21,6 @@ CREATE INDEX runs_undo_of ON runs (undo_of);
 ALTER TABLE plans ADD COLUMN undo_of TEXT NOT NULL DEFAULT '';
 ALTER TABLE plans ADD COLUMN undo_record TEXT NOT NULL DEFAULT '';
 
--- History by Zendesk ID (an org or a user).
+-- History by Zendesk ID (an org or a user), and of an account's users.
 CREATE INDEX changes_zendesk_id ON changes (zendesk_id);
+CREATE INDEX changes_parent ON changes (parent);
