@@ -31,8 +31,8 @@ type QueryVerdict struct {
 // AccountConditions are an account's values for the conditions of both
 // documented account queries, read by ID whatever the queries select.
 type AccountConditions struct {
-	Exists  bool       `json:"exists"`
-	Name    string     `json:"name,omitempty"`
+	Exists  bool         `json:"exists"`
+	Name    string       `json:"name,omitempty"`
 	Global  QueryVerdict `json:"global"`
 	Federal QueryVerdict `json:"federal"`
 }
@@ -66,9 +66,9 @@ type Explanation struct {
 // should have and where it comes from, the org as it is in Zendesk now,
 // and the exact changes the next run would make (after the guards).
 type JobExplanation struct {
-	Job        Job        `json:"job"`
-	InQuery    bool       `json:"in_query"`
-	Query QueryVerdict `json:"query"`
+	Job     Job          `json:"job"`
+	InQuery bool         `json:"in_query"`
+	Query   QueryVerdict `json:"query"`
 	// Values are the fields the account's org should have; Notes say
 	// what else decides its fate (expiry, the grace period, the guards,
 	// values that could not be used).

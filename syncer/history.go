@@ -27,8 +27,8 @@ type HistoryEntry struct {
 type History struct {
 	Subject Subject `json:"subject"`
 	// Run is the run asked about, with the runs that undid it.
-	Run      *Summary `json:"run,omitempty"`
-	UndoneBy []string `json:"undone_by,omitempty"`
+	Run      *Summary       `json:"run,omitempty"`
+	UndoneBy []string       `json:"undone_by,omitempty"`
 	Changes  []HistoryEntry `json:"changes"`
 	// More is how many older changes (for a run: later ones) the limit
 	// left out.
