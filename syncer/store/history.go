@@ -100,9 +100,11 @@ func (db *DB) queryHistory(ctx context.Context, q string, args ...any) ([]syncer
 	return out, rows.Err()
 }
 
-// UndoRuns returns the runs that undid runID (not dry runs), oldest first.
+// UndoRuns returns the runs that undid runID, oldest first: undos that
+// were not dry runs and wrote something (a refused undo wrote nothing).
 func (db *DB) UndoRuns(ctx context.Context, runID string) ([]syncer.Summary, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT summary FROM runs WHERE undo_of = $1 AND NOT dry_run ORDER BY started_at, run_id`, runID)
+	rows, err := db.db.QueryContext(ctx, `SELECT summary FROM runs
+		WHERE undo_of = $1 AND NOT dry_run AND created + updated + deleted > 0 ORDER BY started_at, run_id`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("read the undos of run %s: %w", runID, err)
 	}
