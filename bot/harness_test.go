@@ -92,10 +92,17 @@ func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
+	svc, audit := newService(), &commandstest.Audit{}
+	h := newHarnessOver(t, svc, audit)
+	h.svc, h.audit = svc, audit
+	return h
+}
+
+// newHarnessOver is newHarness over a given application and audit.
+func newHarnessOver(t testing.TB, svc commands.Service, audit commands.Auditor) *harness {
+	t.Helper()
 	srv := slacktest.NewServer()
 	srv.SetGroup("SONCALL", oncall)
-	svc := newService()
-	audit := &commandstest.Audit{}
 	api := bot.NewClient(slacktest.BotToken, slacktest.AppToken, srv.APIURL(), nil)
 	cmds := commands.New(commands.Config{
 		Service:    svc,
@@ -129,7 +136,7 @@ func newHarness(t testing.TB) *harness {
 	if err := srv.WaitConnected(wctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	return &harness{srv: srv, svc: svc, audit: audit, bot: b, ctx: wctx, stop: stop}
+	return &harness{srv: srv, bot: b, ctx: wctx, stop: stop}
 }
 
 // openStore opens a real SQLite store in a temporary directory.

@@ -3,6 +3,7 @@ package bot
 import (
 	"bytes"
 	"fmt"
+	"regexp"
 	"strconv"
 
 	"github.com/slack-go/slack"
@@ -10,6 +11,13 @@ import (
 	"github.com/zdsync/zdsync/commands"
 	"github.com/zdsync/zdsync/syncer"
 )
+
+// mention is a Slack user mention as esc leaves it: escaped.
+var mention = regexp.MustCompile(`&lt;@([UW][A-Z0-9]+)&gt;`)
+
+// escMentions escapes s for mrkdwn but keeps the user mentions <@U…> that
+// syncer.ByWho writes, so that Slack shows the user's name.
+func escMentions(s string) string { return mention.ReplaceAllString(esc(s), "<@$1>") }
 
 // MaxListedHistory is how many entries a history message lists before
 // "and N more"; the full history is attached as text.
@@ -86,7 +94,7 @@ func RenderExplanation(ex *syncer.Explanation) Message {
 	}
 	lines := []string{}
 	for _, e := range ex.Recent {
-		lines = append(lines, "• "+esc(cut(syncer.HistoryLine(e), MaxLineRunes)))
+		lines = append(lines, "• "+escMentions(cut(syncer.HistoryLine(e), MaxLineRunes)))
 	}
 	if len(lines) == 0 {
 		lines = []string{"none recorded"}
@@ -109,7 +117,7 @@ const commandsRecent = 5
 func RenderHistory(h *syncer.History) Message {
 	blocks := []slack.Block{header("🕘 History of " + h.Subject.String())}
 	if r := h.Run; r != nil {
-		t := fmt.Sprintf("*Run* `%s`: %s, started %s by %s", esc(r.RunID), esc(commands.SummaryLine(r)), fmtTime(r.StartedAt), esc(syncer.ByWho(r.By)))
+		t := fmt.Sprintf("*Run* `%s`: %s, started %s by %s", esc(r.RunID), esc(commands.SummaryLine(r)), fmtTime(r.StartedAt), escMentions(syncer.ByWho(r.By)))
 		if r.UndoOf != "" {
 			t += "\nAn undo of run `" + esc(r.UndoOf) + "`"
 		}
@@ -129,7 +137,7 @@ func RenderHistory(h *syncer.History) Message {
 	}
 	var lines []string
 	for _, e := range h.Changes {
-		lines = append(lines, "• "+esc(cut(syncer.HistoryLine(e), MaxLineRunes)))
+		lines = append(lines, "• "+escMentions(cut(syncer.HistoryLine(e), MaxLineRunes)))
 	}
 	title := fmt.Sprintf("*Changes (%d)*", len(h.Changes)+h.More)
 	if h.More > 0 {
@@ -143,7 +151,7 @@ func RenderHistory(h *syncer.History) Message {
 	list("*Case pushes*", lines)
 	lines = nil
 	for _, c := range h.Commands {
-		lines = append(lines, "• "+esc(cut(syncer.CommandLine(c), MaxLineRunes)))
+		lines = append(lines, "• "+escMentions(cut(syncer.CommandLine(c), MaxLineRunes)))
 	}
 	list("*Commands*", lines)
 	if len(h.Changes)+len(h.Pushes)+len(h.Commands) == 0 {

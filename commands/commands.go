@@ -237,8 +237,12 @@ func (c *Commands) record(ctx context.Context, user, command, args, outcome, det
 func (c *Commands) apply(ctx context.Context, planID, user string) Reply {
 	r := summaryReply(c.svc.Run(ctx, syncer.Request{PlanID: planID, Options: syncer.Options{By: user}}))
 	r.Public = true
-	if r.Code == syncer.CodeNone || r.Code.Silent() {
+	switch s := r.Summary; {
+	case r.Code == syncer.CodeNone || r.Code.Silent():
 		r.Text = fmt.Sprintf("Plan %s applied by <@%s>: %s", planID, user, r.Text)
+	case s != nil && s.Created+s.Updated+s.Deleted > 0:
+		r.Text = fmt.Sprintf("Plan %s applied in part by <@%s> (%d created, %d updated, %d deleted): %s", planID, user,
+			s.Created, s.Updated, s.Deleted, r.Text)
 	}
 	return r
 }

@@ -68,15 +68,15 @@ var runIDPattern = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}-[0-9a-f]{6}$`)
 func IsRunID(s string) bool { return runIDPattern.MatchString(s) }
 
 // ParseSubject reads what a history or explain argument names: a run ID,
-// a Zendesk ID (digits only: Zendesk IDs are numbers, Salesforce IDs
-// start with a key prefix such as 001) or a Salesforce account ID, which
-// NormalizeID checks. Anything else is CodeInvalidInput.
+// a Zendesk ID (digits only, never a leading zero) or a Salesforce account
+// ID (its key prefix 001 starts with a zero), which NormalizeID checks.
+// Anything else is CodeInvalidInput.
 func ParseSubject(s string) (Subject, error) {
 	s = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(s), "#"))
 	switch {
 	case IsRunID(s):
 		return Subject{Kind: SubjectRun, Value: s}, nil
-	case s != "" && strings.Trim(s, "0123456789") == "":
+	case s != "" && s[0] != '0' && strings.Trim(s, "0123456789") == "":
 		id, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || id <= 0 {
 			return Subject{}, Errorf(CodeInvalidInput, "%q is not a Zendesk ID (a positive number)", clipText(s, 40))

@@ -140,8 +140,18 @@ func NewSummary(job Job, now time.Time) *Summary {
 func (s *Summary) Finish(now time.Time) {
 	if s.Code == CodeNone {
 		s.Code = s.FirstFailure()
-		if s.Code != CodeNone && s.Message == "" {
+		switch {
+		case s.Code == CodeNone || s.Message != "":
+		case s.Failed > 0:
 			s.Message = fmt.Sprintf("%d record(s) failed", s.Failed)
+		default: // skips reported with a code: records that changed since
+			n := 0
+			for _, e := range s.Errors {
+				if e.Code == s.Code {
+					n++
+				}
+			}
+			s.Message = fmt.Sprintf("%d record(s) left as they are: %s", n, s.Code.Info().Meaning)
 		}
 	}
 	s.FinishedAt = now
