@@ -67,7 +67,7 @@ func TestExplain(t *testing.T) {
 		prospect, reseller, expired := accountID(t, "001Ex0000000004"), accountID(t, "001Ex0000000005"), accountID(t, "001Ex0000000006")
 		sb.Salesforce.AddAccounts(
 			salesforcetest.Account{ID: customer, Name: "Explain Customer", Type: "Customer", Owner: "Ann Owner", NextRenewalDate: "2027-01-31",
-				ZuoraSubscriptions: []salesforcetest.ZuoraSubscription{{Name: "A-S00012345", Number: "A-S00012345", Status: "Active", SupportLevel: "Premium", EndDate: "2027-03-31"}},
+				ZuoraSubscriptions:    []salesforcetest.ZuoraSubscription{{Name: "A-S00012345", Number: "A-S00012345", Status: "Active", SupportLevel: "Premium", EndDate: "2027-03-31"}},
 				CustomerSubscriptions: []salesforcetest.CustomerSubscription{{Status: "Active", Tier: "Starter", EndDate: "2026-12-31", Plan: "GitLab Starter"}}},
 			salesforcetest.Account{ID: partner, Name: "Explain Partner", Type: "Partner", PartnerStatus: "Authorized", PartnerType: "Channel", PartnerTrack: "Select",
 				NextRenewalDate: "2027-01-31"},
