@@ -238,6 +238,8 @@ func cleanEnvError(err error) string {
 		if rest, ok := strings.CutPrefix(s, v.field+": "); ok {
 			reason := "invalid value"
 			switch {
+			case strings.Contains(rest, "number of days"):
+				reason = "not a number of days or a duration, such as 7d or 36h"
 			case strings.Contains(rest, "duration"):
 				reason = "not a duration (use e.g. 30s, 5m)"
 			case strings.Contains(rest, "ParseInt"), strings.Contains(rest, "ParseFloat"):
@@ -246,8 +248,6 @@ func cleanEnvError(err error) string {
 				reason = "is required"
 			case strings.Contains(rest, "percentage"):
 				reason = "not a percentage from 0% to 100%, such as 10%"
-			case strings.Contains(rest, "number of days"):
-				reason = "not a number of days or a duration, such as 7d or 36h"
 			}
 			return v.name + ": " + reason
 		}
