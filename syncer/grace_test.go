@@ -158,5 +158,20 @@ func TestGracePeriodBeforeDeletion(t *testing.T) {
 		if len(left) != len(ticketKept) {
 			t.Errorf("pending after the deletions: %+v; want the %d orgs with open tickets", left, len(ticketKept))
 		}
+
+		// Undoing the first run takes the pending tag away from the orgs
+		// still there, and they leave the list.
+		undo := e.saved(t, e.r.Undo(ctx, first.RunID, "", syncer.Options{By: "UWRITER"}))
+		if undo.Updated == 0 {
+			t.Fatalf("undo of the first run: %s (%s)", undo.Headline(), undo.Message)
+		}
+		for id := range ticketKept {
+			if tagged(e, id, syncer.TagPendingDeletion) {
+				t.Errorf("org %d still tagged pending after the undo", id)
+			}
+		}
+		if left, err := e.db.PendingDeletions(ctx, syncer.Global); err != nil || len(left) != 0 {
+			t.Errorf("pending after the undo: %+v %v", left, err)
+		}
 	})
 }

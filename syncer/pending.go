@@ -3,6 +3,7 @@ package syncer
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -75,16 +76,18 @@ func failedRecords(s *Summary) map[string]bool {
 	return failed
 }
 
-// forgetDeleted drops from the grace-period list the orgs a run that is
-// not a full one (a stored plan, an undo) deleted.
-func (r *Runner) forgetDeleted(ctx context.Context, job Job, applied []Change, s *Summary) {
+// forgetPending drops from the grace-period list the orgs that a run
+// that is not a full one (a stored plan, an undo) deleted, or whose
+// pending tag it took away.
+func (r *Runner) forgetPending(ctx context.Context, job Job, applied []Change, s *Summary) {
 	if job != JobGlobalOrgs || r.Store == nil {
 		return
 	}
 	failed := failedRecords(s)
 	var gone []string
 	for _, c := range applied {
-		if c.Action == Delete && c.Kind == "org" && !failed[c.Key] {
+		untagged := c.Action == Update && c.Org != nil && c.Org.Tags != nil && !slices.Contains(c.Org.Tags, TagPendingDeletion)
+		if c.Kind == "org" && (c.Action == Delete || untagged) && !failed[c.Key] {
 			gone = append(gone, c.Key)
 		}
 	}
@@ -92,7 +95,7 @@ func (r *Runner) forgetDeleted(ctx context.Context, job Job, applied []Change, s
 		return
 	}
 	if err := r.Store.SavePending(ctx, Global, gone, nil); err != nil {
-		s.AddError("pending deletions", Errorf(CodeInternal, "forget the deleted orgs pending deletion: %v", err))
+		s.AddError("pending deletions", Errorf(CodeInternal, "forget the orgs no longer pending deletion: %v", err))
 	}
 }
 

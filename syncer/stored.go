@@ -76,7 +76,7 @@ func (r *Runner) ApplyPlan(ctx context.Context, id, by string) *Summary {
 	v := guard(still, r.facts(ctx, p.Job, still, s.Fetched, p.Account == "", true), r.Rules)
 	s.guarded(v, r.log())
 	r.apply(ctx, p.Job, v.Plan.Changes, s)
-	r.forgetDeleted(ctx, p.Job, v.Plan.Changes, s)
+	r.forgetPending(ctx, p.Job, v.Plan.Changes, s)
 	return s
 }
 

@@ -51,7 +51,7 @@ func (r *Runner) Undo(ctx context.Context, runID, record string, opts Options) *
 	r.log().Info("undoing run", "job", s.Job, "run_id", s.RunID, "undo_of", runID, "record", record, "by", opts.By)
 	s.Changes = v.Plan.Changes
 	r.apply(ctx, s.Job, v.Plan.Changes, s)
-	r.forgetDeleted(ctx, s.Job, v.Plan.Changes, s)
+	r.forgetPending(ctx, s.Job, v.Plan.Changes, s)
 	return s
 }
 
@@ -276,7 +276,7 @@ func (r *Runner) applyUndoPlan(ctx context.Context, p *StoredPlan, s *Summary) {
 	s.guarded(v, r.log())
 	s.Changes = v.Plan.Changes
 	r.apply(ctx, p.Job, v.Plan.Changes, s)
-	r.forgetDeleted(ctx, p.Job, v.Plan.Changes, s)
+	r.forgetPending(ctx, p.Job, v.Plan.Changes, s)
 }
 
 // UndoLine says in one line what an undo plan or run reverses.
