@@ -41,7 +41,7 @@ func (c *Command) Usage() string {
 func Table() []Command {
 	return []Command{
 		{Name: "help", Description: "Show this list of commands.", run: runHelp},
-		{Name: "status", Description: "Show the last and next run of each job, failed case pushes, open alerts and Salesforce's remaining API allowance.", run: runStatus},
+		{Name: "status", Description: "Show the last and next run of each job, failed case pushes, open alerts, the orgs to be deleted in the next 7 days and Salesforce's remaining API allowance.", run: runStatus},
 		{Name: "account", ArgsUsage: "<SFID> [global|federal] [--dry-run]", Writes: true, DryRun: true,
 			Description: "Resync one Salesforce account now (default global) and show its changes, before → after.",
 			parseArgs:   parseAccountArgs, run: runAccount},
@@ -91,7 +91,7 @@ func Help() string {
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString("Buttons: Apply and Discard (previews, mass-deletion approvals), Retry (failed case push), Run again (failed job); Apply, Discard, Retry and Run again are for allowed writers only.")
+	b.WriteString("Buttons: Apply and Discard (previews, undos, mass-deletion approvals), Retry (failed case push), Run again (failed job); Apply, Discard, Retry and Run again are for allowed writers only.")
 	return b.String()
 }
 
