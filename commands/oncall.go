@@ -17,14 +17,24 @@ const (
 	MaxHistoryLimit     = 500
 )
 
-func parseExplainArgs(a *Args, words []string) error {
+// oneWord returns the one argument of a command, or says that it is
+// missing (what) or followed by another.
+func oneWord(words []string, what string) (string, error) {
 	if len(words) == 0 {
-		return errors.New("missing Salesforce account ID or Zendesk org ID")
+		return "", errors.New("missing " + what)
 	}
 	if len(words) > 1 {
-		return fmt.Errorf("unexpected argument %q", clip(words[1], 40))
+		return "", fmt.Errorf("unexpected argument %q", clip(words[1], 40))
 	}
-	sub, err := syncer.ParseSubject(words[0])
+	return words[0], nil
+}
+
+func parseExplainArgs(a *Args, words []string) error {
+	word, err := oneWord(words, "Salesforce account ID or Zendesk org ID")
+	if err != nil {
+		return err
+	}
+	sub, err := syncer.ParseSubject(word)
 	if err != nil {
 		return errors.New(syncer.ErrorMessage(err))
 	}
@@ -58,16 +68,14 @@ func parseHistoryArgs(a *Args, words []string) error {
 }
 
 func parseUndoArgs(a *Args, words []string) error {
-	if len(words) == 0 {
-		return errors.New("missing run ID")
+	word, err := oneWord(words, "run ID")
+	if err != nil {
+		return err
 	}
-	if len(words) > 1 {
-		return fmt.Errorf("unexpected argument %q", clip(words[1], 40))
+	if !syncer.IsRunID(word) {
+		return fmt.Errorf("%q is not a run ID (such as 20260101T120000-a1b2c3)", clip(word, 40))
 	}
-	if !syncer.IsRunID(words[0]) {
-		return fmt.Errorf("%q is not a run ID (such as 20260101T120000-a1b2c3)", clip(words[0], 40))
-	}
-	a.RunID = words[0]
+	a.RunID = word
 	return nil
 }
 

@@ -121,13 +121,11 @@ func parseAccountArgs(a *Args, words []string) error {
 }
 
 func parseTicketArgs(a *Args, words []string) error {
-	if len(words) == 0 {
-		return errors.New("missing ticket ID")
+	word, err := oneWord(words, "ticket ID")
+	if err != nil {
+		return err
 	}
-	if len(words) > 1 {
-		return fmt.Errorf("unexpected argument %q", clip(words[1], 40))
-	}
-	id, err := ParseTicketID(words[0])
+	id, err := ParseTicketID(word)
 	if err != nil {
 		return err
 	}
@@ -136,19 +134,17 @@ func parseTicketArgs(a *Args, words []string) error {
 }
 
 func parseJobArgs(a *Args, words []string) error {
-	if len(words) == 0 {
-		return errors.New("missing job name")
-	}
-	if len(words) > 1 {
-		return fmt.Errorf("unexpected argument %q", clip(words[1], 40))
+	word, err := oneWord(words, "job name")
+	if err != nil {
+		return err
 	}
 	for _, j := range runnableJobs() {
-		if strings.EqualFold(words[0], string(j)) {
+		if strings.EqualFold(word, string(j)) {
 			a.Job = j
 			return nil
 		}
 	}
-	return fmt.Errorf("unknown job %q (jobs: %s)", clip(words[0], 40), jobList())
+	return fmt.Errorf("unknown job %q (jobs: %s)", clip(word, 40), jobList())
 }
 
 func runHelp(_ context.Context, _ *Commands, _ Call, _ string) Reply {

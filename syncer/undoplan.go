@@ -290,16 +290,23 @@ func undoUpdates(runID string, st *story, now []Org) []Change {
 			conflicts = append(conflicts, fmt.Sprintf("tag %s was removed since run %s added it", t, runID))
 		}
 	}
+	return reverted(Change{Action: Update, Kind: "org", Key: st.key, Name: o.Name, ID: o.ID, Diffs: diffs, Org: rev,
+		Reason: "undo of run " + runID, Before: mustJSON(o)}, conflicts, runID)
+}
+
+// reverted returns an undo's changes of one record: the revert when it
+// changes something, a skip with CodePlanStale naming what changed since
+// the run, and a plain skip when the record is already as before.
+func reverted(revert Change, conflicts []string, runID string) []Change {
 	var out []Change
-	if len(diffs) > 0 {
-		out = append(out, Change{Action: Update, Kind: "org", Key: st.key, Name: o.Name, ID: o.ID, Diffs: diffs, Org: rev,
-			Reason: "undo of run " + runID, Before: mustJSON(o)})
+	if len(revert.Diffs) > 0 {
+		out = append(out, revert)
 	}
 	if len(conflicts) > 0 {
-		out = append(out, stale("org", st.key, o.Name, "not reverted: "+strings.Join(conflicts, "; ")))
+		out = append(out, stale(revert.Kind, revert.Key, revert.Name, "not reverted: "+strings.Join(conflicts, "; ")))
 	}
 	if len(out) == 0 {
-		out = append(out, Change{Action: Skip, Kind: "org", Key: st.key, Name: o.Name, ID: o.ID, Reason: "already as before run " + runID})
+		out = append(out, Change{Action: Skip, Kind: revert.Kind, Key: revert.Key, Name: revert.Name, ID: revert.ID, Reason: "already as before run " + runID})
 	}
 	return out
 }
@@ -370,16 +377,6 @@ func undoUser(runID string, st *story, users map[string]User) []Change {
 			diffs = append(diffs, FieldDiff{Field: "organization_id", Before: idText(u.OrgID), After: idText(before.OrgID)})
 		}
 	}
-	var out []Change
-	if len(diffs) > 0 {
-		out = append(out, Change{Action: Update, Kind: "user", Key: st.key, Name: u.Name, ID: u.ID, Diffs: diffs, User: &rev,
-			Reason: "undo of run " + runID, Before: mustJSON(u)})
-	}
-	if len(conflicts) > 0 {
-		out = append(out, stale("user", st.key, u.Name, "not reverted: "+strings.Join(conflicts, "; ")))
-	}
-	if len(out) == 0 {
-		out = append(out, Change{Action: Skip, Kind: "user", Key: st.key, Name: u.Name, ID: u.ID, Reason: "already as before run " + runID})
-	}
-	return out
+	return reverted(Change{Action: Update, Kind: "user", Key: st.key, Name: u.Name, ID: u.ID, Diffs: diffs, User: &rev,
+		Reason: "undo of run " + runID, Before: mustJSON(u)}, conflicts, runID)
 }
