@@ -53,6 +53,7 @@ type Config struct {
 	ShrinkRatio         float64 `env:"SHRINK_RATIO, default=0.9" help:"a full run whose Salesforce result is below this share of the last successful run deletes nothing; 0: never"`
 	ApprovalThreshold   int     `env:"APPROVAL_THRESHOLD, default=50" help:"a global-orgs run deleting more orgs than this holds the deletions for approval in Slack; 0: every deletion is held"`
 	GreatlyExpiredYears int     `env:"GREATLY_EXPIRED_YEARS, default=3" help:"years after expiry an account is greatly expired and its Global org deleted"`
+	DeleteGrace         Days    `env:"DELETE_GRACE, default=7d" help:"how long a greatly expired Global org stays tagged zdsync_pending_deletion before a full run deletes it (7d, 36h, …); 0: deleted at once, untagged"`
 
 	SalesforceAPIReserve Percent `env:"SALESFORCE_API_RESERVE, default=10%" help:"share of Salesforce's daily API allowance left to other integrations: below it, scheduled full runs are skipped with one alert; 0%: never skipped"`
 
@@ -155,6 +156,30 @@ func (p *Percent) EnvDecode(_ context.Context, v string) error {
 	return nil
 }
 
+// Days is a duration that may also be written in whole days ("7d"), the
+// way the README documents DELETE_GRACE; "36h" and "0" work too.
+type Days time.Duration
+
+// EnvDecode reads "Nd" or a Go duration, 0 or more (go-envconfig's
+// DecoderCtx).
+func (d *Days) EnvDecode(_ context.Context, v string) error {
+	v = strings.TrimSpace(v)
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 {
+			return errors.New("not a number of days or a duration, such as 7d or 36h")
+		}
+		*d = Days(time.Duration(days) * 24 * time.Hour)
+		return nil
+	}
+	dur, err := time.ParseDuration(v)
+	if err != nil || dur < 0 {
+		return errors.New("not a number of days or a duration, such as 7d or 36h")
+	}
+	*d = Days(dur)
+	return nil
+}
+
 // emptyIsUnset makes a variable set to the empty string count as unset,
 // so that it takes its documented default (Kubernetes and compose files
 // often carry `NAME=` for a variable nobody set) instead of a zero value
@@ -213,6 +238,8 @@ func cleanEnvError(err error) string {
 		if rest, ok := strings.CutPrefix(s, v.field+": "); ok {
 			reason := "invalid value"
 			switch {
+			case strings.Contains(rest, "number of days"):
+				reason = "not a number of days or a duration, such as 7d or 36h"
 			case strings.Contains(rest, "duration"):
 				reason = "not a duration (use e.g. 30s, 5m)"
 			case strings.Contains(rest, "ParseInt"), strings.Contains(rest, "ParseFloat"):

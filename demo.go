@@ -63,6 +63,9 @@ func (m *Main) runDemo(ctx context.Context, args []string) (int, error) {
 	if err := d.syncJobs(); err != nil {
 		return 0, err
 	}
+	if err := d.onCall(); err != nil {
+		return 0, err
+	}
 	lockFailure, err := d.cases()
 	if err != nil {
 		return 0, err
@@ -126,8 +129,9 @@ func (d *demo) syncJobs() error {
 	section(out, "1. global-orgs: Salesforce accounts → Zendesk Global organizations")
 	before := sb.Global.WriteCalls()
 	d.report(d.run(syncer.Request{Job: syncer.JobGlobalOrgs}))
-	fmt.Fprintf(out, "  Zendesk write calls: %d; %d greatly expired orgs were kept by the guards (do_not_delete, open tickets)\n",
-		sb.Global.WriteCalls()-before, len(sb.Protected))
+	fmt.Fprintf(out, "  Zendesk write calls: %d; greatly expired orgs wait DELETE_GRACE (7 days) tagged %s, except the %d a person tagged %s;\n"+
+		"  the first full run after it deletes them, except those with open tickets\n",
+		sb.Global.WriteCalls()-before, syncer.TagPendingDeletion, 2, syncer.TagDoNotDelete)
 
 	section(out, "2. global-orgs again: everything is in sync, so nothing is written")
 	before = sb.Global.WriteCalls()
@@ -156,9 +160,9 @@ func (d *demo) syncJobs() error {
 	return nil
 }
 
-// slack shows what the bot posts for the demo's runs (section 7).
+// slack shows what the bot posts for the demo's runs (section 9).
 func (d *demo) slack(lockFailure *syncer.Summary) {
-	section(d.out, "7. What the bot posts in Slack for these runs (rendered as text)")
+	section(d.out, "9. What the bot posts in Slack for these runs (rendered as text)")
 	fmt.Fprintln(d.out, "  #summary channel, after the first global-orgs run:")
 	fmt.Fprintln(d.out, indent(bot.Text(bot.RenderSummary(d.runs[0])), "    "))
 	fmt.Fprintln(d.out, "  #alerts channel, for the case push that failed with code 3:")
@@ -170,13 +174,13 @@ func section(w io.Writer, title string) {
 	fmt.Fprintf(w, "\n== %s\n%s\n", title, strings.Repeat("-", min(78, len(title)+3)))
 }
 
-// cases shows the case sync (section 6): signed webhooks for new tickets
+// cases shows the case sync (section 8): signed webhooks for new tickets
 // become durable queue jobs and then cases; a closed ticket closes its
 // case; a push that keeps hitting UnableToLockRow fails with code 3 after
 // its retries and succeeds when retried. It returns that failed push.
 func (d *demo) cases() (*syncer.Summary, error) {
 	out, sb := d.out, d.sb
-	section(out, "6. cases: Zendesk ticket events → Salesforce cases, through the signed webhook and the durable queue")
+	section(out, "8. cases: Zendesk ticket events → Salesforce cases, through the signed webhook and the durable queue")
 	var orgs []syncer.Org
 	var foreign syncer.Org
 	for _, o := range sb.Global.Orgs() {

@@ -6,6 +6,9 @@
 //	zdsync sync <job> [--dry-run [--save-plan]] [--account SFID] [--json]
 //	zdsync plan show <plan-id> [--json|--csv] | zdsync plan apply <plan-id> [--json]
 //	zdsync case push <ticket-id> [--event created|closed] [--json]
+//	zdsync explain <SFID|org-id> [--job global|federal] [--json]
+//	zdsync history <SFID|org-id|ticket-id|run-id> [--limit N] [--json]
+//	zdsync undo <run-id> [--record KEY] [--dry-run [--save-plan]] [--json]
 //
 // Package main only parses the command line, loads the configuration and
 // wires the parts together (wire.go, serve.go): it is the only place that
@@ -49,6 +52,9 @@ const usage = `usage:
   zdsync plan show <plan-id> [--json|--csv]
   zdsync plan apply <plan-id> [--json]
   zdsync case push <ticket-id> [--event created|closed] [--json]
+  zdsync explain <SFID|org-id> [--job global|federal] [--json]
+  zdsync history <SFID|org-id|ticket-id|run-id> [--limit N] [--json]
+  zdsync undo <run-id> [--record KEY] [--dry-run [--save-plan]] [--json]
 Configuration is read from environment variables; see the README.`
 
 func main() {
@@ -113,6 +119,12 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		code, err = m.runPlan(ctx, args[1:])
 	case "case":
 		code, err = m.runCase(ctx, args[1:])
+	case "explain":
+		code, err = m.runExplain(ctx, args[1:])
+	case "history":
+		code, err = m.runHistory(ctx, args[1:])
+	case "undo":
+		code, err = m.runUndo(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprintln(m.Stdout, usage)
 		return exitOK
@@ -212,7 +224,7 @@ func (m *Main) runFailed(base syncer.Summary, err error, asJSON bool) (int, erro
 	fmt.Fprintln(m.Stderr, "zdsync: "+err.Error())
 	now := time.Now()
 	s := syncer.NewSummary(base.Job, now)
-	s.DryRun, s.Account, s.PlanID = base.DryRun, base.Account, base.PlanID
+	s.DryRun, s.Account, s.PlanID, s.UndoOf, s.UndoRecord = base.DryRun, base.Account, base.PlanID, base.UndoOf, base.UndoRecord
 	if se := (*syncer.Error)(nil); errors.As(err, &se) && se.Op != "" {
 		err = syncer.WithOp(err, se.Op, "")
 	}

@@ -29,7 +29,7 @@ type parts struct {
 // rules returns the business rules of the configuration.
 func (c *Config) rules() syncer.Rules {
 	return syncer.Rules{GreatlyExpiredYears: c.GreatlyExpiredYears, MaxDeletes: c.DeleteLimit,
-		ShrinkRatio: c.ShrinkRatio, ApprovalThreshold: c.ApprovalThreshold}
+		ShrinkRatio: c.ShrinkRatio, ApprovalThreshold: c.ApprovalThreshold, DeleteGrace: time.Duration(c.DeleteGrace)}
 }
 
 func (m *Main) openStore(ctx context.Context, cfg Config) (*store.DB, error) {

@@ -78,12 +78,17 @@ func newService() *commandstest.Service {
 
 // harness is a bot connected to a fake Slack.
 type harness struct {
-	srv   *slacktest.Server
+	srv *slacktest.Server
+	// svc and audit are the fakes the harness runs over (nil when it
+	// runs over a real application: see newHarnessOver).
 	svc   *commandstest.Service
 	audit *commandstest.Audit
-	bot   *bot.Bot
-	db    *store.DB
-	ctx   context.Context
+	// service and auditor are what the bots run commands against.
+	service commands.Service
+	auditor commands.Auditor
+	bot     *bot.Bot
+	db      *store.DB
+	ctx     context.Context
 	// stop stops the bot and returns once the work of every command it
 	// received is done.
 	stop func()
@@ -95,10 +100,25 @@ func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // it remembers the envelopes it received (nil: its memory).
 func newHarness(t testing.TB, envelopes ...bot.EnvelopeStore) *harness {
 	t.Helper()
+	svc, audit := newService(), &commandstest.Audit{}
+	h := startHarness(t, svc, audit, envelopes...)
+	h.svc, h.audit = svc, audit
+	return h
+}
+
+// newHarnessOver starts a bot on a fake Slack over a given application
+// and audit.
+func newHarnessOver(t testing.TB, svc commands.Service, audit commands.Auditor) *harness {
+	t.Helper()
+	return startHarness(t, svc, audit)
+}
+
+func startHarness(t testing.TB, svc commands.Service, audit commands.Auditor, envelopes ...bot.EnvelopeStore) *harness {
+	t.Helper()
 	srv := slacktest.NewServer()
 	srv.SetGroup("SONCALL", oncall)
 	t.Cleanup(srv.Close) // after the bots stop: cleanups run last first
-	h := &harness{srv: srv, svc: newService(), audit: &commandstest.Audit{}}
+	h := &harness{srv: srv, service: svc, auditor: audit}
 	wctx, wcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(wcancel)
 	h.ctx = wctx
@@ -120,9 +140,9 @@ func (h *harness) startBot(t testing.TB, envelopes bot.EnvelopeStore) (*bot.Bot,
 	t.Helper()
 	api := bot.NewClient(slacktest.BotToken, slacktest.AppToken, h.srv.APIURL(), nil)
 	cmds := commands.New(commands.Config{
-		Service:    h.svc,
+		Service:    h.service,
 		Authorizer: commands.NewAuthorizer([]string{writer}, []string{"SONCALL"}, bot.GroupMembers{API: api}, 0, nil),
-		Auditor:    h.audit,
+		Auditor:    h.auditor,
 		Logger:     quietLogger(),
 	})
 	b, err := bot.New(bot.Config{BotToken: slacktest.BotToken, AppToken: slacktest.AppToken, APIURL: h.srv.APIURL(),

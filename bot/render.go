@@ -135,6 +135,9 @@ func RenderSummary(s *syncer.Summary) Message {
 		blocks = append(blocks, b)
 		listCut = listCut || c
 	}
+	if len(s.Pending) > 0 {
+		blocks = append(blocks, pendingSection(s.Pending))
+	}
 	if errs := recordErrors(s.Errors); len(errs) > 0 {
 		lines := make([]string, len(errs))
 		for i, e := range errs {

@@ -98,6 +98,7 @@ func messages(n int) map[string]bot.Message {
 		OpenAlerts:   []syncer.OpenAlert{{Job: syncer.JobGlobalOrgs, Code: syncer.CodeConnectionFailed, Count: 3, FirstAt: epoch}},
 		Allowance:    &syncer.APIAllowance{Max: 100000, Remaining: 61250},
 		Reserve:      0.1,
+		Deletions:    []syncer.PendingDeletion{{Account: sampleAccount, OrgID: 1001, Name: "Acme & Co", Since: epoch, DeleteAfter: epoch.Add(7 * 24 * time.Hour)}},
 	}
 	for range n / 10 {
 		status.FailedPushes = append(status.FailedPushes, status.FailedPushes[0])
@@ -122,6 +123,11 @@ func messages(n int) map[string]bot.Message {
 		"reply_denied":   bot.RenderReply(commands.Reply{Kind: commands.KindDenied, Text: "Sorry, run changes Zendesk or Salesforce and is allowed only to the users and groups in SLACK_WRITERS."}),
 		"reply_error":    bot.RenderReply(commands.Reply{Kind: commands.KindError, Code: syncer.CodePlanStale, Text: "Failed (code 11: PlanStale): plan expired"}),
 		"reply_applied":  bot.RenderReply(commands.Reply{Kind: commands.KindSummary, Command: commands.ActionApply, Text: "Plan plan-7 applied by <@UWRITER>: federal-users: 3 created", Summary: &syncer.Summary{RunID: "run-47", Job: syncer.JobFederalUsers, Created: 3, PlanID: "plan-7"}}),
+		"summary_pending": bot.RenderSummary(&syncer.Summary{RunID: "run-48", Job: syncer.JobGlobalOrgs, Updated: 1, DurationMS: 900,
+			Pending: []syncer.PendingDeletion{{Account: sampleAccount, OrgID: 1001, Name: "Acme & Co", Since: epoch, DeleteAfter: epoch.Add(7 * 24 * time.Hour), New: true}}}),
+		"explain":      bot.RenderReply(commands.Reply{Kind: commands.KindExplain, Explanation: sampleExplanation(n)}),
+		"history":      bot.RenderReply(commands.Reply{Kind: commands.KindHistory, History: sampleHistory(n)}),
+		"undo_preview": bot.RenderReply(commands.Reply{Kind: commands.KindPreview, Plan: sampleUndoPlan(n)}),
 	}
 }
 
@@ -151,8 +157,8 @@ func TestNoMessageExceedsSlackLimitsFor10000Changes(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Anything long was cut and the whole list attached.
-			if strings.Contains(string(b), "more (all in the attached CSV)") && m.CSV == nil {
-				t.Errorf("a list was cut but no CSV is attached")
+			if (strings.Contains(string(b), "more (all in the attached CSV)") || strings.Contains(string(b), "more (all in the attached text)")) && m.CSV == nil {
+				t.Errorf("a list was cut but no file is attached")
 			}
 		})
 	}

@@ -50,7 +50,7 @@ func RenderStatus(st syncer.Status) Message {
 		alerts = []string{"none"}
 	}
 	b, _ = listSection("*Open alerts*", alerts, MaxListedChanges, "")
-	blocks = append(blocks, b, section("*Salesforce API allowance*\n"+esc(allowanceLine(st))))
+	blocks = append(blocks, b, deletionsSection(st.Deletions), section("*Salesforce API allowance*\n"+esc(allowanceLine(st))))
 	return Message{Text: "zdsync status", Blocks: blocks}
 }
 
@@ -78,6 +78,9 @@ func allowanceLine(st syncer.Status) string {
 // RenderReply renders the answer to a command or a button press. Every
 // value a user supplied is escaped in the message's text as in its blocks.
 func RenderReply(r commands.Reply) Message {
+	if m, ok := onCallReply(r); ok {
+		return m
+	}
 	text := escText(r.Text)
 	switch r.Kind {
 	case commands.KindSummary:
@@ -108,4 +111,30 @@ func RenderReply(r commands.Reply) Message {
 		return Message{Text: text, Blocks: []slack.Block{section("🗑️ " + text)}}
 	}
 	return Message{Text: text, Blocks: []slack.Block{section(text)}}
+}
+
+// deletionsSection lists the orgs a full run will delete within
+// syncer.DeletionHorizon, when their grace period ends.
+func deletionsSection(pending []syncer.PendingDeletion) slack.Block {
+	lines := make([]string, len(pending))
+	for i, p := range pending {
+		lines[i] = "• " + esc(cut(syncer.PendingLine(p), MaxLineRunes))
+	}
+	if len(lines) == 0 {
+		lines = []string{"none"}
+	}
+	b, _ := listSection("*To be deleted in the next 7 days* (tagged `"+syncer.TagPendingDeletion+"`; `do_not_delete` keeps one)", lines, MaxListedChanges, "")
+	return b
+}
+
+// pendingSection lists the orgs a run newly tagged pending deletion, with
+// the day from which a full run deletes them.
+func pendingSection(pending []syncer.PendingDeletion) slack.Block {
+	lines := make([]string, len(pending))
+	for i, p := range pending {
+		lines[i] = "• " + esc(cut(syncer.PendingLine(p), MaxLineRunes))
+	}
+	b, _ := listSection(fmt.Sprintf("*Newly pending deletion (%d)* — tagged `%s`; tag `do_not_delete` to keep one", len(pending), syncer.TagPendingDeletion),
+		lines, MaxListedChanges, "")
+	return b
 }

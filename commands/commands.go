@@ -34,8 +34,15 @@ type Service interface {
 	// DiscardPlan marks the stored plan id discarded.
 	DiscardPlan(ctx context.Context, id, by string) error
 	// Status reports the last and next run of each job, failed case
-	// pushes, open alerts and the Salesforce API allowance.
+	// pushes, open alerts, the deletions due soon and the Salesforce API
+	// allowance.
 	Status(ctx context.Context) (syncer.Status, error)
+	// Explain explains one account (an account ID or an org's Zendesk
+	// ID) for the org jobs given, read live; it writes nothing.
+	Explain(ctx context.Context, arg string, jobs []syncer.Job) *syncer.Explanation
+	// History returns the audited history of an account, a Zendesk ID
+	// or a run, at most limit entries of each kind.
+	History(ctx context.Context, arg string, limit int) (*syncer.History, error)
 }
 
 // Auditor records who ran which command, when, and how it ended.
@@ -238,8 +245,12 @@ func (c *Commands) apply(ctx context.Context, planID, user string) Reply {
 	}
 	r := summaryReply(s)
 	r.Public = true
-	if r.Code == syncer.CodeNone || r.Code.Silent() {
+	switch s := r.Summary; {
+	case r.Code == syncer.CodeNone || r.Code.Silent():
 		r.Text = fmt.Sprintf("Plan %s applied by <@%s>: %s", planID, user, r.Text)
+	case s != nil && s.Created+s.Updated+s.Deleted > 0:
+		r.Text = fmt.Sprintf("Plan %s applied in part by <@%s> (%d created, %d updated, %d deleted): %s", planID, user,
+			s.Created, s.Updated, s.Deleted, r.Text)
 	}
 	return r
 }

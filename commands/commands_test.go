@@ -43,6 +43,16 @@ func TestParse(t *testing.T) {
 		{"an unknown command points to help", "deploy prod", "", commands.Args{}, "try /zdsync help"},
 		{"an unterminated quote is refused", `account "0015g00000ABCDEAA5`, "", commands.Args{}, "unterminated quote"},
 		{"help takes no arguments", "help me", "", commands.Args{}, "unexpected argument"},
+		{"explain takes an account ID", "explain 001000000000000", "explain", commands.Args{Subject: "001000000000000AAA"}, ""},
+		{"explain takes a Zendesk org ID", "explain #360012345", "explain", commands.Args{Subject: "360012345"}, ""},
+		{"explain refuses a run ID", "explain 20260101T120000-a1b2c3", "", commands.Args{}, "is a run ID"},
+		{"history takes a run ID and a limit", "history 20260101T120000-a1b2c3 5", "history", commands.Args{Subject: "20260101T120000-a1b2c3", Limit: 5}, ""},
+		{"history defaults to 20 entries", "history 4521", "history", commands.Args{Subject: "4521", Limit: commands.DefaultHistoryLimit}, ""},
+		{"history refuses a limit of 0", "history 4521 0", "", commands.Args{}, "N must be a number from 1"},
+		{"history refuses an unknown subject", "history acme", "", commands.Args{}, "not a Salesforce account ID, a Zendesk ID or a run ID"},
+		{"undo takes a run ID", "undo 20260101T120000-a1b2c3", "undo", commands.Args{RunID: "20260101T120000-a1b2c3"}, ""},
+		{"undo refuses anything else", "undo last", "", commands.Args{}, "is not a run ID"},
+		{"undo has no dry run", "undo 20260101T120000-a1b2c3 --dry-run", "", commands.Args{}, "unknown option"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

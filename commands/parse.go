@@ -48,13 +48,22 @@ type Args struct {
 	Job syncer.Job
 	// DryRun is set by --dry-run: plan only, write nothing.
 	DryRun bool
+	// Subject is what explain and history are about: an account ID
+	// (normalized), a Zendesk ID or a run ID.
+	Subject string
+	// RunID is the run an undo reverses.
+	RunID string
+	// Limit is how many entries history shows.
+	Limit int
 }
 
 // String renders the arguments in the canonical form the audit records.
 func (a Args) String() string {
 	var parts []string
-	if a.SFID != "" {
-		parts = append(parts, a.SFID)
+	for _, first := range []string{a.SFID, a.Subject, a.RunID} {
+		if first != "" {
+			parts = append(parts, first)
+		}
 	}
 	if a.Scope != "" {
 		parts = append(parts, string(a.Scope))
@@ -64,6 +73,9 @@ func (a Args) String() string {
 	}
 	if a.Job != "" {
 		parts = append(parts, string(a.Job))
+	}
+	if a.Limit != 0 {
+		parts = append(parts, strconv.Itoa(a.Limit))
 	}
 	if a.DryRun {
 		parts = append(parts, "--dry-run")

@@ -30,6 +30,10 @@ const (
 	KindDiscarded Kind = "discarded"
 	// KindStatus is the answer to status, in Status.
 	KindStatus Kind = "status"
+	// KindExplain is the answer to explain, in Explanation.
+	KindExplain Kind = "explain"
+	// KindHistory is the answer to history, in History.
+	KindHistory Kind = "history"
 )
 
 // Reply is the answer to a command or a button press, as plain data.
@@ -50,6 +54,9 @@ type Reply struct {
 	Summary *syncer.Summary    `json:"summary,omitempty"`
 	Plan    *syncer.StoredPlan `json:"plan,omitempty"`
 	Status  *syncer.Status     `json:"status,omitempty"`
+	// Explanation and History answer explain and history.
+	Explanation *syncer.Explanation `json:"explanation,omitempty"`
+	History     *syncer.History     `json:"history,omitempty"`
 }
 
 // SummaryLine says in one line what a run did: "global-orgs: 2 created, 1
@@ -136,6 +143,9 @@ func detail(r Reply) string {
 	}
 	if r.Kind != KindText && r.Kind != KindStatus {
 		parts = append(parts, r.Text)
+	}
+	if r.Summary != nil && r.Summary.UndoOf != "" {
+		parts = append(parts, "undo of run "+r.Summary.UndoOf)
 	}
 	if r.Code != syncer.CodeNone {
 		parts = append(parts, "code "+strconv.Itoa(int(r.Code)))

@@ -41,7 +41,7 @@ func (c *Command) Usage() string {
 func Table() []Command {
 	return []Command{
 		{Name: "help", Description: "Show this list of commands.", run: runHelp},
-		{Name: "status", Description: "Show the last and next run of each job, failed case pushes, open alerts and Salesforce's remaining API allowance.", run: runStatus},
+		{Name: "status", Description: "Show the last and next run of each job, failed case pushes, open alerts, the orgs to be deleted in the next 7 days and Salesforce's remaining API allowance.", run: runStatus},
 		{Name: "account", ArgsUsage: "<SFID> [global|federal] [--dry-run]", Writes: true, DryRun: true,
 			Description: "Resync one Salesforce account now (default global) and show its changes, before → after.",
 			parseArgs:   parseAccountArgs, run: runAccount},
@@ -54,6 +54,15 @@ func Table() []Command {
 		{Name: "run", ArgsUsage: "<job> [--dry-run]", Writes: true, DryRun: true,
 			Description: "Run one job now: " + jobList() + ".",
 			parseArgs:   parseJobArgs, run: runJob},
+		{Name: "explain", ArgsUsage: "<SFID|org-id>",
+			Description: "Explain one account's org, read live: why each job's query selects it or not, the value each field should have and where it comes from, the org in Zendesk now, the next run's changes, and its last changes.",
+			parseArgs:   parseExplainArgs, run: runExplain},
+		{Name: "history", ArgsUsage: "<SFID|org-id|ticket-id|run-id> [N]",
+			Description: fmt.Sprintf("Show the audited changes (and a ticket's case pushes) in time order, with who or what caused each; the last N (default %d).", DefaultHistoryLimit),
+			parseArgs:   parseHistoryArgs, run: runHistory},
+		{Name: "undo", ArgsUsage: "<run-id>", Writes: true,
+			Description: "Preview the reversal of a run from its before-images, with Apply / Discard.",
+			parseArgs:   parseUndoArgs, run: runUndo},
 	}
 }
 
@@ -82,7 +91,7 @@ func Help() string {
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString("Buttons: Apply and Discard (previews, mass-deletion approvals), Retry (failed case push), Run again (failed job); Apply, Discard, Retry and Run again are for allowed writers only.")
+	b.WriteString("Buttons: Apply and Discard (previews, undos, mass-deletion approvals), Retry (failed case push), Run again (failed job); Apply, Discard, Retry and Run again are for allowed writers only.")
 	return b.String()
 }
 
@@ -112,13 +121,11 @@ func parseAccountArgs(a *Args, words []string) error {
 }
 
 func parseTicketArgs(a *Args, words []string) error {
-	if len(words) == 0 {
-		return errors.New("missing ticket ID")
+	word, err := oneWord(words, "ticket ID")
+	if err != nil {
+		return err
 	}
-	if len(words) > 1 {
-		return fmt.Errorf("unexpected argument %q", clip(words[1], 40))
-	}
-	id, err := ParseTicketID(words[0])
+	id, err := ParseTicketID(word)
 	if err != nil {
 		return err
 	}
@@ -127,19 +134,17 @@ func parseTicketArgs(a *Args, words []string) error {
 }
 
 func parseJobArgs(a *Args, words []string) error {
-	if len(words) == 0 {
-		return errors.New("missing job name")
-	}
-	if len(words) > 1 {
-		return fmt.Errorf("unexpected argument %q", clip(words[1], 40))
+	word, err := oneWord(words, "job name")
+	if err != nil {
+		return err
 	}
 	for _, j := range runnableJobs() {
-		if strings.EqualFold(words[0], string(j)) {
+		if strings.EqualFold(word, string(j)) {
 			a.Job = j
 			return nil
 		}
 	}
-	return fmt.Errorf("unknown job %q (jobs: %s)", clip(words[0], 40), jobList())
+	return fmt.Errorf("unknown job %q (jobs: %s)", clip(word, 40), jobList())
 }
 
 func runHelp(_ context.Context, _ *Commands, _ Call, _ string) Reply {

@@ -3,6 +3,7 @@ package syncer
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 )
@@ -18,13 +19,18 @@ const defaultApplyBatch = 2000
 func (r *Runner) apply(ctx context.Context, job Job, changes []Change, s *Summary) {
 	zd, _ := r.target(job)
 	a := &applier{r: r, ctx: ctx, job: job, s: s, newOrg: map[string]int64{}, usersFailed: map[string]bool{}}
-	var creates, updates, users, deletes, settles []Change
+	var creates, updates, members, users, deletes, settles []Change
 	for _, c := range changes {
 		switch {
 		case c.AfterUsers:
 			settles = append(settles, c)
 		case c.Action == Skip:
 			s.Skipped++
+			if c.SkipCode != CodeNone && !s.DryRun {
+				s.AddError(c.Key, &Error{Code: c.SkipCode, Message: c.Reason})
+			}
+		case c.Kind == "membership":
+			members = append(members, c)
 		case c.Kind == "user":
 			users = append(users, c)
 		case c.Action == Create:
@@ -35,7 +41,7 @@ func (r *Runner) apply(ctx context.Context, job Job, changes []Change, s *Summar
 			deletes = append(deletes, c)
 		}
 	}
-	a.total = len(creates) + len(updates) + len(users) + len(deletes) + len(settles)
+	a.total = len(creates) + len(updates) + len(members) + len(users) + len(deletes) + len(settles)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		a.step("org creates", creates, func(cs []Change) []WriteResult { return zd.CreateOrgs(ctx, orgWrites(cs)) })
@@ -44,6 +50,13 @@ func (r *Runner) apply(ctx context.Context, job Job, changes []Change, s *Summar
 		a.step("org updates", updates, func(cs []Change) []WriteResult { return zd.UpdateOrgs(ctx, orgWrites(cs)) })
 	})
 	wg.Wait()
+	a.step("memberships", a.membersReady(members), func(cs []Change) []WriteResult {
+		ms := make([]Membership, len(cs))
+		for i, c := range cs {
+			ms[i] = *c.Member
+		}
+		return zd.AddMembers(ctx, ms)
+	})
 	a.step("users", a.usersReady(users), func(cs []Change) []WriteResult {
 		ws := make([]UserWrite, len(cs))
 		for i, c := range cs {
@@ -55,13 +68,80 @@ func (r *Runner) apply(ctx context.Context, job Job, changes []Change, s *Summar
 		return zd.UpsertUsers(ctx, ws)
 	})
 	a.step("sold-to markers", a.settlesReady(settles), func(cs []Change) []WriteResult { return zd.UpdateOrgs(ctx, orgWrites(cs)) })
-	a.step("org deletions", deletes, func(cs []Change) []WriteResult {
+	a.step("org deletions", a.withMembers(zd, deletes), func(cs []Change) []WriteResult {
 		ids := make([]int64, len(cs))
 		for i, c := range cs {
 			ids[i] = c.ID
 		}
 		return zd.DeleteOrgs(ctx, ids)
 	})
+}
+
+// maxMemberReads is how many org membership listings the deletion step
+// has in flight at once (each deletion's before-image keeps its members).
+const maxMemberReads = 8
+
+// withMembers reads the memberships of each org to delete into its
+// before-image (a DeletedOrg), so that an undo can attach the users
+// again. An org whose members cannot be read is not deleted: its
+// deletion fails with the read's code, and the next run tries again.
+func (a *applier) withMembers(zd Zendesk, deletes []Change) []Change {
+	ready := make([]Change, len(deletes))
+	errs := make([]error, len(deletes))
+	sem := make(chan struct{}, maxMemberReads)
+	var wg sync.WaitGroup
+	for i, c := range deletes {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			members, err := zd.OrgMembers(a.ctx, c.ID)
+			if err != nil {
+				errs[i] = WithOp(err, "read the members of org", fmt.Sprint(c.ID))
+				return
+			}
+			var d DeletedOrg
+			_ = json.Unmarshal(c.Before, &d.Org)
+			d.Members = append([]Membership{}, members...)
+			c.Before = mustJSON(d)
+			ready[i] = c
+		})
+	}
+	wg.Wait()
+	var out, failed []Change
+	var results []WriteResult
+	for i, c := range deletes {
+		if errs[i] != nil {
+			failed = append(failed, c)
+			results = append(results, WriteResult{ID: c.ID, Err: errs[i]})
+			continue
+		}
+		out = append(out, ready[i])
+	}
+	if len(failed) > 0 {
+		a.record(failed, results)
+	}
+	return out
+}
+
+// membersReady gives the memberships of orgs created in this run (an
+// undo's re-created orgs) their org's ID; one whose org was not created is
+// skipped (the org's failure is reported).
+func (a *applier) membersReady(members []Change) []Change {
+	var ready []Change
+	for _, c := range members {
+		if c.Member.OrgID == 0 {
+			id, ok := a.newOrg[c.Parent]
+			if !ok {
+				a.s.Skipped++
+				continue
+			}
+			m := *c.Member
+			m.OrgID = id
+			c.Member = &m
+		}
+		ready = append(ready, c)
+	}
+	return ready
 }
 
 // applier is one apply stage under way.
@@ -116,7 +196,7 @@ func (a *applier) record(batch []Change, results []WriteResult) {
 			a.r.log().Warn("write failed", "job", a.job, "run_id", s.RunID, "action", c.Action, "kind", c.Kind, "key", c.Key,
 				"code", int(ac.Code), "err", ac.Message)
 		default:
-			if !c.AfterUsers {
+			if counted(c) {
 				s.count(c.Action)
 			}
 			if c.Kind == "org" && c.Action == Create {

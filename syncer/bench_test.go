@@ -15,7 +15,8 @@ func ceilDiv(n, size int) int { return (n + size - 1) / size }
 
 // minimumCalls is the fewest Zendesk calls a run with this plan needs:
 // the listing pages, one bulk job per 100 records of each kind plus one
-// status poll per job, and one ticket check per deletion candidate.
+// status poll per job, one ticket check per deletion candidate, and one
+// membership listing per deletion (its before-image).
 func minimumCalls(listed int, s *syncer.Summary) int {
 	perKind := map[string]int{}
 	candidates := 0
@@ -26,7 +27,7 @@ func minimumCalls(listed int, s *syncer.Summary) int {
 		case c.Action != syncer.Skip:
 			perKind[c.Kind+string(c.Action)]++
 			if c.Action == syncer.Delete {
-				candidates++
+				candidates += 2
 			}
 		}
 	}

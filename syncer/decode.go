@@ -97,6 +97,18 @@ func short(v any) string {
 // out, so one bad value never fails the whole query. Repeated values are
 // shared through shared (one per query; may be nil).
 func DecodeAccount(rec map[string]any, shared *Interner) Account {
+	return decodeAccount(rec, shared, false)
+}
+
+// DecodeAccountSources is DecodeAccount for a read of one account: each
+// subscription keeps its Source, which explain shows (a bulk read leaves
+// them out: they are unique to each subscription and would cost memory
+// for nothing).
+func DecodeAccountSources(rec map[string]any) Account {
+	return decodeAccount(rec, nil, true)
+}
+
+func decodeAccount(rec map[string]any, shared *Interner, sources bool) Account {
 	var a Account
 	str := func(field string) string {
 		s, ok := text(lookup(rec, field))
@@ -129,9 +141,9 @@ func DecodeAccount(rec map[string]any, shared *Interner) Account {
 
 	// The queries select active subscriptions only; the rules read their
 	// tier and end date.
-	for _, sub := range []struct{ rel, tier, end string }{
-		{relCustomerSubscriptions, "Product_Tier_Name_Short__c", "Current_Term_End_Date__c"},
-		{relZuoraSubscriptions, "Support_Level__c", "Zuora__SubscriptionEndDate__c"},
+	for _, sub := range []struct{ rel, tier, end, what string }{
+		{relCustomerSubscriptions, "Product_Tier_Name_Short__c", "Current_Term_End_Date__c", "customer subscription"},
+		{relZuoraSubscriptions, "Support_Level__c", "Zuora__SubscriptionEndDate__c", "Zuora subscription"},
 	} {
 		recs, p := subRecords(rec, sub.rel)
 		if p != nil {
@@ -146,7 +158,11 @@ func DecodeAccount(rec map[string]any, shared *Interner) Account {
 			if v, ok := normalize(Date, r[sub.end]); ok && v != nil {
 				end = v.(string)
 			}
-			a.Subscriptions = append(a.Subscriptions, Subscription{Tier: shared.String(tier), EndDate: shared.String(end)})
+			s := Subscription{Tier: shared.String(tier), EndDate: shared.String(end)}
+			if sources {
+				s.Source = subscriptionSource(sub.what, r)
+			}
+			a.Subscriptions = append(a.Subscriptions, s)
 		}
 	}
 
@@ -178,4 +194,15 @@ func DecodeContact(rec map[string]any) Contact {
 		c.Inactive = strings.EqualFold(v, "true")
 	}
 	return c
+}
+
+// subscriptionSource names a subscription for people: a Zuora one by its
+// number (else its name), a customer one by its plan name.
+func subscriptionSource(what string, r map[string]any) string {
+	for _, f := range []string{"Zuora__SubscriptionNumber__c", "Name", "Plan_Name__c"} {
+		if v, ok := text(r[f]); ok && v != "" {
+			return what + " " + v
+		}
+	}
+	return what
 }

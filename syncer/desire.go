@@ -77,26 +77,33 @@ type subscriptions struct {
 	openEnded  bool   // an active subscription has no end date (evergreen)
 	tags       []string
 	problems   []FieldProblem
+	// Where the values come from, for explain: the index in
+	// Account.Subscriptions of the subscription that gave the level, the
+	// expiration date and the open end (-1: none; an expiration from
+	// none is Next_Renewal_Date__c's).
+	levelFrom, expirationFrom, openFrom int
 }
 
 // subscriptionsOf reads an account's active subscriptions.
 func subscriptionsOf(a Account) subscriptions {
-	var s subscriptions
+	s := subscriptions{levelFrom: -1, expirationFrom: -1, openFrom: -1}
 	rank := 0
-	for _, sub := range a.Subscriptions {
-		s.openEnded = s.openEnded || sub.EndDate == ""
+	for i, sub := range a.Subscriptions {
+		if sub.EndDate == "" && !s.openEnded {
+			s.openEnded, s.openFrom = true, i
+		}
 		if sub.Tier != "" {
 			if l, r, ok := tierOf(sub.Tier); ok {
 				s.tags = append(s.tags, "sub_"+l)
 				if r > rank {
-					s.level, rank = l, r
+					s.level, rank, s.levelFrom = l, r, i
 				}
 			} else {
 				s.problems = append(s.problems, FieldProblem{Field: "subscription tier", Value: sub.Tier, Message: "unknown tier; ignored for the support level"})
 			}
 		}
 		if sub.EndDate > s.expiration {
-			s.expiration = sub.EndDate
+			s.expiration, s.expirationFrom = sub.EndDate, i
 		}
 	}
 	if s.expiration == "" {

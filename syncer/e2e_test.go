@@ -71,8 +71,10 @@ func newEnvWith(t testing.TB, opts sandbox.Options, tweak func(*zendesk.Config))
 	}
 	t.Cleanup(func() { db.Close() })
 	now := opts.Now
+	rules := sandbox.Rules()
+	rules.DeleteGrace = 0 // these tests delete at once; the grace period has tests of its own
 	return &env{sb: sb, db: db, r: &syncer.Runner{Salesforce: sf, Global: zd(sb.Global), Federal: zd(sb.Federal), Store: db,
-		Rules: sandbox.Rules(), PlanTTL: 30 * time.Minute, Now: func() time.Time { return now }}}
+		Rules: rules, PlanTTL: 30 * time.Minute, Now: func() time.Time { return now }}}
 }
 
 // run runs a sync job and saves its summary, as the application core does

@@ -34,6 +34,8 @@ const (
 	CodeInvalidInput  Code = 17
 	CodeNotFound      Code = 18
 	CodeAPIReserve    Code = 19
+
+	CodeAlreadyUndone Code = 23
 )
 
 // CodeInfo describes one pipeline error code: what it is called, whether it
@@ -129,6 +131,10 @@ var Codes = []CodeInfo{
 	{CodeAPIReserve, "APIReserve", false, NoRetry,
 		"Salesforce's remaining daily API allowance is below SALESFORCE_API_RESERVE, so a scheduled full run was skipped to leave the rest to the org's other integrations.",
 		"Nothing to do if it clears: scheduled runs go on once the rolling 24-hour allowance recovers, and resolve this alert. Salesforce Setup → System Overview shows the API usage; raise the org's allowance or lower SALESFORCE_API_RESERVE if the sync is needed sooner."},
+
+	{CodeAlreadyUndone, "AlreadyUndone", false, NoRetry,
+		"The run (or this record of it) was already undone by another run; an undo is never applied twice.",
+		"Nothing was changed. To put the run's changes back, undo the undo run instead (/zdsync history <run-id> names it)."},
 }
 
 // Info returns the description of c, or a description of an unknown code.

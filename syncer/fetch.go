@@ -17,6 +17,8 @@ type fetched struct {
 	// planner has the orgs of a full org job, compared with their
 	// accounts as they were read (see orgPlanner).
 	planner *orgPlanner
+	// grace is what the store knows of the orgs in their grace period.
+	grace GraceState
 }
 
 // count is how many Salesforce records were read (Summary.Fetched).
@@ -28,6 +30,10 @@ func (f *fetched) count() int { return len(f.accounts) + len(f.contacts) }
 func (r *Runner) fetch(ctx context.Context, job Job, account string) (*fetched, error) {
 	zd, scope := r.target(job)
 	f := &fetched{scope: scope}
+	var err error
+	if f.grace, err = r.graceState(ctx, job, account); err != nil {
+		return nil, err
+	}
 	g := newGroup(ctx)
 	// keys receives the account IDs whose orgs are needed, once Salesforce
 	// answered; it is closed without a value when Salesforce failed.
@@ -127,6 +133,7 @@ func (r *Runner) fetchOrgs(ctx context.Context, job Job, zd OrgReader, f *fetche
 		read.sink = func(page []Org) {
 			if f.planner == nil {
 				f.planner = newOrgPlanner(f.scope, f.accounts, r.now(), r.Rules)
+				f.planner.grace = f.grace
 			}
 			f.planner.Add(page)
 		}

@@ -66,6 +66,7 @@ func (r *Runner) Run(ctx context.Context, job Job, opts Options) *Summary {
 	s.guarded(v, r.log())
 	if opts.DryRun {
 		s.Changes = v.Plan.Changes
+		s.Pending = newlyPending(plan.Pending)
 		s.countPlanned(v.Plan.Changes)
 		if opts.SavePlan {
 			r.savePlan(ctx, s, in, v.Plan, opts)
@@ -75,6 +76,7 @@ func (r *Runner) Run(ctx context.Context, job Job, opts Options) *Summary {
 	changes := r.hold(ctx, v.Plan, s, opts.By)
 	s.Changes = changes
 	r.apply(ctx, job, changes, s)
+	r.settlePending(ctx, plan, changes, s)
 	return s
 }
 
@@ -106,7 +108,7 @@ func (r *Runner) plan(job Job, in *fetched) Plan {
 	case in.planner != nil:
 		return in.planner.Plan()
 	}
-	return PlanOrgs(in.scope, in.accounts, in.orgs, r.now(), r.Rules)
+	return PlanOrgsGrace(in.scope, in.accounts, in.orgs, r.now(), r.Rules, in.grace)
 }
 
 // target returns the Zendesk instance and scope of a job.

@@ -71,6 +71,7 @@ func killRunner(t testing.TB, cfg killChildConfig) (*syncer.Runner, *store.DB) {
 	}
 	rules := sandbox.Rules()
 	rules.ApprovalThreshold = rules.MaxDeletes // nothing held for approval
+	rules.DeleteGrace = 0                      // deletions at once, as the converged state expects
 	now := cfg.Now
 	return &syncer.Runner{Salesforce: sf, Global: zd, Federal: zd, Store: db, Rules: rules, ApplyBatch: 100,
 		Now: func() time.Time { return now }}, db

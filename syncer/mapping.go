@@ -98,6 +98,7 @@ var TagRules = []TagRule{
 	{Exact: "expired", Rule: "the expiration date is in the past"},
 	{Exact: "greatly_expired", Rule: "the expiration date is 3 or more years in the past"},
 	{Exact: TagSoldToPending, Scope: Global, Rule: "on a new org until its sold-to users are created, so that a run cut short creates them next time"},
+	{Exact: TagPendingDeletion, Scope: Global, Rule: "the account is greatly expired: the org waits DELETE_GRACE before a full run deletes it; removed when the account renews or the org is tagged do_not_delete"},
 }
 
 // TagSoldToPending marks a Global org whose sold-to users are not all
@@ -105,6 +106,11 @@ var TagRules = []TagRule{
 // A run that dies in between (or whose user job fails) leaves it, and the
 // next run creates the users then.
 const TagSoldToPending = "sold_to_pending"
+
+// TagPendingDeletion marks a greatly expired Global org that a full run
+// will delete once it has carried the tag for Rules.DeleteGrace (README,
+// "Grace period before deletion").
+const TagPendingDeletion = "zdsync_pending_deletion"
 
 // OwnedTag reports whether the sync owns tag (in any scope: a tag the sync
 // could set is never treated as a person's tag).

@@ -16,7 +16,14 @@ type Status struct {
 	Allowance      *APIAllowance `json:"api_allowance,omitempty"`
 	AllowanceError string        `json:"api_allowance_error,omitempty"`
 	Reserve        float64       `json:"api_reserve"`
+	// Deletions are the Global orgs in their grace period that a full run
+	// will delete within DeletionHorizon, soonest first.
+	Deletions []PendingDeletion `json:"pending_deletions,omitempty"`
 }
+
+// DeletionHorizon is how far ahead /zdsync status lists the orgs a full
+// run will delete when their grace period ends.
+const DeletionHorizon = 7 * 24 * time.Hour
 
 // JobStatus is the schedule and last run of one job. LastRun is nil when
 // the job never ran; NextRun is zero when it is not scheduled.
@@ -49,16 +56,16 @@ type OpenAlert struct {
 // with which arguments, and how it ended.
 type CommandRecord struct {
 	// ID is set by the store.
-	ID int64
-	At time.Time
+	ID int64     `json:"id"`
+	At time.Time `json:"at"`
 	// User is the Slack user ID (or "cli").
-	User    string
-	Command string
-	Args    string
+	User    string `json:"user"`
+	Command string `json:"command"`
+	Args    string `json:"args,omitempty"`
 	// Outcome is a short word such as "ok", "denied" or "failed"; Detail
 	// says more (a run or plan ID, an error message).
-	Outcome string
-	Detail  string
+	Outcome string `json:"outcome"`
+	Detail  string `json:"detail,omitempty"`
 }
 
 // Alert is one Slack alert: the failures of a job with one code, grouped

@@ -1,6 +1,7 @@
 package syncer
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -25,6 +26,10 @@ type Rules struct {
 	// ApprovalThreshold: a global-orgs run that would delete more orgs than
 	// this holds the deletions for approval (0: every deletion is held).
 	ApprovalThreshold int
+	// DeleteGrace is how long a greatly expired Global org carries
+	// TagPendingDeletion before a full run deletes it (DELETE_GRACE); 0
+	// deletes it at once, untagged.
+	DeleteGrace time.Duration
 }
 
 // Plan is the output of planning: the changes to make and the count of
@@ -34,6 +39,32 @@ type Plan struct {
 	Changes   []Change
 	Unchanged int
 	Warnings  []RecordError
+	// Pending are the greatly expired Global orgs waiting out the grace
+	// period after this plan: tagged TagPendingDeletion already, or by
+	// this plan (New).
+	Pending []PendingDeletion
+}
+
+// PendingDeletion is a greatly expired Global org in its grace period:
+// tagged TagPendingDeletion since Since, deleted by the first full run
+// from DeleteAfter on (README, "Grace period before deletion").
+type PendingDeletion struct {
+	Account     string    `json:"account"`
+	OrgID       int64     `json:"zendesk_id,omitempty"`
+	Name        string    `json:"name,omitempty"`
+	Since       time.Time `json:"since"`
+	DeleteAfter time.Time `json:"delete_after"`
+	// New is set when this run tags the org (it was not pending before).
+	New bool `json:"new,omitempty"`
+}
+
+// GraceState is what the planner knows of the grace period besides the
+// orgs' tags: since when each org of an account has carried
+// TagPendingDeletion (from the store), and whether the run covers every
+// account (only a full run deletes a pending org).
+type GraceState struct {
+	Since map[string]time.Time
+	Full  bool
 }
 
 // Count returns how many changes have action a (the clearing of
@@ -41,7 +72,7 @@ type Plan struct {
 func (p *Plan) Count(a Action) int {
 	n := 0
 	for _, c := range p.Changes {
-		if c.Action == a && !c.AfterUsers {
+		if c.Action == a && counted(c) {
 			n++
 		}
 	}
@@ -61,7 +92,14 @@ func (p *Plan) warn(record string, probs []FieldProblem) {
 // new orgs; Federal plans do neither. Orgs without an 18-character external
 // ID, and orgs whose account is not in the result, are never touched.
 func PlanOrgs(scope Scope, accounts []Account, orgs []Org, now time.Time, rules Rules) Plan {
+	return PlanOrgsGrace(scope, accounts, orgs, now, rules, GraceState{Full: true})
+}
+
+// PlanOrgsGrace is PlanOrgs knowing since when the pending orgs have been
+// pending (an org tagged without a known date counts from now).
+func PlanOrgsGrace(scope Scope, accounts []Account, orgs []Org, now time.Time, rules Rules, grace GraceState) Plan {
 	pl := newOrgPlanner(scope, accounts, now, rules)
+	pl.grace = grace
 	pl.Add(orgs)
 	return pl.Plan()
 }
@@ -82,13 +120,15 @@ type orgPlanner struct {
 	more     map[int32][]int64
 	changes  map[int32][]Change       // per account whose org needs changes: them
 	problems map[int32][]FieldProblem // per matched account with problems: them
+	grace    GraceState
+	pending  map[int32]PendingDeletion // per account whose org is in its grace period
 }
 
 // newOrgPlanner starts a plan of the accounts of scope.
 func newOrgPlanner(scope Scope, accounts []Account, now time.Time, rules Rules) *orgPlanner {
 	pl := &orgPlanner{scope: scope, accounts: accounts, now: now, rules: rules, byID: make(map[string]int32, len(accounts)),
 		first: make([]int64, len(accounts)), more: map[int32][]int64{}, changes: map[int32][]Change{},
-		problems: map[int32][]FieldProblem{}}
+		problems: map[int32][]FieldProblem{}, pending: map[int32]PendingDeletion{}, grace: GraceState{Full: true}}
 	pl.order = make([]int32, len(accounts))
 	for i := range pl.order {
 		pl.order[i] = int32(i)
@@ -114,7 +154,7 @@ func (pl *orgPlanner) Add(orgs []Org) {
 		switch {
 		case pl.first[i] == 0:
 			pl.first[i] = o.ID
-			c, probs := pl.compare(pl.accounts[i], o)
+			c, probs := pl.compare(i, o)
 			if len(c) > 0 {
 				pl.changes[i] = c
 			}
@@ -124,6 +164,7 @@ func (pl *orgPlanner) Add(orgs []Org) {
 		case pl.first[i] != o.ID && !slices.Contains(pl.more[i], o.ID):
 			pl.more[i] = append(pl.more[i], o.ID)
 			delete(pl.changes, i) // several orgs: skipped, see Plan
+			delete(pl.pending, i)
 		}
 	}
 }
@@ -134,20 +175,30 @@ func (pl *orgPlanner) Matched(id string) bool {
 	return ok && pl.first[i] != 0
 }
 
-// compare returns the changes of an account's org (nil for none) and the
-// problems of the account's values.
-func (pl *orgPlanner) compare(a Account, o Org) ([]Change, []FieldProblem) {
+// compare returns the changes of the org of account i (nil for none) and
+// the problems of the account's values.
+func (pl *orgPlanner) compare(i int32, o Org) ([]Change, []FieldProblem) {
+	a := pl.accounts[i]
 	d := Desire(pl.scope, a, pl.now, pl.rules)
-	if d.GreatlyExpired && pl.scope == Global {
-		return []Change{{Action: Delete, Kind: "org", Key: a.ID, Name: o.Name, ID: o.ID,
-			Reason: "greatly expired: expired " + d.Expiration, Before: mustJSON(o)}}, d.Problems
-	}
-	pending := pl.scope == Global && slices.Contains(o.Tags, TagSoldToPending)
 	want := d
+	if d.GreatlyExpired && pl.scope == Global {
+		del, p := pl.expired(a, o, d)
+		if p != nil {
+			pl.pending[i] = *p
+		}
+		if del != nil {
+			return []Change{*del}, d.Problems
+		}
+		if p != nil {
+			want.Tags = sortedUnique(append(slices.Clone(d.Tags), TagPendingDeletion))
+		}
+	}
+	owned := want.Tags // what the org's owned tags are once its sold-to users exist
+	pending := pl.scope == Global && slices.Contains(o.Tags, TagSoldToPending)
 	if pending {
 		// Keep the marker through this update; it is cleared after the
 		// users, below.
-		want.Tags = sortedUnique(append(slices.Clone(d.Tags), TagSoldToPending))
+		want.Tags = sortedUnique(append(slices.Clone(want.Tags), TagSoldToPending))
 	}
 	var out []Change
 	if c, changed := diffOrg(pl.scope, o, want); changed {
@@ -157,9 +208,41 @@ func (pl *orgPlanner) compare(a Account, o Org) ([]Change, []FieldProblem) {
 		// A run was cut short after creating this org: create its sold-to
 		// users now (existing ones are left alone).
 		out = append(out, soldToUsers(a, o.ID)...)
-		out = append(out, settleSoldTo(a.ID, o.Name, o.ID, MergeTags(o.Tags, d.Tags)))
+		out = append(out, settleSoldTo(a.ID, o.Name, o.ID, MergeTags(o.Tags, owned)))
+	}
+	if p, ok := pl.pending[i]; ok && len(out) > 0 && out[0].Action == Update && p.New {
+		out[0].Reason = fmt.Sprintf("greatly expired: expired %s; pending deletion, to be deleted on or after %s",
+			d.Expiration, p.DeleteAfter.UTC().Format(time.DateOnly))
 	}
 	return out, d.Problems
+}
+
+// expired applies the grace period to the org of a greatly expired Global
+// account (README, "Grace period before deletion"). It returns the
+// deletion when the org is to be deleted now: at once without a grace
+// period, else by a full run once the org has carried TagPendingDeletion
+// for Rules.DeleteGrace. It returns the org's grace period when the org
+// is (or is now to be) pending, its deletion due or not; none when the org
+// is tagged do_not_delete, which keeps it (and loses the pending tag).
+func (pl *orgPlanner) expired(a Account, o Org, d DesiredOrg) (*Change, *PendingDeletion) {
+	del := &Change{Action: Delete, Kind: "org", Key: a.ID, Name: o.Name, ID: o.ID, Reason: "greatly expired: expired " + d.Expiration, Before: mustJSON(o)}
+	if pl.rules.DeleteGrace <= 0 {
+		return del, nil
+	}
+	if slices.Contains(o.Tags, TagDoNotDelete) {
+		return nil, nil
+	}
+	tagged := slices.Contains(o.Tags, TagPendingDeletion)
+	since, known := pl.grace.Since[a.ID]
+	if !tagged || !known {
+		since = pl.now
+	}
+	p := &PendingDeletion{Account: a.ID, OrgID: o.ID, Name: cmp.Or(d.Name, o.Name), Since: since, DeleteAfter: since.Add(pl.rules.DeleteGrace), New: !tagged}
+	if tagged && known && pl.grace.Full && !pl.now.Before(p.DeleteAfter) {
+		del.Reason += fmt.Sprintf("; pending deletion since %s, grace period over", since.UTC().Format(time.DateOnly))
+		return del, p
+	}
+	return nil, p
 }
 
 // Plan returns the plan: the changes of the orgs added, and the orgs to
@@ -189,6 +272,9 @@ func (pl *orgPlanner) Plan() Plan {
 				p.Unchanged++
 			}
 			p.Changes = append(p.Changes, pl.changes[i]...)
+			if pd, ok := pl.pending[i]; ok {
+				p.Pending = append(p.Pending, pd)
+			}
 			continue
 		}
 		d := Desire(pl.scope, a, pl.now, pl.rules)

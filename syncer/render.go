@@ -66,6 +66,9 @@ func (s *Summary) WriteText(w io.Writer, maxChanges int) {
 	if s.CaseID != "" {
 		fmt.Fprintf(w, ", case %s", s.CaseID)
 	}
+	if s.UndoOf != "" {
+		fmt.Fprintf(w, ", %s", UndoLine(s.UndoOf, s.UndoRecord))
+	}
 	fmt.Fprintln(w)
 	if !s.OK() {
 		info := s.Code.Info()
@@ -79,6 +82,16 @@ func (s *Summary) WriteText(w io.Writer, maxChanges int) {
 	}
 	for _, n := range s.Notices {
 		fmt.Fprintf(w, "  notice: %s\n", n)
+	}
+	if len(s.Pending) > 0 {
+		fmt.Fprintf(w, "  %d org(s) newly pending deletion (tagged %s):\n", len(s.Pending), TagPendingDeletion)
+		for i, p := range s.Pending {
+			if i == maxChanges {
+				fmt.Fprintf(w, "    … and %d more\n", len(s.Pending)-i)
+				break
+			}
+			fmt.Fprintln(w, "    "+PendingLine(p))
+		}
 	}
 	printList(w, "error", s.Errors, maxChanges)
 	printList(w, "warning", s.Warnings, maxChanges)

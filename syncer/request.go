@@ -37,7 +37,8 @@ func ByWhom(by string) string {
 }
 
 // Request asks for one run of any job, by name: a sync job (Job, Options),
-// the apply of a stored plan (PlanID; the job is the plan's), a case push
+// the apply of a stored plan (PlanID; the job is the plan's), the undo of
+// a run (UndoOf; the job is the run's), a case push
 // (JobCases, TicketID, Event; no Event pushes the ticket's last event
 // again) or the parity sweep (JobCaseSweep). The scheduler, the slash
 // commands and buttons, the CLI and the push queue all hand requests to
@@ -48,4 +49,9 @@ type Request struct {
 	PlanID   string
 	TicketID int64
 	Event    Event
+	// UndoOf asks for the undo of a run (UndoRecord: of one record of it);
+	// the job is the run's. A dry run previews it (SavePlan: as a stored
+	// plan to apply).
+	UndoOf     string
+	UndoRecord string
 }

@@ -63,6 +63,10 @@ func (r *Runner) ApplyPlan(ctx context.Context, id, by string) *Summary {
 		return s
 	}
 	r.log().Info("applying stored plan", "job", p.Job, "run_id", s.RunID, "plan_id", id, "by", by, "changes", len(p.Changes))
+	if p.UndoOf != "" {
+		r.applyUndoPlan(ctx, p, s)
+		return s
+	}
 	in, err := r.fetch(ctx, p.Job, p.Account)
 	if err != nil {
 		s.Fail(WithOp(err, "fetch", ""))
@@ -73,6 +77,7 @@ func (r *Runner) ApplyPlan(ctx context.Context, id, by string) *Summary {
 	v := guard(still, r.facts(ctx, p.Job, still, s.Fetched, p.Account == "", true), r.Rules)
 	s.guarded(v, r.log())
 	r.apply(ctx, p.Job, v.Plan.Changes, s)
+	r.forgetPending(ctx, p.Job, v.Plan.Changes, s)
 	return s
 }
 

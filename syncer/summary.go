@@ -36,12 +36,18 @@ type Change struct {
 	Diffs  []FieldDiff `json:"diffs,omitempty"`
 	Reason string      `json:"reason,omitempty"`
 
-	// Org or User is the payload to write (create/update); Before is the
-	// record as it was observed (update/delete), kept as the before-image
-	// and, in stored plans, to check that the record has not changed.
+	// Org, User or Member is the payload to write (create/update); Before
+	// is the record as it was observed (update/delete; a deletion's is a
+	// DeletedOrg, with its memberships), kept as the before-image and, in
+	// stored plans, to check that the record has not changed.
 	Org    *OrgWrite       `json:"org,omitempty"`
 	User   *UserWrite      `json:"user,omitempty"`
+	Member *Membership     `json:"member,omitempty"`
 	Before json.RawMessage `json:"before,omitempty"`
+	// SkipCode is, for a skip, the code the run reports it with (an
+	// undo's record changed since the run it undoes: CodePlanStale); 0
+	// for a skip that is no error.
+	SkipCode Code `json:"skip_code,omitempty"`
 	// Parent is the key of the change this one depends on (a sold-to
 	// user of an org being created); its OrgID is filled in at apply time.
 	Parent string `json:"parent,omitempty"`
@@ -63,10 +69,17 @@ type RecordError struct {
 // and the bot renders. Its JSON form is a contract (README, "Command
 // line").
 type Summary struct {
-	RunID      string        `json:"run_id"`
-	Job        Job           `json:"job"`
-	DryRun     bool          `json:"dry_run"`
-	Account    string        `json:"account,omitempty"`
+	RunID   string `json:"run_id"`
+	Job     Job    `json:"job"`
+	DryRun  bool   `json:"dry_run"`
+	Account string `json:"account,omitempty"`
+	// By is who started the run: BySchedule, ByCLI, ByQueue or a Slack
+	// user ID (the application core sets it).
+	By string `json:"by,omitempty"`
+	// UndoOf is the run an undo reverses, and UndoRecord the one record
+	// it reverses when it reverses only one (README, "Undo").
+	UndoOf     string        `json:"undo_of,omitempty"`
+	UndoRecord string        `json:"undo_record,omitempty"`
 	StartedAt  time.Time     `json:"started_at"`
 	FinishedAt time.Time     `json:"finished_at"`
 	DurationMS int64         `json:"duration_ms"`
@@ -84,11 +97,15 @@ type Summary struct {
 	// an operator may want to know, each said once (see WithNotices):
 	// "bulk user imports are not enabled: users were created one at a
 	// time".
-	Notices    []string `json:"notices,omitempty"`
-	PlanID     string   `json:"plan_id,omitempty"`
-	HeldPlanID string   `json:"held_plan_id,omitempty"` // deletions held for approval
-	CaseID     string   `json:"case_id,omitempty"`
-	APICalls   int      `json:"api_calls"`
+	Notices []string `json:"notices,omitempty"`
+	// Pending lists the orgs this run tagged pending deletion, with the
+	// day from which a full run deletes them (README, "Grace period
+	// before deletion").
+	Pending    []PendingDeletion `json:"pending_deletions,omitempty"`
+	PlanID     string            `json:"plan_id,omitempty"`
+	HeldPlanID string            `json:"held_plan_id,omitempty"` // deletions held for approval
+	CaseID     string            `json:"case_id,omitempty"`
+	APICalls   int               `json:"api_calls"`
 	// Code is the run's own outcome: CodeNone when it did its work, a
 	// silent code (1, 2) when it did and that code applied (still exit 0,
 	// see OK), else the code that failed it.
@@ -134,8 +151,18 @@ func NewSummary(job Job, now time.Time) *Summary {
 func (s *Summary) Finish(now time.Time) {
 	if s.Code == CodeNone {
 		s.Code = s.FirstFailure()
-		if s.Code != CodeNone && s.Message == "" {
+		switch {
+		case s.Code == CodeNone || s.Message != "":
+		case s.Failed > 0:
 			s.Message = fmt.Sprintf("%d record(s) failed", s.Failed)
+		default: // skips reported with a code: records that changed since
+			n := 0
+			for _, e := range s.Errors {
+				if e.Code == s.Code {
+					n++
+				}
+			}
+			s.Message = fmt.Sprintf("%d record(s) left as they are: %s", n, s.Code.Info().Meaning)
 		}
 	}
 	s.FinishedAt = now
@@ -173,15 +200,19 @@ func (s *Summary) guarded(v Verdict, log *slog.Logger) {
 	}
 }
 
-// countPlanned counts a dry run's changes by action (the clearing of
-// sold_to_pending is part of creating an org, not counted).
+// countPlanned counts a dry run's changes by action.
 func (s *Summary) countPlanned(changes []Change) {
 	for _, c := range changes {
-		if !c.AfterUsers {
+		if counted(c) {
 			s.count(c.Action)
 		}
 	}
 }
+
+// counted reports whether a change counts in a summary's counts: the
+// clearing of sold_to_pending is part of creating an org, and the
+// memberships of an org re-created by an undo part of re-creating it.
+func counted(c Change) bool { return !c.AfterUsers && c.Kind != "membership" }
 
 func (s *Summary) count(a Action) {
 	switch a {
@@ -268,4 +299,9 @@ type StoredPlan struct {
 	AppliedRun  string    `json:"applied_run,omitempty"`
 	AppliedBy   string    `json:"applied_by,omitempty"` // Options.By of the run that applied it
 	Discarded   bool      `json:"discarded,omitempty"`
+	// UndoOf is the run the plan undoes (and UndoRecord the one record,
+	// when only one): applying it plans the undo again and applies the
+	// changes that still hold.
+	UndoOf     string `json:"undo_of,omitempty"`
+	UndoRecord string `json:"undo_record,omitempty"`
 }

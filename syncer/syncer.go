@@ -76,6 +76,8 @@ type Salesforce interface {
 	// FederalContacts runs the documented federal contacts query verbatim
 	// (with the same optional account condition).
 	FederalContacts(ctx context.Context, accountID string) ([]Contact, error)
+	// QueryConditions reads why the queries select an account (explain).
+	QueryConditions
 }
 
 // CaseStore is what the case push needs of Salesforce.
@@ -130,6 +132,14 @@ type Zendesk interface {
 	// UpsertUsers creates or updates users matched by e-mail
 	// (users/create_or_update_many).
 	UpsertUsers(ctx context.Context, users []UserWrite) []WriteResult
+	// GetOrg reads one org by its Zendesk ID.
+	GetOrg(ctx context.Context, id int64) (Org, error)
+	// OrgMembers lists an org's memberships (kept in the before-image of
+	// a deletion); AddMembers attaches users to orgs again (an undo of a
+	// deletion); OrgHasTickets reports whether an org has any ticket.
+	OrgMembers(ctx context.Context, orgID int64) ([]Membership, error)
+	AddMembers(ctx context.Context, ms []Membership) []WriteResult
+	OrgHasTickets(ctx context.Context, orgID int64) (bool, error)
 }
 
 // Tickets is what the case push needs of Zendesk Global.
@@ -158,6 +168,18 @@ type Store interface {
 	SavePlan(ctx context.Context, p *StoredPlan) error
 	GetPlan(ctx context.Context, id string) (*StoredPlan, error)
 	MarkPlanApplied(ctx context.Context, id, runID, by string, at time.Time) error
+	// PendingDeletions returns the orgs of scope in their grace period
+	// before deletion, with since when (DeleteAfter is the caller's to
+	// compute); SavePending records them: the whole list of scope when
+	// accounts is nil, else the entries of those accounts.
+	PendingDeletions(ctx context.Context, scope Scope) ([]PendingDeletion, error)
+	SavePending(ctx context.Context, scope Scope, accounts []string, pending []PendingDeletion) error
+	// GetRun returns a run's summary (ErrNotFound when there is none),
+	// Changes its audited changes in order, and UndoRuns the runs (not
+	// dry) that undid it: what an undo plans from.
+	GetRun(ctx context.Context, runID string) (*Summary, error)
+	Changes(ctx context.Context, runID string) ([]AppliedChange, error)
+	UndoRuns(ctx context.Context, runID string) ([]Summary, error)
 }
 
 // ErrNotFound is returned by stores and adapters for a missing record.

@@ -25,6 +25,10 @@ type Account struct {
 type Subscription struct {
 	Tier    string // Product_Tier_Name_Short__c or Support_Level__c
 	EndDate string // YYYY-MM-DD
+	// Source names the subscription for people ("Zuora subscription
+	// A-S00012345", "customer subscription GitLab Premium"); it is kept
+	// only by a read of one account (DecodeAccountSources), for explain.
+	Source string
 }
 
 // SoldTo is a sold-to contact of a Zuora subscription.
@@ -93,6 +97,22 @@ type UserWrite struct {
 	// Existing: the user exists, so only its name and organization are
 	// written (a new user is also marked verified, without an e-mail).
 	Existing bool `json:",omitempty"`
+}
+
+// Membership is a user's membership of a Zendesk organization (Zendesk's
+// organization_memberships). The before-image of a deleted org keeps its
+// memberships, so that an undo attaches the users again.
+type Membership struct {
+	UserID  int64 `json:"user_id"`
+	OrgID   int64 `json:"organization_id,omitempty"`
+	Default bool  `json:"default,omitempty"`
+}
+
+// DeletedOrg is the before-image of an org deletion: the org and the
+// memberships it had when it was deleted.
+type DeletedOrg struct {
+	Org
+	Members []Membership `json:"members"`
 }
 
 // WriteResult is the outcome of writing one record. ID is the Zendesk ID of

@@ -42,6 +42,10 @@ type Service struct {
 	Plans map[string]*syncer.StoredPlan
 	// State is what Status returns.
 	State syncer.Status
+	// Explanations and Histories are what Explain and History return,
+	// by argument.
+	Explanations map[string]*syncer.Explanation
+	Histories    map[string]*syncer.History
 
 	mu    sync.Mutex
 	calls []string
@@ -50,12 +54,14 @@ type Service struct {
 
 // Describe is the line a request is recorded as: "account <SFID>
 // <global|federal> dry=<bool> by=<user>", "run <job> dry=<bool>
-// by=<user>", "retry <ticket> by=<user>", "preview by=<user>" or "apply
-// <plan> by=<user>".
+// by=<user>", "retry <ticket> by=<user>", "preview by=<user>", "apply
+// <plan> by=<user>" or "undo <run> dry=<bool> by=<user>".
 func Describe(req syncer.Request) string {
 	switch {
 	case req.PlanID != "":
 		return fmt.Sprintf("apply %s by=%s", req.PlanID, req.By)
+	case req.UndoOf != "":
+		return fmt.Sprintf("undo %s dry=%v by=%s", req.UndoOf, req.DryRun, req.By)
 	case req.Job == syncer.JobCases:
 		return fmt.Sprintf("retry %d by=%s", req.TicketID, req.By)
 	case req.SavePlan:
@@ -126,4 +132,28 @@ func (s *Service) DiscardPlan(ctx context.Context, id, by string) error {
 func (s *Service) Status(ctx context.Context) (syncer.Status, error) {
 	s.call(ctx, "status")
 	return s.State, nil
+}
+
+// Explain records the call and answers from Explanations (by argument),
+// else an explanation that the account is not in any query.
+func (s *Service) Explain(ctx context.Context, arg string, jobs []syncer.Job) *syncer.Explanation {
+	s.call(ctx, fmt.Sprintf("explain %s %v", arg, jobs))
+	if ex, ok := s.Explanations[arg]; ok {
+		return ex
+	}
+	ex := &syncer.Explanation{Account: arg}
+	for _, j := range jobs {
+		ex.Jobs = append(ex.Jobs, syncer.JobExplanation{Job: j, InSync: true})
+	}
+	return ex
+}
+
+// History records the call and answers from Histories (by argument),
+// else syncer.ErrNotFound.
+func (s *Service) History(ctx context.Context, arg string, limit int) (*syncer.History, error) {
+	s.call(ctx, fmt.Sprintf("history %s %d", arg, limit))
+	if h, ok := s.Histories[arg]; ok {
+		return h, nil
+	}
+	return nil, syncer.ErrNotFound
 }

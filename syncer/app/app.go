@@ -32,6 +32,8 @@ type Store interface {
 	PushHistory(ctx context.Context, ticketID int64) ([]syncer.PushRecord, error)
 	OpenAlerts(ctx context.Context) ([]syncer.Alert, error)
 	OpenAlert(ctx context.Context, job syncer.Job, code syncer.Code) (*syncer.Alert, bool, error)
+	PendingDeletions(ctx context.Context, scope syncer.Scope) ([]syncer.PendingDeletion, error)
+	History
 	Locks
 }
 
@@ -105,6 +107,7 @@ func (c *Core) Run(ctx context.Context, req syncer.Request) *syncer.Summary {
 	req = c.resolve(ctx, req)
 	log := c.log().With("job", req.Job, "by", req.By)
 	if s := c.belowReserve(ctx, req); s != nil {
+		s.By = req.By
 		return c.finish(ctx, log, s)
 	}
 	if !req.DryRun && req.Job != "" { // an unknown plan has no job: it fails at once
@@ -118,6 +121,7 @@ func (c *Core) Run(ctx context.Context, req syncer.Request) *syncer.Summary {
 	}
 	log.Info("run started", "dry_run", req.DryRun, "account", req.Account, "plan_id", req.PlanID, "ticket_id", req.TicketID)
 	s := c.job(ctx, req)
+	s.By = req.By
 	if req.PlanID != "" && !c.appliedBy(ctx, s) {
 		s.Refused = true
 		log.Info("stored plan not applied", "plan_id", req.PlanID, "message", s.Message)
@@ -166,6 +170,8 @@ func (c *Core) job(ctx context.Context, req syncer.Request) *syncer.Summary {
 	switch {
 	case req.PlanID != "":
 		return c.Runner.ApplyPlan(ctx, req.PlanID, req.By)
+	case req.UndoOf != "":
+		return c.Runner.Undo(ctx, req.UndoOf, req.UndoRecord, req.Options)
 	case req.Job == syncer.JobCases:
 		return c.Pusher.Push(ctx, req.TicketID, req.Event)
 	case req.Job == syncer.JobCaseSweep && req.DryRun:
@@ -189,6 +195,12 @@ func (c *Core) resolve(ctx context.Context, req syncer.Request) syncer.Request {
 	if req.PlanID != "" {
 		if p, err := c.Store.GetPlan(ctx, req.PlanID); err == nil {
 			req.Job = p.Job
+		}
+	}
+	if req.UndoOf != "" && req.PlanID == "" {
+		req.Job = "" // the undone run's, or none: an unknown run fails at once
+		if r, err := c.Store.GetRun(ctx, req.UndoOf); err == nil && r.Job.IsSync() {
+			req.Job = r.Job
 		}
 	}
 	if req.Job == syncer.JobCases && req.Event == "" {

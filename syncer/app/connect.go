@@ -73,6 +73,15 @@ func (l *LazySalesforce) FederalContacts(ctx context.Context, accountID string) 
 	return c.FederalContacts(ctx, accountID)
 }
 
+// AccountConditions implements syncer.QueryConditions.
+func (l *LazySalesforce) AccountConditions(ctx context.Context, accountID string) (syncer.AccountConditions, error) {
+	c, err := l.client(ctx)
+	if err != nil {
+		return syncer.AccountConditions{}, err
+	}
+	return c.AccountConditions(ctx, accountID)
+}
+
 // FindCase implements syncer.CaseStore.
 func (l *LazySalesforce) FindCase(ctx context.Context, ticketID int64) (syncer.Case, bool, error) {
 	c, err := l.client(ctx)

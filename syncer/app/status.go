@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/zdsync/zdsync/syncer"
@@ -42,6 +43,9 @@ func (c *Core) Status(ctx context.Context) (syncer.Status, error) {
 	for _, a := range alerts {
 		st.OpenAlerts = append(st.OpenAlerts, syncer.OpenAlert{Job: a.Job, Code: a.Code, Count: a.Count, FirstAt: a.FirstAt, LastAt: a.LastAt, RunID: a.LastRunID()})
 	}
+	if st.Deletions, err = c.dueDeletions(ctx); err != nil {
+		return st, err
+	}
 	if c.Allowance != nil {
 		actx, cancel := context.WithTimeout(ctx, allowanceTimeout)
 		defer cancel()
@@ -52,4 +56,31 @@ func (c *Core) Status(ctx context.Context) (syncer.Status, error) {
 		}
 	}
 	return st, nil
+}
+
+// dueDeletions lists the Global orgs whose grace period before deletion
+// ends within syncer.DeletionHorizon, soonest first (with their deletion
+// date under the grace period configured now).
+func (c *Core) dueDeletions(ctx context.Context) ([]syncer.PendingDeletion, error) {
+	if c.Runner == nil || c.Runner.Rules.DeleteGrace <= 0 {
+		return nil, nil
+	}
+	pending, err := c.Store.PendingDeletions(ctx, syncer.Global)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	if c.Runner.Now != nil {
+		now = c.Runner.Now()
+	}
+	horizon := now.Add(syncer.DeletionHorizon)
+	var due []syncer.PendingDeletion
+	for _, p := range pending {
+		p.DeleteAfter = p.Since.Add(c.Runner.Rules.DeleteGrace)
+		if !p.DeleteAfter.After(horizon) {
+			due = append(due, p)
+		}
+	}
+	slices.SortStableFunc(due, func(a, b syncer.PendingDeletion) int { return a.DeleteAfter.Compare(b.DeleteAfter) })
+	return due, nil
 }

@@ -121,7 +121,7 @@ func (c *Client) call(ctx context.Context, op, record string, fn func() error) e
 
 // Accounts runs the documented account query of scope (with the
 // single-account condition when accountID is set) and decodes each record
-// with syncer.DecodeAccount.
+// with syncer.DecodeAccount (syncer.DecodeAccountSources for one account).
 func (c *Client) Accounts(ctx context.Context, scope syncer.Scope, accountID string) ([]syncer.Account, error) {
 	op := "query " + string(scope) + " accounts"
 	q, err := AccountsQuery(scope, accountID)
@@ -134,6 +134,10 @@ func (c *Client) Accounts(ctx context.Context, scope syncer.Scope, accountID str
 		return c.queryEach(ctx, q, func(total int, r map[string]any) {
 			if out == nil {
 				out = make([]syncer.Account, 0, total) // one allocation for 100,000 accounts, not twenty
+			}
+			if accountID != "" { // one account: keep what explain shows
+				out = append(out, syncer.DecodeAccountSources(r))
+				return
 			}
 			out = append(out, syncer.DecodeAccount(r, shared))
 		})

@@ -186,7 +186,7 @@ func (sb *Sandbox) SalesforceConfig() salesforce.Config {
 // defaults (README, "Configuration"; a test of package main keeps the two
 // in step).
 func Rules() syncer.Rules {
-	return syncer.Rules{GreatlyExpiredYears: 3, MaxDeletes: 500, ShrinkRatio: 0.9, ApprovalThreshold: 50}
+	return syncer.Rules{GreatlyExpiredYears: 3, MaxDeletes: 500, ShrinkRatio: 0.9, ApprovalThreshold: 50, DeleteGrace: 7 * 24 * time.Hour}
 }
 
 // orgOf returns the org an account would have after a sync.

@@ -12,8 +12,9 @@ import (
 // payload is the write a change carried, stored as {"org": …} or
 // {"user": …} so that it reads back into the right field.
 type payload struct {
-	Org  *syncer.OrgWrite  `json:"org,omitempty"`
-	User *syncer.UserWrite `json:"user,omitempty"`
+	Org    *syncer.OrgWrite   `json:"org,omitempty"`
+	User   *syncer.UserWrite  `json:"user,omitempty"`
+	Member *syncer.Membership `json:"member,omitempty"`
 }
 
 // RecordChanges appends applied changes of a run, with their outcomes and
@@ -40,7 +41,7 @@ func (db *DB) RecordChanges(ctx context.Context, runID string, changes []syncer.
 			if len(c.Before) > 0 {
 				before = sql.NullString{String: string(c.Before), Valid: true}
 			}
-			p, err := jsonOrNull(payload{Org: c.Org, User: c.User}, c.Org == nil && c.User == nil)
+			p, err := jsonOrNull(payload{Org: c.Org, User: c.User, Member: c.Member}, c.Org == nil && c.User == nil && c.Member == nil)
 			if err != nil {
 				return fmt.Errorf("%s %s: encode payload: %w", c.Kind, c.Key, err)
 			}
@@ -108,7 +109,7 @@ func decodeChangeJSON(c *syncer.AppliedChange, diffs, before, pl sql.NullString)
 		if err := json.Unmarshal([]byte(pl.String), &p); err != nil {
 			return fmt.Errorf("decode payload: %w", err)
 		}
-		c.Org, c.User = p.Org, p.User
+		c.Org, c.User, c.Member = p.Org, p.User, p.Member
 	}
 	return nil
 }

@@ -28,9 +28,17 @@ func (db *DB) ListCommands(ctx context.Context, limit int) ([]syncer.CommandReco
 		q += ` LIMIT $1`
 		args = append(args, int64(limit))
 	}
-	rows, err := db.db.QueryContext(ctx, q, args...)
+	out, err := db.queryCommands(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list commands: %w", err)
+	}
+	return out, nil
+}
+
+func (db *DB) queryCommands(ctx context.Context, q string, args ...any) ([]syncer.CommandRecord, error) {
+	rows, err := db.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []syncer.CommandRecord
@@ -40,13 +48,10 @@ func (db *DB) ListCommands(ctx context.Context, limit int) ([]syncer.CommandReco
 			at sql.NullInt64
 		)
 		if err := rows.Scan(&c.ID, &at, &c.User, &c.Command, &c.Args, &c.Outcome, &c.Detail); err != nil {
-			return nil, fmt.Errorf("list commands: %w", err)
+			return nil, err
 		}
 		c.At = fromNanos(at)
 		out = append(out, c)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list commands: %w", err)
-	}
-	return out, nil
+	return out, rows.Err()
 }

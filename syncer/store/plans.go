@@ -35,10 +35,10 @@ func (db *DB) SavePlan(ctx context.Context, p *syncer.StoredPlan) error {
 	}
 	_, err = db.db.ExecContext(ctx, `
 		INSERT INTO plans (id, job, account, created_at, expires_at, created_by, fingerprint, changes,
-			applied_at, applied_run, applied_by, discarded)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			applied_at, applied_run, applied_by, discarded, undo_of, undo_record)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		p.ID, string(p.Job), p.Account, nanos(p.CreatedAt), nanos(p.ExpiresAt), p.CreatedBy, p.Fingerprint,
-		string(changes), nullNanos(p.AppliedAt), appliedRun, p.AppliedBy, p.Discarded)
+		string(changes), nullNanos(p.AppliedAt), appliedRun, p.AppliedBy, p.Discarded, p.UndoOf, p.UndoRecord)
 	if err != nil {
 		return fmt.Errorf("save plan %s: %w", p.ID, err)
 	}
@@ -63,10 +63,10 @@ func (db *DB) getPlan(ctx context.Context, id string) (*syncer.StoredPlan, error
 	)
 	err := db.db.QueryRowContext(ctx, `
 		SELECT id, job, account, created_at, expires_at, created_by, fingerprint, changes,
-			applied_at, applied_run, applied_by, discarded
+			applied_at, applied_run, applied_by, discarded, undo_of, undo_record
 		FROM plans WHERE id = $1`, id).Scan(
 		&p.ID, &job, &p.Account, &created, &expires, &p.CreatedBy, &p.Fingerprint, &changes,
-		&applied, &appliedRun, &p.AppliedBy, &p.Discarded)
+		&applied, &appliedRun, &p.AppliedBy, &p.Discarded, &p.UndoOf, &p.UndoRecord)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, syncer.ErrNotFound
 	}

@@ -24,8 +24,9 @@ func (db *DB) SaveRun(ctx context.Context, s *syncer.Summary) error {
 	}
 	_, err = db.db.ExecContext(ctx, `
 		INSERT INTO runs (run_id, job, dry_run, account, started_at, finished_at, ok, code,
-			fetched, created, updated, deleted, unchanged, skipped, failed, api_calls, plan_id, summary)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+			fetched, created, updated, deleted, unchanged, skipped, failed, api_calls, plan_id, summary,
+			started_by, undo_of)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
 		ON CONFLICT (run_id) DO UPDATE SET
 			job = excluded.job, dry_run = excluded.dry_run, account = excluded.account,
 			started_at = excluded.started_at, finished_at = excluded.finished_at,
@@ -33,10 +34,10 @@ func (db *DB) SaveRun(ctx context.Context, s *syncer.Summary) error {
 			fetched = excluded.fetched, created = excluded.created, updated = excluded.updated,
 			deleted = excluded.deleted, unchanged = excluded.unchanged, skipped = excluded.skipped,
 			failed = excluded.failed, api_calls = excluded.api_calls, plan_id = excluded.plan_id,
-			summary = excluded.summary`,
+			summary = excluded.summary, started_by = excluded.started_by, undo_of = excluded.undo_of`,
 		s.RunID, string(s.Job), s.DryRun, s.Account, nanos(s.StartedAt), nanos(s.FinishedAt), s.OK(), int64(s.Code),
 		int64(s.Fetched), int64(s.Created), int64(s.Updated), int64(s.Deleted), int64(s.Unchanged),
-		int64(s.Skipped), int64(s.Failed), int64(s.APICalls), s.PlanID, string(body))
+		int64(s.Skipped), int64(s.Failed), int64(s.APICalls), s.PlanID, string(body), s.By, s.UndoOf)
 	if err != nil {
 		return fmt.Errorf("save run %s: %w", s.RunID, err)
 	}

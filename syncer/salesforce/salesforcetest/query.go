@@ -54,6 +54,9 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
 	case kindCaseByTicket, kindCasesByID:
 		s.answerCaseQuery(w, pq)
 		return
+	case kindAccountByID:
+		s.answerAccountByID(w, pq)
+		return
 	}
 	s.mu.Lock()
 	cur := s.selectLocked(pq)

@@ -130,7 +130,10 @@ func parseQuery(q string) (parsedQuery, error) {
 		}
 		return parsedQuery{kind: kindCasesByID, fields: fields, caseIDs: ids}, nil
 	}
-	return parsedQuery{}, &queryError{"MALFORMED_QUERY", "unexpected token: the fake Salesforce understands only the documented queries and the adapter's Case queries"}
+	if pq, ok, err := parseAccountByID(n); ok {
+		return pq, err
+	}
+	return parsedQuery{}, &queryError{"MALFORMED_QUERY", "unexpected token: the fake Salesforce understands only the documented queries, the adapter's Case queries and Account fields by ID"}
 }
 
 func parseCaseFields(list string) ([]string, error) {

@@ -161,6 +161,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, endpoint string) 
 	case r.Method == "GET" && len(seg) == 2 && seg[0] == "job_statuses":
 		s.showJob(w, seg[1])
 	default:
+		if s.routeMemberships(w, r, endpoint, p, seg, id) {
+			return
+		}
 		writeError(w, 404, "InvalidEndpoint", "Not found: "+r.Method+" "+r.URL.Path)
 	}
 }

@@ -171,6 +171,8 @@ func (s *Server) apply(j *job) {
 			j.Results = append(j.Results, s.createUser(idx, item, now, false))
 		case "create_or_update_many_users":
 			j.Results = append(j.Results, s.createUser(idx, item, now, true))
+		case "create_many_organization_memberships":
+			j.Results = append(j.Results, s.createMembership(idx, item, now))
 		}
 	}
 	for _, id := range j.IDs {

@@ -1,0 +1,80 @@
+package zendesk
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strconv"
+
+	"github.com/zdsync/zdsync/syncer"
+)
+
+// OrgMembers lists the memberships of an org with GET
+// /organizations/{id}/organization_memberships.json in cursor pages of
+// PageSize (Zendesk API, Organization Memberships, "List Memberships"):
+// what the before-image of a deletion keeps, so that an undo can attach
+// the users again.
+func (c *Client) OrgMembers(ctx context.Context, orgID int64) ([]syncer.Membership, error) {
+	var out []syncer.Membership
+	after := ""
+	for {
+		q := url.Values{"page[size]": {strconv.Itoa(PageSize)}}
+		if after != "" {
+			q.Set("page[after]", after)
+		}
+		var resp struct {
+			Memberships []struct {
+				UserID         int64 `json:"user_id"`
+				OrganizationID int64 `json:"organization_id"`
+				Default        *bool `json:"default"` // null for a membership that is not the default
+			} `json:"organization_memberships"`
+			Meta struct {
+				HasMore     bool   `json:"has_more"`
+				AfterCursor string `json:"after_cursor"`
+			} `json:"meta"`
+		}
+		path := fmt.Sprintf("/organizations/%d/organization_memberships.json?%s", orgID, q.Encode())
+		if err := c.get(ctx, "list org memberships", fmt.Sprint(orgID), path, &resp); err != nil {
+			return nil, err
+		}
+		for _, m := range resp.Memberships {
+			out = append(out, syncer.Membership{UserID: m.UserID, OrgID: m.OrganizationID, Default: m.Default != nil && *m.Default})
+		}
+		if !resp.Meta.HasMore {
+			return out, nil
+		}
+		if resp.Meta.AfterCursor == "" || resp.Meta.AfterCursor == after {
+			return nil, &syncer.Error{Code: syncer.CodeBadResponse, Op: "list org memberships", Record: fmt.Sprint(orgID),
+				Message: "Zendesk answered has_more without a new after_cursor"}
+		}
+		after = resp.Meta.AfterCursor
+	}
+}
+
+// AddMembers attaches users to orgs with POST
+// /organization_memberships/create_many.json (Zendesk API, Organization
+// Memberships, "Create Many Memberships": up to 100 a job), one result a
+// membership, in order.
+func (c *Client) AddMembers(ctx context.Context, ms []syncer.Membership) []syncer.WriteResult {
+	return c.runBulk(ctx, bulkSpec{
+		op: "add org member", method: "POST", path: "/organization_memberships/create_many.json", key: "organization_memberships", n: len(ms),
+		record:  func(i int) string { return fmt.Sprintf("user %d", ms[i].UserID) },
+		payload: func(i int) any { return map[string]any{"user_id": ms[i].UserID, "organization_id": ms[i].OrgID} },
+	})
+}
+
+// OrgHasTickets reports whether the org has any ticket, whatever its
+// status, with one GET /organizations/{id}/tickets.json?page[size]=1: an
+// undo deletes an org it created only if it has none.
+func (c *Client) OrgHasTickets(ctx context.Context, orgID int64) (bool, error) {
+	var resp struct {
+		Tickets []struct {
+			ID int64 `json:"id"`
+		} `json:"tickets"`
+	}
+	path := fmt.Sprintf("/organizations/%d/tickets.json?page%%5Bsize%%5D=1", orgID)
+	if err := c.get(ctx, "list org tickets", fmt.Sprint(orgID), path, &resp); err != nil {
+		return false, err
+	}
+	return len(resp.Tickets) > 0, nil
+}
