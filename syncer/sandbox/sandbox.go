@@ -60,6 +60,9 @@ type Options struct {
 	JobDelay time.Duration
 	// CaseIDField is the ID of the ticket custom field holding the case ID.
 	CaseIDField int64
+	// Clock, when set, is the fake Salesforce's clock of SystemModstamp
+	// (a simulated clock; the wall clock otherwise).
+	Clock func() time.Time
 }
 
 func (o *Options) defaults() {
@@ -121,6 +124,9 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 	}
 	if opts.Latency > 0 {
 		sfOpts = append(sfOpts, salesforcetest.WithResponseDelay(opts.Latency))
+	}
+	if opts.Clock != nil {
+		sfOpts = append(sfOpts, salesforcetest.WithClock(opts.Clock))
 	}
 	sb := &Sandbox{Options: opts, Salesforce: salesforcetest.NewServer(sfOpts...)}
 	zdOpts := []zendesktest.Option{zendesktest.WithCaseIDField(opts.CaseIDField)}
