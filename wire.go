@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/zdsync/zdsync/bot"
 	"github.com/zdsync/zdsync/syncer"
 	"github.com/zdsync/zdsync/syncer/app"
 	"github.com/zdsync/zdsync/syncer/metrics"
@@ -24,6 +25,10 @@ type parts struct {
 	sf      *salesforce.Client // nil until a case push logs in lazily
 	metrics *metrics.Metrics
 }
+
+// The store keeps what the notifier needs for incremental runs (their
+// alerts, their runs of the hour, the digest's cursor).
+var _ bot.IncrementalStore = (*store.DB)(nil)
 
 // rules returns the business rules of the configuration.
 func (c *Config) rules() syncer.Rules {
@@ -118,7 +123,8 @@ func (m *Main) wire(ctx context.Context, cfg Config, jobs ...syncer.Job) (*parts
 
 // core builds the application core over the adapters that are set.
 func (m *Main) core(cfg Config, p *parts, global, federal syncer.Zendesk, cases syncer.CaseStore) *app.Core {
-	runner := &syncer.Runner{Global: global, Federal: federal, Store: p.db, Rules: cfg.rules(), PlanTTL: cfg.PlanTTL, Log: p.log}
+	runner := &syncer.Runner{Global: global, Federal: federal, Store: p.db, Rules: cfg.rules(), PlanTTL: cfg.PlanTTL, Log: p.log,
+		Watermarks: p.db, Overlap: cfg.IncrementalOverlap}
 	pusher := &syncer.Pusher{Salesforce: cases, Retries: cfg.CasePushRetries, RetryDelay: cfg.CasePushRetryDelay, Logger: p.log, Log: p.db}
 	c := &app.Core{Runner: runner, Pusher: pusher, Store: p.db, Reserve: float64(cfg.SalesforceAPIReserve), Log: p.log}
 	if p.sf != nil {

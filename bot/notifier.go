@@ -133,6 +133,9 @@ func (n *Notifier) Notify(ctx context.Context, s *syncer.Summary) error {
 	if at.IsZero() {
 		at = n.now()
 	}
+	if s.Incremental != nil {
+		return n.reportIncremental(ctx, s, at) // digest.go: alerts at once, changes once an hour
+	}
 	code := FailureCode(s)
 	changed := s.Created+s.Updated+s.Deleted > 0
 	var errs []error

@@ -99,3 +99,36 @@ type IncrementalRun struct {
 	SalesforceCalls int `json:"salesforce_calls"`
 	ZendeskCalls    int `json:"zendesk_calls"`
 }
+
+// Caught returns the time before which every Salesforce change a job
+// reads is in Zendesk (the overlap aside): the later of the watermark and
+// the start of the last successful full run (nil for none), which read
+// everything before it. Zero when neither exists.
+func (w Watermark) Caught(lastFull *Summary) time.Time {
+	if lastFull != nil && lastFull.StartedAt.After(w.At) {
+		return lastFull.StartedAt
+	}
+	return w.At
+}
+
+// QuietIncremental reports whether s is an incremental run (not a dry run)
+// that did its work and changed nothing: it posts nothing and is not
+// stored, only counted (README, "Near real time").
+func (s *Summary) QuietIncremental() bool {
+	return s.Incremental != nil && !s.DryRun && s.Code == CodeNone && len(s.Errors) == 0 && s.Created+s.Updated+s.Deleted == 0
+}
+
+// IncrementalStatus is what /zdsync status shows of a job's incremental
+// runs: their schedule, how fresh Zendesk is, this hour's runs and API
+// calls, the accounts being retried and the last stored run (one that
+// changed something or failed: quiet runs are not stored).
+type IncrementalStatus struct {
+	Schedule string `json:"schedule"`
+	// Caught is the time before which every change is in Zendesk
+	// (Watermark.Caught); Freshness is how long ago that was.
+	Caught    time.Time     `json:"caught,omitzero"`
+	Freshness time.Duration `json:"freshness_ns,omitempty"`
+	Tally     Tally         `json:"tally"`
+	Retrying  int           `json:"retrying,omitempty"`
+	LastRun   *Summary      `json:"last_run,omitempty"`
+}

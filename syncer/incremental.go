@@ -51,16 +51,13 @@ func (r *Runner) startIncrement(ctx context.Context, job Job, opts Options) (*in
 		return nil, WithOp(err, "read the watermark of", string(job))
 	}
 	wm.Job = job
-	base := wm.At
+	var last *Summary
 	if r.Store != nil {
-		last, ok, err := r.Store.LastSuccessfulRun(ctx, job)
-		if err != nil {
+		if last, _, err = r.Store.LastSuccessfulRun(ctx, job); err != nil {
 			return nil, WithOp(err, "read the last successful run of", string(job))
 		}
-		if ok && last.StartedAt.After(base) {
-			base = last.StartedAt // that run read everything before it
-		}
 	}
+	base := wm.Caught(last)
 	if base.IsZero() {
 		base = r.now()
 		r.log().Warn("no watermark and no successful full run: reading the changes from now on", "job", job)

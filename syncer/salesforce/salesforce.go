@@ -53,6 +53,7 @@ type Client struct {
 	cur *session   // the session requests use
 
 	children children // Account's child relationships, described once (incremental.go)
+	usage    usage    // the allowance the last answer reported (limits.go)
 }
 
 var (
