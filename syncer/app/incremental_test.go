@@ -73,7 +73,9 @@ func TestIncrementalRunsOfAJobNeverOverlap(t *testing.T) {
 
 		// An incremental tick meeting a full run is refused at once.
 		release = sb.Salesforce.HoldRequests()
-		go func() { done <- first.Run(ctx, syncer.Request{Job: syncer.JobGlobalOrgs, Options: syncer.Options{By: "UWRITER"}}) }()
+		go func() {
+			done <- first.Run(ctx, syncer.Request{Job: syncer.JobGlobalOrgs, Options: syncer.Options{By: "UWRITER"}})
+		}()
 		waitFor(t, func() bool { return sb.Salesforce.InFlight() > 0 })
 		if s := second.Run(ctx, tick); s.Code != syncer.CodeRunInProgress {
 			t.Errorf("an incremental tick during a full run: code %d (%s)", s.Code, s.Message)
