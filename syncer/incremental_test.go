@@ -29,6 +29,13 @@ func (c *simClock) Now() time.Time {
 	return c.now
 }
 
+// Set sets the clock to t.
+func (c *simClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
 // Advance moves the clock on by d.
 func (c *simClock) Advance(d time.Duration) {
 	c.mu.Lock()
