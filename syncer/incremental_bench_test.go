@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/zdsync/zdsync/syncer"
 	"github.com/zdsync/zdsync/syncer/salesforce"
 	"github.com/zdsync/zdsync/syncer/salesforce/salesforcetest"
@@ -38,7 +40,7 @@ const (
 // nrtBench is the state of the near-real-time benchmark.
 type nrtBench struct {
 	sb      *sandbox.Sandbox
-	clk     *simClock
+	clk     *clockwork.FakeClock
 	r       *syncer.Runner
 	fast    *syncer.Runner // unpaced, for the set-up full runs and markers
 	db      *store.DB
@@ -60,7 +62,7 @@ func newNRTBench(b *testing.B) *nrtBench {
 	b.Helper()
 	ctx := context.Background()
 	start := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	clk := &simClock{now: start.Add(-24 * time.Hour)}
+	clk := clockwork.NewFakeClockAt(start.Add(-24 * time.Hour))
 	accounts := 100_000
 	if n, err := strconv.Atoi(os.Getenv("ZDSYNC_BENCH_ACCOUNTS")); err == nil && n > 0 {
 		accounts = n // a smaller run, to try the benchmark out
@@ -151,6 +153,9 @@ func (nb *nrtBench) pick() {
 		}
 	}
 }
+
+// setClock moves the simulated clock on to t.
+func setClock(clk *clockwork.FakeClock, t time.Time) { clk.Advance(t.Sub(clk.Now())) }
 
 // liveSoldTo returns the index of an account's first sold-to record not
 // deleted, or -1.
@@ -291,21 +296,20 @@ func percentile(d []time.Duration, p float64) time.Duration {
 
 // BenchmarkNearRealTime measures near real time against the sandboxes at
 // 100 ms a call, 100,000 global accounts and Zendesk at 700 requests a
-// minute (about four minutes of real time):
+// minute (a few minutes of real time):
 //
-//   - freshness: six kinds of change (account field, customer
-//     subscription, Zuora subscription, sold-to record, federal account,
-//     contact) at random moments of ten simulated minutes, and one more
-//     change committed during each tick's runs; the time until Zendesk
-//     shows each (simulated wait for the tick plus the real time of the
-//     run), p50/p95/max, and the changes that never arrived;
-//   - idle cost: Salesforce and Zendesk calls per idle minute per job;
-//   - busy cost: 1,000 accounts changed within one minute, carried over by
-//     one run, its calls against the minimum (one detection and one read
-//     per 2,000 accounts in Salesforce; one look-up, one bulk job and one
-//     job status per 100 orgs in Zendesk).
+//	go test -run '^$' -bench NearRealTime -benchtime 1x -timeout 30m -v ./syncer/
 //
-//	go test -run '^$' -bench NearRealTime -benchtime 1x -timeout 30m ./syncer/
+// Freshness: six kinds of change (account field, customer subscription,
+// Zuora subscription, sold-to record, federal account, contact) at random
+// moments of ten simulated minutes, and one more account change committed
+// during each tick's runs; the time until Zendesk shows each (the
+// simulated wait for the tick plus the real time of the run), p50/p95/max,
+// and the changes that never arrived. Idle cost: Salesforce and Zendesk
+// calls per idle minute per job. Busy cost: 1,000 accounts changed within
+// one minute, carried over by one run, its calls against the minimum (one
+// detection and one read per 2,000 accounts in Salesforce; one look-up,
+// one bulk job and one job status per 100 orgs in Zendesk).
 func BenchmarkNearRealTime(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
@@ -342,11 +346,11 @@ func BenchmarkNearRealTime(b *testing.B) {
 				}
 				slices.Sort(at)
 				for i, d := range at {
-					nb.clk.Set(base.Add(d))
+					setClock(nb.clk, base.Add(d))
 					waiting = append(waiting, nb.change(b, nrtKinds[(m+i)%len(nrtKinds)]))
 				}
 			}
-			nb.clk.Set(base.Add(time.Minute))
+			setClock(nb.clk, base.Add(time.Minute))
 			tick := nb.clk.Now()
 			if m < nrtMinutes {
 				// One change committed while the tick's runs are under way:
@@ -401,10 +405,10 @@ func BenchmarkNearRealTime(b *testing.B) {
 		var burst []pending
 		base := nb.clk.Now()
 		for i := range nrtBurst {
-			nb.clk.Set(base.Add(time.Duration(i) * time.Minute / nrtBurst))
+			setClock(nb.clk, base.Add(time.Duration(i)*time.Minute/nrtBurst))
 			burst = append(burst, nb.change(b, "account"))
 		}
-		nb.clk.Set(base.Add(time.Minute))
+		setClock(nb.clk, base.Add(time.Minute))
 		b.StartTimer()
 		runs, took := nb.tick(b)
 		b.StopTimer()

@@ -6,9 +6,10 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/jonboulle/clockwork"
 
 	"github.com/zdsync/zdsync/syncer"
 	"github.com/zdsync/zdsync/syncer/salesforce/salesforcetest"
@@ -16,44 +17,17 @@ import (
 	"github.com/zdsync/zdsync/syncer/store"
 )
 
-// simClock is the simulated clock of the incremental tests: the fake
-// Salesforce stamps records with it and the runner reads it.
-type simClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *simClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Set sets the clock to t.
-func (c *simClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
-// Advance moves the clock on by d.
-func (c *simClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // incEnv is an env whose runner can run incremental runs, on a simulated
 // clock shared with the fake Salesforce, after a full run of each job.
 type incEnv struct {
 	*env
-	clk *simClock
+	clk *clockwork.FakeClock
 }
 
 func newIncEnv(t *testing.T, opts sandbox.Options) *incEnv {
 	t.Helper()
 	start := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	clk := &simClock{now: start.Add(-24 * time.Hour)} // the data was entered the day before
+	clk := clockwork.NewFakeClockAt(start.Add(-24 * time.Hour)) // the data was entered the day before
 	opts.Now, opts.Clock = start, clk.Now
 	e := &incEnv{env: newEnv(t, opts), clk: clk}
 	e.r.Now, e.r.Watermarks, e.r.Overlap = clk.Now, e.db, 2*time.Minute

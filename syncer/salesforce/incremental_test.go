@@ -8,40 +8,23 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/jonboulle/clockwork"
 
 	"github.com/zdsync/zdsync/syncer"
 	"github.com/zdsync/zdsync/syncer/salesforce"
 	"github.com/zdsync/zdsync/syncer/salesforce/salesforcetest"
 )
 
-// clock is a settable clock for the fake's SystemModstamps.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
 var t0 = time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)
 
 // changedFake is a fake with generated global and federal data, stamped at
 // t0 by a clock the test moves.
-func changedFake(t *testing.T, opts ...salesforcetest.Option) (*salesforcetest.Server, *clock) {
+func changedFake(t *testing.T, opts ...salesforcetest.Option) (*salesforcetest.Server, *clockwork.FakeClock) {
 	t.Helper()
-	clk := &clock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	accounts := salesforcetest.Generate(3, 60, salesforcetest.GenerateOptions{})
 	fed, contacts := salesforcetest.GenerateFederal(3, 20, salesforcetest.GenerateOptions{})
 	srv := salesforcetest.NewServer(append([]salesforcetest.Option{salesforcetest.WithClock(clk.Now),
@@ -87,7 +70,7 @@ func TestModifiedFindsEachKindOfChangeInOneCall(t *testing.T) {
 	if err != nil || len(ms) != 0 {
 		t.Fatalf("before any change: %v, %v", objects(ms), err)
 	}
-	clk.Set(t0.Add(2 * time.Minute))
+	clk.Advance(2 * time.Minute)
 	srv.UpdateAccount(a.ID, func(x *salesforcetest.Account) { x.Name += " Renamed" })
 	srv.UpdateAccount(a.ID, func(x *salesforcetest.Account) { x.CustomerSubscriptions[0].Plan = "GitLab Ultimate - 3 Years" })
 	srv.UpdateAccount(a.ID, func(x *salesforcetest.Account) { x.ZuoraSubscriptions = x.ZuoraSubscriptions[1:] }) // deleted
@@ -138,7 +121,7 @@ func TestModifiedFindsFederalContactsAndAccounts(t *testing.T) {
 		}
 	}
 	fed := firstSelected(t, srv, true)
-	clk.Set(t0.Add(time.Hour))
+	clk.Advance(time.Hour)
 	srv.UpdateContact(contact.ID, func(x *salesforcetest.Contact) { x.Name = "Renamed Person" })
 	srv.UpdateAccount(fed.ID, func(x *salesforcetest.Account) { x.Territory = "PUBSEC_FED_CIVILIAN" })
 	srv.RemoveContacts(srv.Contacts()[len(srv.Contacts())-1].ID)

@@ -40,21 +40,18 @@ type queryPage struct {
 	Records        []any  `json:"records"`
 }
 
-func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.calls.Query++
-	s.mu.Unlock()
-	status, body := s.answerQuery(r.URL.Query().Get("q"), false)
-	writeJSON(w, status, body)
-}
+func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) { s.serveQuery(w, r, false) }
 
 // handleQueryAll serves queryAll, which also returns deleted records
 // (REST API Developer Guide, "QueryAll").
-func (s *Server) handleQueryAll(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleQueryAll(w http.ResponseWriter, r *http.Request) { s.serveQuery(w, r, true) }
+
+// serveQuery answers the first page of a query (all: as queryAll).
+func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request, all bool) {
 	s.mu.Lock()
 	s.calls.Query++
 	s.mu.Unlock()
-	status, body := s.answerQuery(r.URL.Query().Get("q"), true)
+	status, body := s.answerQuery(r.URL.Query().Get("q"), all)
 	writeJSON(w, status, body)
 }
 
