@@ -427,6 +427,13 @@ func (c *Client) eachRecord(ctx context.Context, op string, queries []string, al
 		if err := c.call(ctx, op, "", func() error { return c.do(ctx, http.MethodPost, compositePath, body, &answer) }); err != nil {
 			return err
 		}
+		for _, r := range answer.CompositeResponse {
+			// A refused query, or a request refused as a whole (one
+			// result, its referenceId null: "LIMIT_EXCEEDED").
+			if r.HTTPStatusCode >= http.StatusBadRequest {
+				return classify(op, "", errors.New(string(r.Body)))
+			}
+		}
 		if len(answer.CompositeResponse) != len(batch) {
 			return &syncer.Error{Code: syncer.CodeBadResponse, Op: op,
 				Message: "Salesforce answered a composite request with " + strconv.Itoa(len(answer.CompositeResponse)) + " results for " + strconv.Itoa(len(batch)) + " queries"}
@@ -435,9 +442,6 @@ func (c *Client) eachRecord(ctx context.Context, op string, queries []string, al
 			i, err := strconv.Atoi(strings.TrimPrefix(r.ReferenceID, "q"))
 			if err != nil || i < start || i >= start+len(batch) {
 				return &syncer.Error{Code: syncer.CodeBadResponse, Op: op, Message: "Salesforce answered a composite request with an unknown referenceId " + truncate(r.ReferenceID, 40)}
-			}
-			if r.HTTPStatusCode >= http.StatusBadRequest {
-				return classify(op, "", errors.New(string(r.Body)))
 			}
 			var page queryPage
 			if err := json.Unmarshal(r.Body, &page); err != nil {

@@ -57,14 +57,21 @@ func (s *Server) handleComposite(w http.ResponseWriter, r *http.Request) {
 	s.calls.Composite++
 	s.calls.CompositeQueries += queries
 	s.mu.Unlock()
+	// A request over the limits is answered 200 with one result that
+	// says so, its referenceId null, as Salesforce answers it.
+	refused := func(message string) {
+		writeJSON(w, http.StatusOK, map[string]any{"compositeResponse": []map[string]any{{
+			"body": errorBody("LIMIT_EXCEEDED", message), "httpHeaders": map[string]string{}, "httpStatusCode": http.StatusBadRequest, "referenceId": nil}}})
+	}
 	switch {
 	case len(req.CompositeRequest) == 0:
 		writeErrors(w, http.StatusBadRequest, "INVALID_INPUT", "The composite request has no subrequests.")
 		return
-	case len(req.CompositeRequest) > MaxCompositeSubrequests || queries > MaxCompositeQueries:
-		writeErrors(w, http.StatusBadRequest, "LIMIT_EXCEEDED", fmt.Sprintf(
-			"A composite request can have up to %d subrequests, of which up to %d query operations; this one has %d, of which %d queries.",
-			MaxCompositeSubrequests, MaxCompositeQueries, len(req.CompositeRequest), queries))
+	case len(req.CompositeRequest) > MaxCompositeSubrequests:
+		refused(fmt.Sprintf("The request can’t contain more than %d operations.", MaxCompositeSubrequests))
+		return
+	case queries > MaxCompositeQueries:
+		refused(fmt.Sprintf("The request can’t contain more than %d query operations.", MaxCompositeQueries))
 		return
 	}
 	out := make([]compositeResult, len(req.CompositeRequest))

@@ -60,7 +60,7 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request, all bool) {
 func (s *Server) answerQuery(q string, all bool) (int, any) {
 	if len(q) > MaxSOQLLength {
 		return http.StatusBadRequest, errorBody(errMalformedQuery,
-			fmt.Sprintf("SOQL statements cannot be longer than %d characters", MaxSOQLLength))
+			fmt.Sprintf("SOQL statements can not be longer than %d characters", MaxSOQLLength))
 	}
 	pq, err := parseQuery(q)
 	if err != nil {
