@@ -112,10 +112,18 @@ func (w Watermark) Caught(lastFull *Summary) time.Time {
 }
 
 // QuietIncremental reports whether s is an incremental run (not a dry run)
-// that did its work and changed nothing: it posts nothing and is not
-// stored, only counted (README, "Near real time").
+// that did its work and wrote nothing (it planned skips at most): it posts
+// nothing and is not stored, only counted (README, "Near real time").
 func (s *Summary) QuietIncremental() bool {
-	return s.Incremental != nil && !s.DryRun && s.Code == CodeNone && len(s.Errors) == 0 && s.Created+s.Updated+s.Deleted == 0
+	if s.Incremental == nil || s.DryRun || s.Code != CodeNone || len(s.Errors) > 0 {
+		return false
+	}
+	for _, c := range s.Changes {
+		if c.Action != Skip {
+			return false
+		}
+	}
+	return s.Created+s.Updated+s.Deleted == 0
 }
 
 // IncrementalStatus is what /zdsync status shows of a job's incremental

@@ -434,3 +434,27 @@ func reopen(t *testing.T, e *incEnv) *store.DB {
 	t.Cleanup(func() { db.Close() })
 	return db
 }
+
+func TestQuietIncremental(t *testing.T) {
+	inc := &syncer.IncrementalRun{}
+	settle := syncer.Change{Action: syncer.Update, Kind: "org", Key: "0014M00001sGJ8xQAG", AfterUsers: true}
+	skip := syncer.Change{Action: syncer.Skip, Kind: "user", Key: "a@b.example", Reason: "ambiguous"}
+	tests := []struct {
+		name  string
+		s     syncer.Summary
+		quiet bool
+	}{
+		{"an incremental run that read nothing is quiet", syncer.Summary{Incremental: inc}, true},
+		{"one that only skipped is quiet", syncer.Summary{Incremental: inc, Skipped: 1, Changes: []syncer.Change{skip}}, true},
+		{"one that updated is not", syncer.Summary{Incremental: inc, Updated: 1}, false},
+		{"one that only cleared a sold-to marker wrote, so it is not", syncer.Summary{Incremental: inc, Changes: []syncer.Change{settle}}, false},
+		{"one that failed is not", syncer.Summary{Incremental: inc, Code: syncer.CodeConnectionFailed}, false},
+		{"a dry run is not", syncer.Summary{Incremental: inc, DryRun: true}, false},
+		{"a full run is not", syncer.Summary{}, false},
+	}
+	for _, tt := range tests {
+		if got := tt.s.QuietIncremental(); got != tt.quiet {
+			t.Errorf("%s: quiet = %v", tt.name, got)
+		}
+	}
+}
