@@ -458,3 +458,39 @@ func TestQuietIncremental(t *testing.T) {
 		}
 	}
 }
+
+// An e-mail on contacts of two accounts is ambiguous in an incremental run
+// too, though only one of the accounts changed: the run reads the other
+// contacts with the e-mail, as a full run would see them.
+func TestIncrementalKeepsAmbiguousEmailsAmbiguous(t *testing.T) {
+	e := newIncEnv(t, sandbox.Options{Seed: 23, Accounts: 40, FederalAccounts: 30})
+	e.full(t, syncer.JobFederalOrgs, syncer.JobFederalUsers)
+	var user syncer.User
+	var contact salesforcetest.Contact
+	for _, c := range e.sb.Salesforce.Contacts() {
+		for _, u := range e.sb.Federal.Users() {
+			if strings.EqualFold(u.Email, strings.TrimSpace(c.Email)) && u.OrgID != 0 && u.Name == strings.TrimSpace(c.Name) && !c.Inactive {
+				user, contact = u, c
+			}
+		}
+	}
+	var other salesforcetest.Account
+	for _, a := range e.sb.Salesforce.Accounts() {
+		if a.ID != contact.AccountID && salesforcetest.MatchesFederalQuery(&a) {
+			other = a
+		}
+	}
+	if user.ID == 0 || other.ID == "" {
+		t.Fatal("no contact with a user, or no second federal account")
+	}
+	// The same e-mail on another account's contact, entered long before.
+	e.sb.Salesforce.AddContacts(salesforcetest.Contact{Name: "Namesake", Email: contact.Email, AccountID: other.ID,
+		SystemModstamp: e.clk.Now().Add(-48 * time.Hour)})
+	e.sb.Salesforce.UpdateContact(contact.ID, func(c *salesforcetest.Contact) { c.Name = "Renamed Contact" })
+	s := e.incremental(t, syncer.JobFederalUsers)
+	if s.Updated != 0 || !slices.ContainsFunc(s.Changes, func(c syncer.Change) bool {
+		return c.Action == syncer.Skip && strings.HasPrefix(c.Reason, syncer.ReasonAmbiguous)
+	}) {
+		t.Errorf("incremental run: %s, changes %+v; want the e-mail skipped as ambiguous", s.Headline(), s.Changes)
+	}
+}
