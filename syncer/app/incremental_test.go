@@ -174,3 +174,56 @@ func TestQuietIncrementalRunsAreNotStored(t *testing.T) {
 		t.Errorf("status shows %+v as the job's last run, want its last full run", st.Jobs[0].LastRun)
 	}
 }
+
+// recentAllowance is an allowance reader that also reports what the last
+// answer said, and counts its reads.
+type recentAllowance struct {
+	last  syncer.APIAllowance
+	at    time.Time
+	reads atomic.Int64
+}
+
+func (r *recentAllowance) APIAllowance(context.Context) (syncer.APIAllowance, error) {
+	r.reads.Add(1)
+	return r.last, nil
+}
+
+func (r *recentAllowance) LastAllowance() (syncer.APIAllowance, time.Time, bool) {
+	return r.last, r.at, !r.at.IsZero()
+}
+
+// A scheduled incremental run is skipped below the API reserve as a full
+// run is, judged by the allowance Salesforce last reported (no request of
+// its own); unknown or old, it goes.
+func TestScheduledIncrementalRunsLeaveTheAPIReserve(t *testing.T) {
+	ctx := context.Background()
+	sb, err := sandbox.Start(ctx, sandbox.Options{Seed: 9, Accounts: 30, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sb.Close)
+	tick := syncer.Request{Job: syncer.JobFederalOrgs, Options: syncer.Options{By: syncer.BySchedule, Incremental: true}}
+	low := syncer.APIAllowance{Max: 100000, Remaining: 5000}
+	for _, tt := range []struct {
+		name    string
+		at      time.Time
+		skipped bool
+	}{
+		{"reported a minute ago, below the reserve: skipped", time.Now().Add(-time.Minute), true},
+		{"never reported: goes", time.Time{}, false},
+		{"reported an hour ago: goes", time.Now().Add(-time.Hour), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _ := incrementalCore(t, sb, storetest.SQLite(t))
+			r := &recentAllowance{last: low, at: tt.at}
+			c.Allowance, c.Reserve = r, 0.1
+			s := c.Run(ctx, tick)
+			if skipped := s.Code == syncer.CodeAPIReserve; skipped != tt.skipped {
+				t.Errorf("code %d (%s), want skipped %v", s.Code, s.Message, tt.skipped)
+			}
+			if r.reads.Load() != 0 {
+				t.Errorf("the incremental run read the allowance %d times", r.reads.Load())
+			}
+		})
+	}
+}

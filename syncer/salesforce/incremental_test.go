@@ -236,3 +236,23 @@ func TestLongIDListsWouldNotFitAGet(t *testing.T) {
 		t.Errorf("GET of a %d-byte URI answered %d, want 414 (URIs are limited to %d bytes)", len(req.URL.String()), resp.StatusCode, salesforcetest.MaxURIBytes)
 	}
 }
+
+// Every answer reports the org's API usage (Sforce-Limit-Info): the client
+// keeps the last one, with no request of its own.
+func TestLastAllowanceComesFromTheAnswers(t *testing.T) {
+	srv, _ := changedFake(t)
+	c := newClient(t, srv)
+	if _, _, known := c.LastAllowance(); known {
+		t.Error("an allowance is known before any answer")
+	}
+	srv.SetAPIAllowance(15000, 5000)
+	before := srv.Calls().API()
+	if _, err := c.Modified(context.Background(), syncer.JobGlobalOrgs, t0); err != nil {
+		t.Fatal(err)
+	}
+	a, at, known := c.LastAllowance()
+	used := srv.Calls().API() - before
+	if !known || at.IsZero() || a.Max != 15000 || a.Remaining != 5000-used {
+		t.Errorf("last allowance %+v at %v (known %v), want 15000 with %d remaining", a, at, known, 5000-used)
+	}
+}
