@@ -49,6 +49,10 @@ type Config struct {
 	ScheduleFederal    string `env:"SCHEDULE_FEDERAL, default=30 * * * *" help:"cron expression of federal-orgs then federal-users (skipped when federal-orgs failed as a whole); off disables it"`
 	ScheduleCaseSweep  string `env:"SCHEDULE_CASE_SWEEP, default=*/10 * * * *" help:"cron expression of the case parity sweep; off disables it"`
 
+	ScheduleIncremental string        `env:"SCHEDULE_INCREMENTAL, default=* * * * *" help:"cron expression of the incremental runs of global-orgs, and of federal-orgs then federal-users (see Near real time); off disables them"`
+	IncrementalOverlap  time.Duration `env:"INCREMENTAL_OVERLAP, default=2m" help:"how far before its watermark an incremental run starts reading, for the clocks of zdsync and Salesforce and transactions that commit late; 0: none"`
+	IncrementalMaxAge   time.Duration `env:"INCREMENTAL_MAX_AGE, default=15m" help:"serve alerts once (code 26) when a job's Salesforce changes have waited longer than this for a successful incremental or full run"`
+
 	DeleteLimit         int     `env:"DELETE_LIMIT, default=500" help:"most org deletions one run may make; a plan with more deletes none; 0: no deletions at all"`
 	ShrinkRatio         float64 `env:"SHRINK_RATIO, default=0.9" help:"a full run whose Salesforce result is below this share of the last successful run deletes nothing; 0: never"`
 	ApprovalThreshold   int     `env:"APPROVAL_THRESHOLD, default=50" help:"a global-orgs run deleting more orgs than this holds the deletions for approval in Slack; 0: every deletion is held"`
@@ -124,6 +128,10 @@ func LoadConfig(ctx context.Context, l envconfig.Lookuper) (Config, error) {
 		return c, usagef("configuration: HTTP_TIMEOUT must be positive")
 	case c.FreshnessMaxAge <= 0:
 		return c, usagef("configuration: FRESHNESS_MAX_AGE must be positive")
+	case c.IncrementalOverlap < 0:
+		return c, usagef("configuration: INCREMENTAL_OVERLAP must not be negative")
+	case c.IncrementalMaxAge <= 0:
+		return c, usagef("configuration: INCREMENTAL_MAX_AGE must be positive")
 	case c.PlanTTL <= 0:
 		return c, usagef("configuration: PLAN_TTL must be positive")
 	case c.ShrinkRatio < 0 || c.ShrinkRatio > 1:

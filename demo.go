@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -137,6 +138,7 @@ func (d *demo) syncJobs() error {
 	before = sb.Global.WriteCalls()
 	d.report(d.run(syncer.Request{Job: syncer.JobGlobalOrgs}))
 	fmt.Fprintf(out, "  Zendesk write calls: %d\n", sb.Global.WriteCalls()-before)
+	d.incremental()
 
 	section(out, "3. federal-orgs: federal accounts → Zendesk US Federal organizations (never deletes, no contacts)")
 	d.report(d.run(syncer.Request{Job: syncer.JobFederalOrgs}))
@@ -158,6 +160,56 @@ func (d *demo) syncJobs() error {
 	fmt.Fprintln(out, "  applying it a second time is refused:")
 	fmt.Fprintf(out, "  %s\n", d.run(syncer.Request{PlanID: plan.ID}).Message)
 	return nil
+}
+
+// incremental shows near real time (section 2b): a subscription renewed
+// in Salesforce after the full run reaches Zendesk with an incremental
+// run, which reads only what changed; the next one finds nothing new.
+func (d *demo) incremental() {
+	out, sb := d.out, d.sb
+	section(out, "2b. Near real time: a subscription is renewed in Salesforce; an incremental run carries it over")
+	var renewed salesforcetest.Account
+	for _, a := range sb.Salesforce.Accounts() {
+		o, ok := orgOf(sb.Global, a.ID)
+		if ok && salesforcetest.MatchesGlobalQuery(&a) && len(a.CustomerSubscriptions) > 0 && o.Fields.Get(syncer.FieldSupportLevel) != "ultimate" &&
+			!slices.Contains(o.Tags, "expired") {
+			renewed = a
+			break
+		}
+	}
+	if renewed.ID == "" {
+		fmt.Fprintln(out, "  (no account to renew in this sandbox)")
+		return
+	}
+	end := time.Now().AddDate(1, 0, 0).Format(time.DateOnly)
+	sb.Salesforce.UpdateAccount(renewed.ID, func(a *salesforcetest.Account) {
+		a.CustomerSubscriptions[0].Status, a.CustomerSubscriptions[0].Tier, a.CustomerSubscriptions[0].EndDate = "Active", "Ultimate", end
+	})
+	fmt.Fprintf(out, "  account %s (%s): its customer subscription renewed as Ultimate until %s\n", renewed.ID, renewed.Name, end)
+	s := d.run(syncer.Request{Job: syncer.JobGlobalOrgs, Options: syncer.Options{Incremental: true}})
+	d.report(s)
+	if inc := s.Incremental; inc != nil {
+		fmt.Fprintf(out, "  %d Salesforce records changed since %s; %d accounts read; %d Salesforce and %d Zendesk API calls\n",
+			inc.Changed, inc.Since.Local().Format(time.TimeOnly), s.Fetched, inc.SalesforceCalls, inc.ZendeskCalls)
+	}
+	again := d.run(syncer.Request{Job: syncer.JobGlobalOrgs, Options: syncer.Options{Incremental: true}})
+	if again.Incremental != nil {
+		fmt.Fprintf(out, "  the next incremental run (every minute in serve): %d written, %d Salesforce and %d Zendesk API calls — quiet: nothing posted\n",
+			again.Created+again.Updated+again.Deleted, again.Incremental.SalesforceCalls, again.Incremental.ZendeskCalls)
+	}
+	if !again.OK() {
+		d.report(again)
+	}
+}
+
+// orgOf returns the org of zd whose external ID is id.
+func orgOf(zd *zendesktest.Server, id string) (syncer.Org, bool) {
+	for _, o := range zd.Orgs() {
+		if o.ExternalID == id {
+			return o, true
+		}
+	}
+	return syncer.Org{}, false
 }
 
 // slack shows what the bot posts for the demo's runs (section 9).

@@ -4,6 +4,7 @@
 //	zdsync demo                       run every job against built-in sandboxes
 //	zdsync serve                      the bot: Slack Socket Mode + scheduler + HTTP
 //	zdsync sync <job> [--dry-run [--save-plan]] [--account SFID] [--json]
+//	zdsync sync <job> --incremental [--since RFC3339] [--dry-run] [--json]
 //	zdsync plan show <plan-id> [--json|--csv] | zdsync plan apply <plan-id> [--json]
 //	zdsync case push <ticket-id> [--event created|closed] [--json]
 //	zdsync explain <SFID|org-id> [--job global|federal] [--json]
@@ -48,6 +49,7 @@ const usage = `usage:
   zdsync demo                       run every job against built-in sandboxes; no credentials needed
   zdsync serve                      the bot: Slack Socket Mode + scheduler + HTTP (webhooks, /healthz, /metrics)
   zdsync sync <job> [--dry-run [--save-plan]] [--account SFID] [--json]
+  zdsync sync <job> --incremental [--since RFC3339] [--dry-run] [--json]
                                     jobs: global-orgs, federal-orgs, federal-users
   zdsync plan show <plan-id> [--json|--csv]
   zdsync plan apply <plan-id> [--json]
@@ -240,12 +242,19 @@ func (m *Main) runSync(ctx context.Context, args []string) (int, error) {
 	save := fs.Bool("save-plan", false, "")
 	account := fs.String("account", "", "")
 	asJSON := fs.Bool("json", false, "")
+	incremental := fs.Bool("incremental", false, "")
+	sinceArg := fs.String("since", "", "")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return 0, err
 	}
 	if len(pos) != 1 {
-		return 0, usagef("usage: zdsync sync <global-orgs|federal-orgs|federal-users> [--dry-run [--save-plan]] [--account SFID] [--json]")
+		return 0, usagef("usage: zdsync sync <global-orgs|federal-orgs|federal-users> [--dry-run [--save-plan]] [--account SFID] [--json]\n" +
+			"       zdsync sync <global-orgs|federal-orgs|federal-users> --incremental [--since RFC3339] [--dry-run] [--json]")
+	}
+	since, err := incrementalArgs(*incremental, *sinceArg, *account, *save)
+	if err != nil {
+		return 0, err
 	}
 	job, ok := syncer.ParseJob(pos[0])
 	if !ok || job == syncer.JobCaseSweep {
@@ -271,8 +280,34 @@ func (m *Main) runSync(ctx context.Context, args []string) (int, error) {
 	if m.Terminal {
 		p.core.Runner.Progress = m.progress()
 	}
-	s := p.core.Run(ctx, syncer.Request{Job: job, Options: syncer.Options{DryRun: *dry, SavePlan: *save, Account: normalized, By: syncer.ByCLI}})
+	s := p.core.Run(ctx, syncer.Request{Job: job, Options: syncer.Options{DryRun: *dry, SavePlan: *save, Account: normalized, By: syncer.ByCLI,
+		Incremental: *incremental, Since: since}})
 	return m.printSummary(s, *asJSON), nil
+}
+
+// incrementalArgs checks the flags of an incremental run and returns the
+// start of its window (zero: the job's watermark).
+func incrementalArgs(incremental bool, since, account string, save bool) (time.Time, error) {
+	switch {
+	case !incremental && since != "":
+		return time.Time{}, usagef("--since needs --incremental")
+	case !incremental:
+		return time.Time{}, nil
+	case account != "":
+		return time.Time{}, usagef("--incremental reads every changed account: it takes no --account")
+	case save:
+		return time.Time{}, usagef("--incremental runs cannot --save-plan")
+	case since == "":
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, since)
+	if err != nil {
+		return time.Time{}, usagef("--since %q: not an RFC 3339 time such as 2026-12-03T08:00:00Z", since)
+	}
+	if t.After(time.Now()) {
+		return time.Time{}, usagef("--since %q is in the future", since)
+	}
+	return t, nil
 }
 
 func (m *Main) runPlan(ctx context.Context, args []string) (int, error) {

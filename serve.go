@@ -88,7 +88,8 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return usagef("configuration: SLACK_WRITERS: %s", err)
 	}
-	schedules := schedule.Schedules{GlobalOrgs: cfg.ScheduleGlobalOrgs, Federal: cfg.ScheduleFederal, CaseSweep: cfg.ScheduleCaseSweep}
+	schedules := schedule.Schedules{GlobalOrgs: cfg.ScheduleGlobalOrgs, Federal: cfg.ScheduleFederal, CaseSweep: cfg.ScheduleCaseSweep,
+		Incremental: cfg.ScheduleIncremental}
 	if err := schedules.Validate(); err != nil {
 		return usagef("configuration: %s", err)
 	}
@@ -150,7 +151,8 @@ func (m *Main) serving(ctx context.Context, cfg Config, p *parts, schedules sche
 	p.core.Reporters = []app.Reporter{p.metrics, sv.notifier}
 	p.core.Schedule = sv.sched
 	sv.freshness = &app.Freshness{Store: p.db, Jobs: sv.sched.Jobs, Leading: elector.Leading, Alert: sv.notifier.Alert,
-		MaxAge: cfg.FreshnessMaxAge, Started: time.Now(), Log: p.log}
+		MaxAge: cfg.FreshnessMaxAge, Started: time.Now(), Log: p.log,
+		IncrementalJobs: sv.sched.IncrementalJobs, IncrementalMaxAge: cfg.IncrementalMaxAge}
 
 	auth := commands.NewAuthorizer(writers, groups, bot.GroupMembers{API: api}, 0, nil)
 	cmds := commands.New(commands.Config{Service: p.core, Authorizer: auth, Auditor: p.db, Logger: p.log})

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/zdsync/zdsync/bot"
 	"github.com/zdsync/zdsync/syncer"
 	"github.com/zdsync/zdsync/syncer/app"
 	"github.com/zdsync/zdsync/syncer/metrics"
@@ -25,6 +26,10 @@ type parts struct {
 	sf      *app.LazySalesforce // nil when Salesforce is not configured
 	metrics *metrics.Metrics
 }
+
+// The store keeps what the notifier needs for incremental runs (their
+// alerts, their runs of the hour, the digest's cursor).
+var _ bot.IncrementalStore = (*store.DB)(nil)
 
 // rules returns the business rules of the configuration.
 func (c *Config) rules() syncer.Rules {
@@ -122,7 +127,8 @@ func (m *Main) wireWith(ctx context.Context, cfg Config, login bool, jobs ...syn
 
 // core builds the application core over the adapters that are set.
 func (m *Main) core(cfg Config, p *parts, global, federal syncer.Zendesk) *app.Core {
-	runner := &syncer.Runner{Global: global, Federal: federal, Store: p.db, Rules: cfg.rules(), PlanTTL: cfg.PlanTTL, Log: p.log}
+	runner := &syncer.Runner{Global: global, Federal: federal, Store: p.db, Rules: cfg.rules(), PlanTTL: cfg.PlanTTL, Log: p.log,
+		Watermarks: p.db, Overlap: cfg.IncrementalOverlap}
 	pusher := &syncer.Pusher{Retries: cfg.CasePushRetries, RetryDelay: cfg.CasePushRetryDelay, Logger: p.log, Log: p.db}
 	c := &app.Core{Runner: runner, Pusher: pusher, Store: p.db, Reserve: float64(cfg.SalesforceAPIReserve), Log: p.log}
 	if p.sf != nil {

@@ -28,6 +28,7 @@ type NotifierStore interface {
 	GetRun(ctx context.Context, runID string) (*syncer.Summary, error)
 	GetPlan(ctx context.Context, id string) (*syncer.StoredPlan, error)
 	StatusStore
+	IncrementalStore
 }
 
 // StatusStore keeps the quiet-runs status message of a channel: its
@@ -197,6 +198,9 @@ func (n *Notifier) Notify(ctx context.Context, s *syncer.Summary) error {
 	at := s.FinishedAt
 	if at.IsZero() {
 		at = n.now()
+	}
+	if s.Incremental != nil {
+		return n.reportIncremental(ctx, s, at) // digest.go: alerts at once, changes once an hour
 	}
 	code := FailureCode(s)
 	var errs []error

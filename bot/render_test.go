@@ -85,12 +85,18 @@ func messages(n int) map[string]bot.Message {
 		Code: syncer.CodeConnectionFailed, Message: "connect to Salesforce: connection refused", Errors: manyErrors(n, syncer.CodeConnectionFailed)}
 	casePush := &syncer.Summary{RunID: "run-44", Job: syncer.JobCases, Code: syncer.CodeUnableToLockRow, Message: "UNABLE_TO_LOCK_ROW after 4 attempts",
 		Errors: manyErrors(max(1, n/1000), syncer.CodeUnableToLockRow)}
+	incremental := &syncer.Summary{RunID: "run-48", Job: syncer.JobGlobalOrgs, StartedAt: epoch.Add(-5 * time.Minute), Updated: 1, Unchanged: 2,
+		Changes: manyChanges(1), Incremental: &syncer.IncrementalRun{Since: epoch.Add(-7 * time.Minute), Changed: 4, New: 3, SalesforceCalls: 2, ZendeskCalls: 3}}
+	digest, _ := bot.RenderDigest(epoch, epoch.Add(time.Hour), []syncer.Summary{*incremental, *changed, {RunID: "run-49", Job: syncer.JobFederalUsers,
+		Created: 1, Changes: []syncer.Change{{Action: syncer.Create, Kind: "user", Key: "pat@agency.example", Name: "Pat Lee"}}}})
 	plan := samplePlan("plan-7", syncer.JobFederalUsers, syncer.Create, n)
 	approval := samplePlan("plan-8", syncer.JobGlobalOrgs, syncer.Delete, n)
 	status := syncer.Status{
 		Jobs: []syncer.JobStatus{
-			{Job: syncer.JobGlobalOrgs, Schedule: "0 * * * *", NextRun: epoch.Add(time.Hour), LastRun: changed},
-			{Job: syncer.JobFederalOrgs, Schedule: "0 * * * *", NextRun: epoch.Add(time.Hour)},
+			{Job: syncer.JobGlobalOrgs, Schedule: "0 * * * *", NextRun: epoch.Add(time.Hour), LastRun: changed,
+				Incremental: &syncer.IncrementalStatus{Schedule: "* * * * *", Caught: epoch.Add(-40 * time.Second), Freshness: 40 * time.Second,
+					Tally: syncer.Tally{Since: epoch, Runs: 58, SalesforceCalls: 60, ZendeskCalls: 4}, Retrying: 1, LastRun: incremental}},
+			{Job: syncer.JobFederalOrgs, Schedule: "0 * * * *", NextRun: epoch.Add(time.Hour), Incremental: &syncer.IncrementalStatus{Schedule: "* * * * *"}},
 			{Job: syncer.JobFederalUsers, Schedule: "0 * * * *", NextRun: epoch.Add(time.Hour)},
 			{Job: syncer.JobCaseSweep, Schedule: "off"},
 		},
@@ -118,6 +124,7 @@ func messages(n int) map[string]bot.Message {
 		"approval":       bot.RenderApproval(approval, changed),
 		"quiet":          bot.RenderQuiet([]bot.QuietRun{{Job: syncer.JobGlobalOrgs, Last: epoch, Count: 5}, {Job: syncer.JobCaseSweep, Last: epoch, Count: 1, Silent: 2}}),
 		"status":         bot.RenderStatus(status),
+		"digest":         digest,
 		"reply_help":     bot.RenderReply(commands.Reply{Kind: commands.KindText, Text: commands.Help()}),
 		"reply_usage":    bot.RenderReply(commands.Reply{Kind: commands.KindUsage, Text: "\"12345\" is not a Salesforce ID (15 or 18 letters and digits) — usage: /zdsync account <SFID> [global|federal] [--dry-run]"}),
 		"reply_denied":   bot.RenderReply(commands.Reply{Kind: commands.KindDenied, Text: "Sorry, run changes Zendesk or Salesforce and is allowed only to the users and groups in SLACK_WRITERS."}),

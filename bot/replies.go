@@ -3,6 +3,7 @@ package bot
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -29,6 +30,9 @@ func RenderStatus(st syncer.Status) Message {
 		} else {
 			l += "\n   never ran"
 		}
+		if j.Incremental != nil {
+			l += "\n   " + incrementalLine(j.Incremental)
+		}
 		jobs = append(jobs, l)
 	}
 	b, _ := listSection("*Jobs*", jobs, 20, "")
@@ -54,6 +58,33 @@ func RenderStatus(st syncer.Status) Message {
 	return Message{Text: "zdsync status", Blocks: blocks}
 }
 
+// incrementalLine says how fresh a job's incremental runs keep Zendesk:
+// their schedule, the freshness (now − watermark), this hour's runs and
+// API calls, the accounts retried and the last run that changed something
+// or failed.
+func incrementalLine(inc *syncer.IncrementalStatus) string {
+	sched := inc.Schedule
+	if sched == "" {
+		sched = "off"
+	}
+	l := fmt.Sprintf("near real time `%s`", esc(sched))
+	if inc.Caught.IsZero() {
+		return l + ", no change carried over yet"
+	}
+	l += fmt.Sprintf(", fresh to %s ago (%s)", inc.Freshness.Round(time.Second), fmtTime(inc.Caught))
+	if t := inc.Tally; t.Runs > 0 {
+		l += fmt.Sprintf("; since %s: %d runs, %d Salesforce and %d Zendesk API calls", t.Since.UTC().Format("15:04"),
+			t.Runs, t.SalesforceCalls, t.ZendeskCalls)
+	}
+	if inc.Retrying > 0 {
+		l += fmt.Sprintf("; %d accounts being retried", inc.Retrying)
+	}
+	if inc.LastRun != nil {
+		l += fmt.Sprintf("\n   last incremental change %s %s", fmtTime(inc.LastRun.StartedAt), esc(runIcon(inc.LastRun)+" "+commands.SummaryLine(inc.LastRun)))
+	}
+	return l
+}
+
 // allowanceLine says how much of Salesforce's daily API allowance is left,
 // against the reserve of scheduled full runs.
 func allowanceLine(st syncer.Status) string {
@@ -67,7 +98,7 @@ func allowanceLine(st syncer.Status) string {
 		return fmt.Sprintf("%d requests left (no daily maximum reported)", st.Allowance.Remaining)
 	}
 	a := st.Allowance
-	line := fmt.Sprintf("%d of %d daily requests left (%.0f%%); scheduled full runs are skipped below the reserve of %s",
+	line := fmt.Sprintf("%d of %d daily requests left (%.0f%%); scheduled runs are skipped below the reserve of %s",
 		a.Remaining, a.Max, 100*float64(a.Remaining)/float64(a.Max), reserve)
 	if float64(a.Remaining) < st.Reserve*float64(a.Max) {
 		line += " — below it now"

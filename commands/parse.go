@@ -130,7 +130,7 @@ func parse(table []Command, text string) (Call, error) {
 		first := strings.ToLower(pos[0])
 		for i := range table {
 			if strings.Fields(table[i].Name)[0] == first {
-				return Call{}, usageErr(&table[i], "unknown %s command %q", first, strings.Join(pos[1:min(2, len(pos))], ""))
+				return Call{}, usageErr(&table[i], "unknown %s command %q", first, clip(strings.Join(pos[1:min(2, len(pos))], ""), 40))
 			}
 		}
 		return Call{}, &UsageError{Message: fmt.Sprintf("unknown command %q; try /zdsync help", clip(pos[0], 40))}

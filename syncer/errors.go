@@ -36,6 +36,7 @@ const (
 	CodeAPIReserve    Code = 19
 
 	CodeAlreadyUndone Code = 23
+	CodeBehind        Code = 26
 )
 
 // CodeInfo describes one pipeline error code: what it is called, whether it
@@ -129,12 +130,15 @@ var Codes = []CodeInfo{
 		"A record zdsync was asked to read does not exist.",
 		"Check the ID; if it is right, the record was deleted."},
 	{CodeAPIReserve, "APIReserve", false, NoRetry,
-		"Salesforce's remaining daily API allowance is below SALESFORCE_API_RESERVE, so a scheduled full run was skipped to leave the rest to the org's other integrations.",
+		"Salesforce's remaining daily API allowance is below SALESFORCE_API_RESERVE, so a scheduled run (full or incremental) was skipped to leave the rest to the org's other integrations.",
 		"Nothing to do if it clears: scheduled runs go on once the rolling 24-hour allowance recovers, and resolve this alert. Salesforce Setup → System Overview shows the API usage; raise the org's allowance or lower SALESFORCE_API_RESERVE if the sync is needed sooner."},
 
 	{CodeAlreadyUndone, "AlreadyUndone", false, NoRetry,
 		"The run (or this record of it) was already undone by another run; an undo is never applied twice.",
 		"Nothing was changed. To put the run's changes back, undo the undo run instead (/zdsync history <run-id> names it)."},
+	{CodeBehind, "Behind", false, NoRetry,
+		"A job's incremental runs have not carried Salesforce's changes over for longer than INCREMENTAL_MAX_AGE, and no full run has since: Zendesk may lag behind Salesforce by that much.",
+		"Look at /zdsync status: if the job's incremental runs fail, follow their alert; if a long full run holds the job, wait for it; if none ran, check SCHEDULE_INCREMENTAL and the pods' /readyz and logs. The hourly full run still carries every change over, and resolves this alert."},
 }
 
 // Info returns the description of c, or a description of an unknown code.

@@ -120,7 +120,6 @@ func (r *Runner) Explain(ctx context.Context, accountID string, jobs []Job) *Exp
 	return ex
 }
 
-
 // explainJob explains the account for one org job.
 func (r *Runner) explainJob(ctx context.Context, job Job, id string, conds AccountConditions) JobExplanation {
 	zd, scope := r.target(job)

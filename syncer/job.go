@@ -18,6 +18,11 @@ type Runner struct {
 	Federal    Zendesk // Zendesk US Federal
 	Store      Store
 	Rules      Rules
+	// Watermarks keep how far incremental runs have carried Salesforce's
+	// changes over; Overlap (INCREMENTAL_OVERLAP) is how far before its
+	// watermark an incremental run starts reading (incremental.go).
+	Watermarks Watermarks
+	Overlap    time.Duration
 	// PlanTTL is how long a stored plan can be applied (PLAN_TTL).
 	PlanTTL time.Duration
 	// ApplyBatch is how many records are handed to the Zendesk adapter at
@@ -38,30 +43,36 @@ type Runner struct {
 
 // Run runs one sync job and returns its summary. The summary's Code says
 // whether the run failed (see Summary.OK). A dry run stops after the
-// guards, and stores its plan when opts.SavePlan is set.
+// guards, and stores its plan when opts.SavePlan is set. An incremental
+// run (opts.Incremental) reads only what changed, never deletes, and moves
+// the job's watermark when it did its work.
 func (r *Runner) Run(ctx context.Context, job Job, opts Options) *Summary {
 	s := NewSummary(job, r.now())
 	s.DryRun, s.Account = opts.DryRun, opts.Account
 	ctx, calls := WithCallCounter(ctx)
 	ctx, notices := WithNotices(ctx)
-	defer func() { s.APICalls, s.Notices = calls(), notices(); s.Finish(r.now()) }()
+	var inc *increment
+	defer func() { s.APICalls, s.Notices = calls(), notices(); inc.report(s, s.APICalls); s.Finish(r.now()) }()
 	if err := checkRun(job, &opts); err != nil {
 		s.Fail(err)
 		return s
 	}
 	s.Account = opts.Account
 
-	in, err := r.fetch(ctx, job, opts.Account)
+	in, inc, err := r.read(ctx, job, opts)
 	if err != nil {
 		s.Fail(WithOp(err, "fetch", ""))
 		return s
 	}
 	plan := r.plan(job, in)
+	if inc != nil {
+		plan = leaveDeletions(plan)
+	}
 	s.planned(in, plan)
 	r.progress(job, "plan: %d to create, %d to update, %d to delete, %d unchanged, %d skipped",
 		plan.Count(Create), plan.Count(Update), plan.Count(Delete), plan.Unchanged, plan.Count(Skip))
 
-	facts := r.facts(ctx, job, plan, in.count(), opts.Account == "", false)
+	facts := r.facts(ctx, job, plan, in.count(), opts.Account == "" && inc == nil, false)
 	v := guard(plan, facts, r.Rules)
 	s.guarded(v, r.log())
 	if opts.DryRun {
@@ -76,14 +87,38 @@ func (r *Runner) Run(ctx context.Context, job Job, opts Options) *Summary {
 	changes := r.hold(ctx, v.Plan, s, opts.By)
 	s.Changes = changes
 	r.apply(ctx, job, changes, s)
-	r.settlePending(ctx, plan, changes, s)
+	r.settlePending(ctx, plan, changes, s, pendingScope(in, inc != nil))
+	r.advance(ctx, inc, s, calls)
 	return s
 }
 
-// checkRun refuses what is not a sync job and normalizes the account ID.
+// read is the fetch stage: of everything the job reads, or for an
+// incremental run of what changed (with the run under way).
+func (r *Runner) read(ctx context.Context, job Job, opts Options) (*fetched, *increment, error) {
+	if !opts.Incremental {
+		in, err := r.fetch(ctx, job, opts.Account)
+		return in, nil, err
+	}
+	inc, err := r.startIncrement(ctx, job, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	in, err := r.fetchChanged(ctx, job, inc)
+	return in, inc, err
+}
+
+// checkRun refuses what is not a sync job, and an account or a stored plan
+// with an incremental run, and normalizes the account ID.
 func checkRun(job Job, opts *Options) error {
-	if !job.IsSync() {
+	switch {
+	case !job.IsSync():
 		return Errorf(CodeInvalidInput, "%s is not a sync job", job)
+	case opts.Incremental && opts.Account != "":
+		return Errorf(CodeInvalidInput, "an incremental run reads every changed account: it takes no account")
+	case opts.Incremental && opts.SavePlan:
+		return Errorf(CodeInvalidInput, "an incremental run cannot store its plan")
+	case !opts.Incremental && !opts.Since.IsZero():
+		return Errorf(CodeInvalidInput, "a start of the window (since) is for incremental runs only")
 	}
 	if opts.Account == "" {
 		return nil

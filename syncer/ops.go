@@ -25,13 +25,15 @@ type Status struct {
 // run will delete when their grace period ends.
 const DeletionHorizon = 7 * 24 * time.Hour
 
-// JobStatus is the schedule and last run of one job. LastRun is nil when
-// the job never ran; NextRun is zero when it is not scheduled.
+// JobStatus is the schedule and last full run of one job. LastRun is nil
+// when the job never ran; NextRun is zero when it is not scheduled.
 type JobStatus struct {
 	Job      Job       `json:"job"`
 	Schedule string    `json:"schedule"`
 	NextRun  time.Time `json:"next_run,omitzero"`
 	LastRun  *Summary  `json:"last_run,omitempty"`
+	// Incremental is set for a job with incremental runs.
+	Incremental *IncrementalStatus `json:"incremental,omitempty"`
 }
 
 // FailedPush is a case push that failed after its retries.
@@ -105,11 +107,13 @@ var ErrAlertOpen = Errorf(CodeInternal, "an open alert already exists for this j
 
 // RunLock is the lease that lets one run of a job go at a time across
 // replicas: its holder (the run ID of the run holding it), who started
-// that run, since when, and until when the lease holds unless renewed.
+// that run, since when, until when the lease holds unless renewed, and
+// whether the run is incremental.
 type RunLock struct {
-	Name    string
-	Holder  string
-	By      string
-	Since   time.Time
-	Expires time.Time
+	Name        string
+	Holder      string
+	By          string
+	Since       time.Time
+	Expires     time.Time
+	Incremental bool
 }

@@ -34,9 +34,10 @@ func (r *Runner) graceState(ctx context.Context, job Job, account string) (Grace
 // orgs are in their grace period now: the pending orgs of the plan, except
 // those this run failed to tag; an org deleted, renewed or tagged
 // do_not_delete leaves the list. A full run replaces the whole list, a
-// run of one account its own entry. The orgs this run tagged are listed
-// in the summary with their deletion date.
-func (r *Runner) settlePending(ctx context.Context, p Plan, applied []Change, s *Summary) {
+// run of one account its own entry, an incremental run the entries of the
+// accounts it read (only, see pendingScope). The orgs this run tagged are
+// listed in the summary with their deletion date.
+func (r *Runner) settlePending(ctx context.Context, p Plan, applied []Change, s *Summary, only []string) {
 	if s.Job != JobGlobalOrgs || r.Store == nil {
 		return
 	}
@@ -54,9 +55,12 @@ func (r *Runner) settlePending(ctx context.Context, p Plan, applied []Change, s 
 		}
 		keep = append(keep, pd)
 	}
-	var accounts []string // nil: the whole list
+	accounts := only // nil: the whole list
 	if s.Account != "" {
 		accounts = []string{s.Account}
+	}
+	if accounts != nil && len(accounts) == 0 {
+		return // an incremental run that read no account
 	}
 	if err := r.Store.SavePending(ctx, Global, accounts, keep); err != nil {
 		s.AddError("pending deletions", Errorf(CodeInternal, "record the orgs pending deletion: %v", err))
@@ -122,4 +126,18 @@ func PendingLine(p PendingDeletion) string {
 		s += fmt.Sprintf(" (org %d)", p.OrgID)
 	}
 	return s + ": to be deleted on or after " + p.DeleteAfter.UTC().Format(time.DateOnly)
+}
+
+// pendingScope returns the accounts whose grace-period entries a run may
+// settle: nil (all of them) for a full run, the accounts it read for an
+// incremental run, which knows nothing of the others.
+func pendingScope(in *fetched, incremental bool) []string {
+	if !incremental {
+		return nil
+	}
+	ids := make([]string, 0, len(in.accounts))
+	for _, a := range in.accounts {
+		ids = append(ids, a.ID)
+	}
+	return ids
 }

@@ -70,6 +70,14 @@ func (s *Summary) WriteText(w io.Writer, maxChanges int) {
 		fmt.Fprintf(w, ", %s", UndoLine(s.UndoOf, s.UndoRecord))
 	}
 	fmt.Fprintln(w)
+	if inc := s.Incremental; inc != nil {
+		fmt.Fprintf(w, "  incremental: changes since %s (%d changed, %d not carried over yet), %d Salesforce and %d Zendesk API calls",
+			inc.Since.UTC().Format(time.RFC3339), inc.Changed, inc.New, inc.SalesforceCalls, inc.ZendeskCalls)
+		if !inc.Watermark.IsZero() {
+			fmt.Fprintf(w, "; watermark now %s", inc.Watermark.UTC().Format(time.RFC3339))
+		}
+		fmt.Fprintln(w)
+	}
 	if !s.OK() {
 		info := s.Code.Info()
 		fmt.Fprintf(w, "  FAILED with code %s: %s\n  what to do: %s\n", s.Code, s.Message, info.Runbook)

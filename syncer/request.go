@@ -1,11 +1,18 @@
 package syncer
 
+import "time"
+
 // Options modify one run of a sync job.
 type Options struct {
 	DryRun   bool
 	SavePlan bool   // store a dry run's plan (Summary.PlanID)
 	Account  string // only this Salesforce account
 	By       string // who asked: BySchedule, ByCLI, a Slack user ID
+	// Incremental reads only what changed in Salesforce since the job's
+	// watermark (README, "Near real time"); Since, when set, reads the
+	// changes since then instead.
+	Incremental bool
+	Since       time.Time
 }
 
 // Who asks for runs besides people (Options.By).

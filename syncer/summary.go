@@ -106,6 +106,8 @@ type Summary struct {
 	HeldPlanID string            `json:"held_plan_id,omitempty"` // deletions held for approval
 	CaseID     string            `json:"case_id,omitempty"`
 	APICalls   int               `json:"api_calls"`
+	// Incremental is set for an incremental run.
+	Incremental *IncrementalRun `json:"incremental,omitempty"`
 	// Code is the run's own outcome: CodeNone when it did its work, a
 	// silent code (1, 2) when it did and that code applied (still exit 0,
 	// see OK), else the code that failed it.

@@ -78,6 +78,8 @@ type Salesforce interface {
 	FederalContacts(ctx context.Context, accountID string) ([]Contact, error)
 	// QueryConditions reads why the queries select an account (explain).
 	QueryConditions
+	// ChangeSource reads what changed (incremental runs).
+	ChangeSource
 }
 
 // CaseStore is what the case push needs of Salesforce.

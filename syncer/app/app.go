@@ -13,6 +13,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"strconv"
@@ -34,6 +35,10 @@ type Store interface {
 	OpenAlert(ctx context.Context, job syncer.Job, code syncer.Code) (*syncer.Alert, bool, error)
 	PendingDeletions(ctx context.Context, scope syncer.Scope) ([]syncer.PendingDeletion, error)
 	History
+	// LatestRun and Watermark read the runs and watermark of a job's
+	// incremental runs (and its latest full run).
+	LatestRun(ctx context.Context, job syncer.Job, incremental bool) (*syncer.Summary, bool, error)
+	Watermark(ctx context.Context, job syncer.Job) (syncer.Watermark, bool, error)
 	Locks
 }
 
@@ -77,6 +82,22 @@ func ttl(req syncer.Request) time.Duration {
 	return lockTTL
 }
 
+// incrementalWait bounds how long a full run waits for its job's lock
+// while an incremental run holds it (the incremental run of the same
+// minute, most often: seconds), rather than being refused.
+const incrementalWait = 10 * time.Minute
+
+// recentAllowanceAge is how old the API allowance Salesforce last reported
+// (in every answer's Sforce-Limit-Info) may be for a scheduled incremental
+// run to be judged against the reserve without a request of its own.
+const recentAllowanceAge = 15 * time.Minute
+
+// RecentAllowance reports the API allowance Salesforce last reported, with
+// no request of its own (*salesforce.Client implements it).
+type RecentAllowance interface {
+	LastAllowance() (syncer.APIAllowance, time.Time, bool)
+}
+
 // Core runs jobs by name. Runner, Pusher, Sweeper and Store are needed by
 // the runs that use them; the other fields are optional.
 type Core struct {
@@ -93,6 +114,9 @@ type Core struct {
 	Reporters []Reporter
 	// Schedule lists the scheduled jobs for Status; nil lists none.
 	Schedule Schedule
+	// LockPoll is how often a full run waiting for an incremental run's
+	// lock tries again (0: every second).
+	LockPoll time.Duration
 	Log      *slog.Logger
 }
 
@@ -101,11 +125,17 @@ type Core struct {
 // scheduled run skipped for the API reserve, code 19; an invalid request,
 // code 17). A refused run (Summary.Refused: a run in progress, a stored
 // plan that cannot be applied) is answered only: never reported, and saved
-// only when it is the apply of a known plan, under the plan's job. Every
-// other run is saved and reported.
+// only when it is the apply of a known plan, under the plan's job. A quiet
+// incremental run (Summary.QuietIncremental) is counted, neither saved nor
+// posted; every other run is saved and reported. A full run waits for an
+// incremental run of the same job to end; an incremental run meeting any
+// other run of its job is refused.
 func (c *Core) Run(ctx context.Context, req syncer.Request) *syncer.Summary {
 	req = c.resolve(ctx, req)
 	log := c.log().With("job", req.Job, "by", req.By)
+	if req.Incremental {
+		log = log.With("incremental", true)
+	}
 	if s := c.belowReserve(ctx, req); s != nil {
 		s.By = req.By
 		return c.finish(ctx, log, s)
@@ -119,7 +149,11 @@ func (c *Core) Run(ctx context.Context, req syncer.Request) *syncer.Summary {
 		}
 		defer release()
 	}
-	log.Info("run started", "dry_run", req.DryRun, "account", req.Account, "plan_id", req.PlanID, "ticket_id", req.TicketID)
+	level := slog.LevelInfo
+	if req.Incremental {
+		level = slog.LevelDebug // every minute: its end says what it did
+	}
+	log.Log(ctx, level, "run started", "dry_run", req.DryRun, "account", req.Account, "plan_id", req.PlanID, "ticket_id", req.TicketID)
 	s := c.job(ctx, req)
 	s.By = req.By
 	if req.PlanID != "" && !c.appliedBy(ctx, s) {
@@ -212,11 +246,19 @@ func (c *Core) resolve(ctx context.Context, req syncer.Request) syncer.Request {
 	return req
 }
 
-// finish saves a run's summary and hands it to the reporters.
+// finish saves a run's summary (a quiet incremental run's is only
+// counted) and hands it to the reporters.
 func (c *Core) finish(ctx context.Context, log *slog.Logger, s *syncer.Summary) *syncer.Summary {
 	ctx = context.WithoutCancel(ctx)
-	c.save(ctx, log, s)
-	log.Info("run finished", "run_id", s.RunID, "ok", s.OK(), "code", int(s.Code), "created", s.Created, "updated", s.Updated,
+	quiet := s.QuietIncremental()
+	if !quiet {
+		c.save(ctx, log, s)
+	}
+	level := slog.LevelInfo
+	if quiet {
+		level = slog.LevelDebug
+	}
+	log.Log(ctx, level, "run finished", "run_id", s.RunID, "ok", s.OK(), "code", int(s.Code), "created", s.Created, "updated", s.Updated,
 		"deleted", s.Deleted, "unchanged", s.Unchanged, "skipped", s.Skipped, "failed", s.Failed, "duration_ms", s.DurationMS)
 	for _, r := range c.Reporters {
 		r.Report(ctx, s)
@@ -239,6 +281,9 @@ func (c *Core) save(ctx context.Context, log *slog.Logger, s *syncer.Summary) {
 func (c *Core) refused(req syncer.Request, err error) *syncer.Summary {
 	s := syncer.NewSummary(req.Job, time.Now())
 	s.DryRun, s.Account, s.PlanID = req.DryRun, req.Account, req.PlanID
+	if req.Incremental {
+		s.Incremental = &syncer.IncrementalRun{Since: req.Since}
+	}
 	s.Fail(err)
 	s.Finish(time.Now())
 	return s
@@ -255,13 +300,25 @@ func lockName(req syncer.Request) string {
 
 // lock takes the run lock of a request and keeps it renewed until release
 // is called. When another run holds it, it returns that run's refusal
-// (code 16, naming who started it and when) instead. A lock that cannot be
-// read (the database is down) lets the run go: the run then fails on the
-// same database, with a clearer error.
+// (code 16, naming who started it and when) instead — after waiting up to
+// incrementalWait when the request is a full run and the holder an
+// incremental one. A lock that cannot be read (the database is down) lets
+// the run go: the run then fails on the same database, with a clearer
+// error.
 func (c *Core) lock(ctx context.Context, req syncer.Request, log *slog.Logger) (release func(), busy *syncer.Summary) {
 	now := time.Now()
-	l := syncer.RunLock{Name: lockName(req), Holder: syncer.NewID(now), By: req.By, Since: now, Expires: now.Add(ttl(req))}
+	l := syncer.RunLock{Name: lockName(req), Holder: syncer.NewID(now), By: req.By, Since: now, Expires: now.Add(ttl(req)), Incremental: req.Incremental}
 	ok, held, err := c.Store.AcquireRunLock(ctx, l, now)
+	for deadline := now.Add(incrementalWait); err == nil && !ok && held.Incremental && !req.Incremental && time.Now().Before(deadline); {
+		select {
+		case <-ctx.Done():
+			return nil, c.refused(req, syncer.Errorf(syncer.CodeRunInProgress, "%s: gave up waiting for its incremental run: %v", l.Name, ctx.Err()))
+		case <-time.After(cmp.Or(c.LockPoll, time.Second)):
+		}
+		now = time.Now()
+		l.Since, l.Expires = now, now.Add(lockTTL)
+		ok, held, err = c.Store.AcquireRunLock(ctx, l, now)
+	}
 	switch {
 	case err != nil:
 		log.Warn("run lock unavailable; running without it", "lock", l.Name, "err", err)
@@ -302,19 +359,35 @@ func (c *Core) renew(ctx context.Context, l syncer.RunLock, ttl time.Duration, s
 	}
 }
 
-// belowReserve skips a scheduled full sync run when Salesforce's remaining
-// daily API allowance is below the reserve, and returns the skipped run's
-// summary (code 19: one alert, grouped like the others, resolved by the
-// job's next successful run); nil when the run may go. An allowance that
-// cannot be read lets the run go.
+// belowReserve skips a scheduled sync run — full or incremental — when
+// Salesforce's remaining daily API allowance is below the reserve, and
+// returns the skipped run's summary (code 19: one alert, grouped like the
+// others, resolved by the job's next successful run); nil when the run may
+// go. A full run reads the allowance (one request); an incremental run,
+// every minute, judges by what Salesforce last reported in its answers,
+// and goes when that is unknown or older than recentAllowanceAge. An
+// allowance that cannot be read lets the run go.
 func (c *Core) belowReserve(ctx context.Context, req syncer.Request) *syncer.Summary {
 	if c.Allowance == nil || req.By != syncer.BySchedule || !req.Job.IsSync() || req.Account != "" || req.DryRun || req.PlanID != "" {
 		return nil
 	}
-	a, err := c.Allowance.APIAllowance(ctx)
-	if err != nil {
-		c.log().Warn("read Salesforce API allowance; running anyway", "job", req.Job, "err", err)
-		return nil
+	var a syncer.APIAllowance
+	if req.Incremental {
+		recent, ok := c.Allowance.(RecentAllowance)
+		if !ok {
+			return nil
+		}
+		last, at, known := recent.LastAllowance()
+		if !known || time.Since(at) > recentAllowanceAge {
+			return nil
+		}
+		a = last
+	} else {
+		var err error
+		if a, err = c.Allowance.APIAllowance(ctx); err != nil {
+			c.log().Warn("read Salesforce API allowance; running anyway", "job", req.Job, "err", err)
+			return nil
+		}
 	}
 	if a.Max <= 0 || float64(a.Remaining) >= c.Reserve*float64(a.Max) {
 		return nil

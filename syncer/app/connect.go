@@ -17,6 +17,7 @@ type SalesforceClient interface {
 	syncer.Salesforce
 	syncer.CaseStore
 	syncer.AllowanceReader
+	RecentAllowance
 }
 
 // LazySalesforce is a SalesforceClient that logs in at its first use, and
@@ -33,6 +34,13 @@ type LazySalesforce struct {
 
 // Verify that LazySalesforce can stand in for the client.
 var _ SalesforceClient = (*LazySalesforce)(nil)
+
+// current returns the client if it is logged in, without logging in.
+func (l *LazySalesforce) current() SalesforceClient {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.c
+}
 
 // Login logs in unless the client is logged in already.
 func (l *LazySalesforce) Login(ctx context.Context) error {
@@ -80,6 +88,52 @@ func (l *LazySalesforce) AccountConditions(ctx context.Context, accountID string
 		return syncer.AccountConditions{}, err
 	}
 	return c.AccountConditions(ctx, accountID)
+}
+
+// Modified implements syncer.ChangeSource.
+func (l *LazySalesforce) Modified(ctx context.Context, job syncer.Job, since time.Time) ([]syncer.Modified, error) {
+	c, err := l.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.Modified(ctx, job, since)
+}
+
+// AccountsByID implements syncer.ChangeSource.
+func (l *LazySalesforce) AccountsByID(ctx context.Context, scope syncer.Scope, ids []string) ([]syncer.Account, error) {
+	c, err := l.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.AccountsByID(ctx, scope, ids)
+}
+
+// FederalContactsByAccount implements syncer.ChangeSource.
+func (l *LazySalesforce) FederalContactsByAccount(ctx context.Context, ids []string) ([]syncer.Contact, error) {
+	c, err := l.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.FederalContactsByAccount(ctx, ids)
+}
+
+// FederalContactsByEmail implements syncer.ChangeSource.
+func (l *LazySalesforce) FederalContactsByEmail(ctx context.Context, emails []string) ([]syncer.Contact, error) {
+	c, err := l.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.FederalContactsByEmail(ctx, emails)
+}
+
+// LastAllowance implements RecentAllowance: what Salesforce last reported,
+// unknown while the client has not logged in.
+func (l *LazySalesforce) LastAllowance() (syncer.APIAllowance, time.Time, bool) {
+	c := l.current()
+	if c == nil {
+		return syncer.APIAllowance{}, time.Time{}, false
+	}
+	return c.LastAllowance()
 }
 
 // FindCase implements syncer.CaseStore.

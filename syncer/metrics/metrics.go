@@ -59,6 +59,9 @@ type Metrics struct {
 	apiDuration  *prometheus.HistogramVec
 	rateWaits    *prometheus.HistogramVec
 	ready        *prometheus.GaugeVec
+	incRuns      *prometheus.CounterVec
+	incCalls     *prometheus.CounterVec
+	incCaught    *prometheus.GaugeVec
 
 	funcs *funcCollector
 
@@ -112,6 +115,18 @@ func New() *Metrics {
 			Name: "zdsync_ready",
 			Help: "Outcome of the last readiness check of each dependency (1 ready, 0 not), as /readyz saw it.",
 		}, []string{"check"}),
+		incRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zdsync_incremental_runs_total",
+			Help: "Incremental runs finished, by job and outcome (ok, failed, dry_run); they count here, not in zdsync_runs_total.",
+		}, []string{"job", "outcome"}),
+		incCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zdsync_incremental_api_calls_total",
+			Help: "API calls made by incremental runs, by job and system (salesforce, zendesk).",
+		}, []string{"job", "system"}),
+		incCaught: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "zdsync_incremental_watermark_timestamp_seconds",
+			Help: "Unix time before which every Salesforce change of each job is in Zendesk, as the last successful incremental run left it; time() minus it is the job's freshness.",
+		}, []string{"job"}),
 		funcs: &funcCollector{
 			queueDepth: prometheus.NewDesc("zdsync_push_queue_depth",
 				"Case pushes waiting to be done (queued, scheduled or retrying), shared by all replicas.", nil, nil),
@@ -125,11 +140,14 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.runs, m.runDuration, m.changes, m.recordErrors, m.lastSuccess,
-		m.apiCalls, m.apiDuration, m.rateWaits, m.ready, m.funcs,
+		m.apiCalls, m.apiDuration, m.rateWaits, m.ready, m.funcs, m.incRuns, m.incCalls, m.incCaught,
 	)
 	for _, j := range append(append([]syncer.Job{}, syncer.SyncJobs...), syncer.JobCaseSweep, syncer.JobCases) {
 		for _, o := range []string{OutcomeOK, OutcomeFailed, OutcomeDryRun} {
 			m.runs.WithLabelValues(string(j), o)
+			if j.IsSync() {
+				m.incRuns.WithLabelValues(string(j), o)
+			}
 		}
 	}
 	return m
@@ -160,18 +178,29 @@ func Outcome(s *syncer.Summary) string {
 // ObserveRun records a finished run: its outcome and duration, the
 // changes it wrote (dry runs write none), its errors by code, and, for a
 // successful full run that wrote, the time of the last success of its job.
-// A nil summary is ignored.
+// An incremental run counts in the incremental series instead of the runs
+// and their durations: its outcome, its API calls by system and the
+// watermark it left. A nil summary is ignored.
 func (m *Metrics) ObserveRun(s *syncer.Summary) {
 	if s == nil {
 		return
 	}
 	job, outcome := string(s.Job), Outcome(s)
-	m.runs.WithLabelValues(job, outcome).Inc()
-	d := time.Duration(s.DurationMS) * time.Millisecond
-	if d == 0 && !s.StartedAt.IsZero() && s.FinishedAt.After(s.StartedAt) {
-		d = s.FinishedAt.Sub(s.StartedAt)
+	if inc := s.Incremental; inc != nil {
+		m.incRuns.WithLabelValues(job, outcome).Inc()
+		m.incCalls.WithLabelValues(job, "salesforce").Add(float64(inc.SalesforceCalls))
+		m.incCalls.WithLabelValues(job, "zendesk").Add(float64(inc.ZendeskCalls))
+		if !inc.Watermark.IsZero() {
+			m.incCaught.WithLabelValues(job).Set(float64(inc.Watermark.UnixNano()) / 1e9)
+		}
+	} else {
+		m.runs.WithLabelValues(job, outcome).Inc()
+		d := time.Duration(s.DurationMS) * time.Millisecond
+		if d == 0 && !s.StartedAt.IsZero() && s.FinishedAt.After(s.StartedAt) {
+			d = s.FinishedAt.Sub(s.StartedAt)
+		}
+		m.runDuration.WithLabelValues(job, outcome).Observe(d.Seconds())
 	}
-	m.runDuration.WithLabelValues(job, outcome).Observe(d.Seconds())
 
 	if !s.DryRun {
 		for _, c := range []struct {
@@ -195,7 +224,7 @@ func (m *Metrics) ObserveRun(s *syncer.Summary) {
 		m.countError(job, s.Code)
 	}
 
-	if outcome == OutcomeOK && s.Account == "" {
+	if outcome == OutcomeOK && s.Account == "" && s.Incremental == nil {
 		at := s.FinishedAt
 		if at.IsZero() {
 			at = time.Now()

@@ -5,6 +5,9 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/zdsync/zdsync/syncer"
 )
@@ -59,4 +62,47 @@ func (v *limitValue) UnmarshalJSON(b []byte) error {
 	}
 	*v = limitValue(n)
 	return nil
+}
+
+// limitInfoHeader is the header in which every REST API answer reports the
+// org's API usage: "Sforce-Limit-Info: api-usage=18/5000", the requests
+// of the rolling 24 hours and the allowance (REST API Developer Guide,
+// "Limit Info Header").
+const limitInfoHeader = "Sforce-Limit-Info"
+
+// usage is the allowance the last answer that reported it reported.
+type usage struct {
+	mu sync.Mutex
+	a  syncer.APIAllowance
+	at time.Time
+}
+
+// note keeps the allowance of a Sforce-Limit-Info header value, if it has
+// one.
+func (u *usage) note(header string, at time.Time) {
+	for _, part := range strings.Split(header, ",") {
+		v, ok := strings.CutPrefix(strings.TrimSpace(part), "api-usage=")
+		if !ok {
+			continue
+		}
+		used, maximum, ok := strings.Cut(v, "/")
+		n, err1 := strconv.Atoi(used)
+		m, err2 := strconv.Atoi(maximum)
+		if !ok || err1 != nil || err2 != nil || n < 0 || m <= 0 {
+			return
+		}
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		u.a, u.at = syncer.APIAllowance{Max: m, Remaining: max(m-n, 0)}, at
+		return
+	}
+}
+
+// LastAllowance returns the daily API allowance Salesforce reported in
+// its last answer (Sforce-Limit-Info) and when, without a request of its
+// own; false until an answer reported it.
+func (c *Client) LastAllowance() (syncer.APIAllowance, time.Time, bool) {
+	c.usage.mu.Lock()
+	defer c.usage.mu.Unlock()
+	return c.usage.a, c.usage.at, !c.usage.at.IsZero()
 }

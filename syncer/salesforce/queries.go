@@ -22,11 +22,18 @@ func withAccount(q, accountID string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return withCondition(q, "Account.Account_ID_18__c = '"+id+"'")
+}
+
+// withCondition returns the documented query q with its WHERE clause
+// wrapped in parentheses, then AND cond: the same rules, for fewer
+// records.
+func withCondition(q, cond string) (string, error) {
 	head, where, ok := strings.Cut(q, "\nWHERE\n")
 	if !ok {
 		return "", syncer.Errorf(syncer.CodeInternal, "documented query has no WHERE clause")
 	}
-	return head + "\nWHERE\n  (\n" + where + "\n  )\n  AND Account.Account_ID_18__c = '" + id + "'", nil
+	return head + "\nWHERE\n  (\n" + where + "\n  )\n  AND " + cond, nil
 }
 
 // AccountsQuery returns the SOQL Accounts runs for scope: the documented

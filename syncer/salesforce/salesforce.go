@@ -51,6 +51,9 @@ type Client struct {
 
 	mu  sync.Mutex // guards cur; held while logging in
 	cur *session   // the session requests use
+
+	children children // Account's child relationships, described once (incremental.go)
+	usage    usage    // the allowance the last answer reported (limits.go)
 }
 
 var (
@@ -197,12 +200,17 @@ type queryPage struct {
 // fn sees it, and before the parent's next page, which invalidates the
 // child locators of the page before it.
 func (c *Client) queryEach(ctx context.Context, q string, fn func(total int, rec map[string]any)) error {
-	uri := "/query/?q=" + url.QueryEscape(q)
+	var page queryPage
+	if err := c.getPage(ctx, "/query/?q="+url.QueryEscape(q), &page); err != nil {
+		return err
+	}
+	return c.readPages(ctx, page, fn)
+}
+
+// readPages hands the records of a query answer's first page to fn, then
+// those of the pages after it (see queryEach).
+func (c *Client) readPages(ctx context.Context, page queryPage, fn func(total int, rec map[string]any)) error {
 	for {
-		var page queryPage
-		if err := c.getPage(ctx, uri, &page); err != nil {
-			return err
-		}
 		total := min(max(page.TotalSize, 0), maxSizeHint)
 		for i, r := range page.Records {
 			if err := c.completeSubqueries(ctx, r); err != nil {
@@ -217,7 +225,11 @@ func (c *Client) queryEach(ctx context.Context, q string, fn func(total int, rec
 		if page.NextRecordsURL == "" {
 			return errNoNextPage()
 		}
-		uri = nextPagePath(page.NextRecordsURL)
+		uri := nextPagePath(page.NextRecordsURL)
+		page = queryPage{}
+		if err := c.getPage(ctx, uri, &page); err != nil {
+			return err
+		}
 	}
 }
 

@@ -261,6 +261,7 @@ func (c *Client) do(ctx context.Context, method, uri string, body []byte, out an
 		return err
 	}
 	defer resp.Body.Close()
+	c.usage.note(resp.Header.Get(limitInfoHeader), time.Now())
 	if out == nil {
 		return nil
 	}

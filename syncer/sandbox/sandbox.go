@@ -15,6 +15,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/zdsync/zdsync/syncer"
@@ -60,7 +61,16 @@ type Options struct {
 	JobDelay time.Duration
 	// CaseIDField is the ID of the ticket custom field holding the case ID.
 	CaseIDField int64
+	// Clock, when set, is the fake Salesforce's clock of SystemModstamp
+	// (a simulated clock). Otherwise the seeded records are stamped
+	// seededAgo before the sandbox starts, as data entered earlier is,
+	// and later changes with the wall clock.
+	Clock func() time.Time
 }
+
+// seededAgo is how long before the start of a sandbox without a Clock its
+// seeded Salesforce records were last changed.
+const seededAgo = 24 * time.Hour
 
 func (o *Options) defaults() {
 	if o.Accounts == 0 {
@@ -122,7 +132,19 @@ func Start(ctx context.Context, opts Options) (*Sandbox, error) {
 	if opts.Latency > 0 {
 		sfOpts = append(sfOpts, salesforcetest.WithResponseDelay(opts.Latency))
 	}
+	clock := opts.Clock
+	var seeded atomic.Bool
+	if clock == nil {
+		clock = func() time.Time {
+			if seeded.Load() {
+				return time.Now()
+			}
+			return time.Now().Add(-seededAgo)
+		}
+	}
+	sfOpts = append(sfOpts, salesforcetest.WithClock(clock))
 	sb := &Sandbox{Options: opts, Salesforce: salesforcetest.NewServer(sfOpts...)}
+	seeded.Store(true)
 	zdOpts := []zendesktest.Option{zendesktest.WithCaseIDField(opts.CaseIDField)}
 	if opts.ZendeskRateLimit > 0 {
 		zdOpts = append(zdOpts, zendesktest.WithRateLimit(opts.ZendeskRateLimit))

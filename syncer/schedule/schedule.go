@@ -1,12 +1,15 @@
 // Package schedule runs zdsync's jobs on their cron schedules
-// (SCHEDULE_GLOBAL_ORGS, SCHEDULE_FEDERAL, SCHEDULE_CASE_SWEEP) with gocron,
-// and holds the rule of their order: federal-users runs right after
-// federal-orgs, so that the orgs of new accounts exist first, unless
-// federal-orgs failed as a whole. Each schedule is a task run in
-// singleton mode, so a run still going is never started twice; with
-// several replicas, gocron's distributed elector (store.Elector) lets one
-// replica run the ticks. The runs themselves go through the application
-// core (syncer/app), like every other run.
+// (SCHEDULE_GLOBAL_ORGS, SCHEDULE_FEDERAL, SCHEDULE_CASE_SWEEP, and
+// SCHEDULE_INCREMENTAL for the incremental runs of the three sync jobs)
+// with gocron, and holds the rule of their order: federal-users runs right
+// after federal-orgs, so that the orgs of new accounts exist first, unless
+// federal-orgs failed as a whole (or, for incremental runs, did not run).
+// Each schedule is a task run in singleton mode, so a run still going is
+// never started twice; with several replicas, gocron's distributed elector
+// (store.Elector) lets one replica run the ticks. The runs themselves go
+// through the application core (syncer/app), like every other run; an
+// incremental tick that meets a run of its job in progress is skipped
+// quietly.
 package schedule
 
 import (
@@ -14,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,6 +38,9 @@ type Schedules struct {
 	Federal string
 	// CaseSweep (SCHEDULE_CASE_SWEEP) runs the case parity sweep.
 	CaseSweep string
+	// Incremental (SCHEDULE_INCREMENTAL) runs the incremental runs of
+	// global-orgs, and of federal-orgs then federal-users.
+	Incremental string
 }
 
 // RunFunc runs one job for the scheduler (the application core's Run): it
@@ -52,7 +59,8 @@ type Config struct {
 	StopTimeout time.Duration
 	// Options are added to gocron's, e.g. gocron.WithDistributedElector
 	// for several replicas (tasks are named, so lock keys are stable:
-	// "zdsync-global-orgs", "zdsync-federal", "zdsync-case-sweep"), or
+	// "zdsync-global-orgs", "zdsync-federal", "zdsync-case-sweep",
+	// "zdsync-incremental-global", "zdsync-incremental-federal"), or
 	// gocron.WithClock in tests.
 	Options []gocron.SchedulerOption
 	// Logger; nil means slog.Default().
@@ -60,13 +68,14 @@ type Config struct {
 }
 
 // task is one scheduled task: its lock name, the variable of its schedule,
-// and the jobs it runs in order.
+// the jobs it runs in order, and whether it runs their incremental runs.
 type task struct {
-	name string
-	env  string
-	cron string
-	jobs []syncer.Job
-	job  gocron.Job
+	name        string
+	env         string
+	cron        string
+	jobs        []syncer.Job
+	incremental bool
+	job         gocron.Job
 }
 
 // tasks are the scheduled tasks and the jobs each runs, in order.
@@ -75,6 +84,10 @@ func tasks(s Schedules) []*task {
 		{name: "zdsync-global-orgs", env: "SCHEDULE_GLOBAL_ORGS", cron: s.GlobalOrgs, jobs: []syncer.Job{syncer.JobGlobalOrgs}},
 		{name: "zdsync-federal", env: "SCHEDULE_FEDERAL", cron: s.Federal, jobs: []syncer.Job{syncer.JobFederalOrgs, syncer.JobFederalUsers}},
 		{name: "zdsync-case-sweep", env: "SCHEDULE_CASE_SWEEP", cron: s.CaseSweep, jobs: []syncer.Job{syncer.JobCaseSweep}},
+		{name: "zdsync-incremental-global", env: "SCHEDULE_INCREMENTAL", cron: s.Incremental, incremental: true,
+			jobs: []syncer.Job{syncer.JobGlobalOrgs}},
+		{name: "zdsync-incremental-federal", env: "SCHEDULE_INCREMENTAL", cron: s.Incremental, incremental: true,
+			jobs: []syncer.Job{syncer.JobFederalOrgs, syncer.JobFederalUsers}},
 	}
 }
 
@@ -143,13 +156,19 @@ func New(cfg Config) (*Scheduler, error) {
 // skip for the API reserve): its users would miss what that run did not
 // do. It does run when only some of federal-orgs' records failed, else one
 // org rejected every hour would stop every user update; those users are
-// skipped as having no org.
+// skipped as having no org. An incremental run refused because a run of
+// its job is in progress (a full run, most often) is skipped quietly, and
+// ends its task's tick.
 func (sc *Scheduler) runTask(ctx context.Context, t *task) error {
 	var errs []error
 	for _, job := range t.jobs {
-		s := sc.run(ctx, syncer.Request{Job: job, Options: syncer.Options{By: syncer.BySchedule}})
+		s := sc.run(ctx, syncer.Request{Job: job, Options: syncer.Options{By: syncer.BySchedule, Incremental: t.incremental}})
 		if s == nil || s.OK() {
 			continue
+		}
+		if t.incremental && s.Code == syncer.CodeRunInProgress {
+			sc.log.DebugContext(ctx, "incremental run skipped: a run of the job is in progress", "job", job, "task", t.name)
+			break
 		}
 		err := fmt.Errorf("scheduled %s failed with code %s", job, s.Code)
 		sc.log.ErrorContext(ctx, "scheduled run failed", "job", job, "task", t.name, "err", err)
@@ -174,34 +193,40 @@ func (sc *Scheduler) Start() { sc.s.Start() }
 // for them up to StopTimeout.
 func (sc *Scheduler) Shutdown() error { return sc.s.Shutdown() }
 
-// Schedule returns the cron expression of the task that runs job, or Off.
-func (sc *Scheduler) Schedule(job syncer.Job) string {
+// Schedule returns the cron expression of the task that runs job's full
+// runs (incremental: its incremental runs), or Off.
+func (sc *Scheduler) Schedule(job syncer.Job, incremental bool) string {
 	for _, t := range sc.tasks {
-		for _, j := range t.jobs {
-			if j == job {
-				return t.cron
-			}
+		if t.incremental == incremental && slices.Contains(t.jobs, job) {
+			return t.cron
 		}
 	}
 	return Off
 }
 
-// Jobs returns the jobs that run on a schedule, in schedule order.
-func (sc *Scheduler) Jobs() []syncer.Job {
+// Jobs returns the jobs whose full runs run on a schedule, in schedule
+// order.
+func (sc *Scheduler) Jobs() []syncer.Job { return sc.jobs(false) }
+
+// IncrementalJobs returns the jobs whose incremental runs run on a
+// schedule, in schedule order.
+func (sc *Scheduler) IncrementalJobs() []syncer.Job { return sc.jobs(true) }
+
+func (sc *Scheduler) jobs(incremental bool) []syncer.Job {
 	var out []syncer.Job
 	for _, t := range sc.tasks {
-		if t.cron != Off {
+		if t.cron != Off && t.incremental == incremental {
 			out = append(out, t.jobs...)
 		}
 	}
 	return out
 }
 
-// NextRun returns when job next runs on schedule, and false when it is not
-// scheduled (or the scheduler is not started).
+// NextRun returns when job's full run next runs on schedule, and false
+// when it is not scheduled (or the scheduler is not started).
 func (sc *Scheduler) NextRun(job syncer.Job) (time.Time, bool) {
 	for _, t := range sc.tasks {
-		if t.job == nil {
+		if t.job == nil || t.incremental {
 			continue
 		}
 		for _, j := range t.jobs {
@@ -215,13 +240,21 @@ func (sc *Scheduler) NextRun(job syncer.Job) (time.Time, bool) {
 }
 
 // JobStatuses returns the schedule and next run of each job, in schedule
-// order, for the status (LastRun is left to the caller): app.Schedule.
+// order, and the schedule of the incremental runs of the sync jobs, for
+// the status (the runs are left to the caller): app.Schedule.
 func (sc *Scheduler) JobStatuses() []syncer.JobStatus {
 	var out []syncer.JobStatus
 	for _, t := range sc.tasks {
+		if t.incremental {
+			continue
+		}
 		for _, j := range t.jobs {
 			next, _ := sc.NextRun(j)
-			out = append(out, syncer.JobStatus{Job: j, Schedule: t.cron, NextRun: next})
+			st := syncer.JobStatus{Job: j, Schedule: t.cron, NextRun: next}
+			if j.IsSync() {
+				st.Incremental = &syncer.IncrementalStatus{Schedule: sc.Schedule(j, true)}
+			}
+			out = append(out, st)
 		}
 	}
 	return out

@@ -105,6 +105,24 @@ func (db *DB) ResolveAlerts(ctx context.Context, job syncer.Job, at time.Time) (
 	return as, nil
 }
 
+// ResolveAlert resolves the open alert id as of at, and reports whether
+// this call resolved it (false when it was resolved already, or by
+// another replica at the same moment).
+func (db *DB) ResolveAlert(ctx context.Context, id int64, at time.Time) (bool, error) {
+	if at.IsZero() {
+		return false, fmt.Errorf("resolve alert %d: no resolution time", id)
+	}
+	res, err := db.db.ExecContext(ctx, `UPDATE alerts SET resolved_at = $2 WHERE id = $1 AND resolved_at IS NULL`, id, nanos(at))
+	if err != nil {
+		return false, fmt.Errorf("resolve alert %d: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("resolve alert %d: %w", id, err)
+	}
+	return n == 1, nil
+}
+
 // scanAlerts reads and closes rows of alertColumns.
 func scanAlerts(rows *sql.Rows) ([]syncer.Alert, error) {
 	defer rows.Close()

@@ -18,11 +18,11 @@ import (
 // alike.
 func (db *DB) AcquireRunLock(ctx context.Context, l syncer.RunLock, now time.Time) (bool, syncer.RunLock, error) {
 	res, err := db.db.ExecContext(ctx, `
-		INSERT INTO run_locks (name, holder, started_by, since, expires_at) VALUES ($1, $2, $3, $4, $5)
+		INSERT INTO run_locks (name, holder, started_by, since, expires_at, incremental) VALUES ($1, $2, $3, $4, $5, $7)
 		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, started_by = excluded.started_by,
-			since = excluded.since, expires_at = excluded.expires_at
+			since = excluded.since, expires_at = excluded.expires_at, incremental = excluded.incremental
 		WHERE run_locks.expires_at <= $6`,
-		l.Name, l.Holder, l.By, nanos(l.Since), nanos(l.Expires), nanos(now))
+		l.Name, l.Holder, l.By, nanos(l.Since), nanos(l.Expires), nanos(now), l.Incremental)
 	if err != nil {
 		return false, syncer.RunLock{}, fmt.Errorf("take run lock %s: %w", l.Name, err)
 	}
@@ -35,8 +35,8 @@ func (db *DB) AcquireRunLock(ctx context.Context, l syncer.RunLock, now time.Tim
 		held           syncer.RunLock
 		since, expires sql.NullInt64
 	)
-	err = db.db.QueryRowContext(ctx, `SELECT name, holder, started_by, since, expires_at FROM run_locks WHERE name = $1`, l.Name).
-		Scan(&held.Name, &held.Holder, &held.By, &since, &expires)
+	err = db.db.QueryRowContext(ctx, `SELECT name, holder, started_by, since, expires_at, incremental FROM run_locks WHERE name = $1`, l.Name).
+		Scan(&held.Name, &held.Holder, &held.By, &since, &expires, &held.Incremental)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Released between the two statements: try once more.
 		return db.AcquireRunLock(ctx, l, now)

@@ -2,7 +2,6 @@ package salesforcetest
 
 import (
 	"fmt"
-	"net/http"
 	"regexp"
 	"strings"
 )
@@ -56,7 +55,7 @@ func parseAccountByID(n string) (pq parsedQuery, ok bool, err error) {
 }
 
 // answerAccountByID answers a by-ID Account query: one record, or none.
-func (s *Server) answerAccountByID(w http.ResponseWriter, pq parsedQuery) {
+func (s *Server) answerAccountByID(pq parsedQuery) queryPage {
 	s.mu.Lock()
 	page := queryPage{Done: true, Records: []any{}}
 	if a, ok := s.accounts[pq.accountID]; ok {
@@ -67,5 +66,5 @@ func (s *Server) answerAccountByID(w http.ResponseWriter, pq parsedQuery) {
 		page.Records, page.TotalSize = append(page.Records, rec), 1
 	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, page)
+	return page
 }

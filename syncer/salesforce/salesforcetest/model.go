@@ -64,6 +64,10 @@ type Account struct {
 	// SoldTo is the Zuora__R00N40000001kyLcEAI__r child relationship (Zuora
 	// customer accounts with their sold-to contact).
 	SoldTo []SoldTo
+	// SystemModstamp is when a user or automation last changed the
+	// account's own fields (its children have their own); the fake sets
+	// it on insert and update (see AddAccounts).
+	SystemModstamp time.Time
 }
 
 // CustomerSubscription is one Customer_Subscriptions__r child record.
@@ -81,6 +85,10 @@ type CustomerSubscription struct {
 	Tier any
 	// Plan is Plan_Name__c.
 	Plan any
+	// ID is the record Id and SystemModstamp its last change, both set by
+	// the fake (see AddAccounts).
+	ID             string
+	SystemModstamp time.Time
 }
 
 // ZuoraSubscription is one Zuora__Subscriptions__r child record.
@@ -99,6 +107,10 @@ type ZuoraSubscription struct {
 	OpportunityName any
 	// Number is Zuora__SubscriptionNumber__c.
 	Number any
+	// ID is the record Id and SystemModstamp its last change, both set by
+	// the fake (see AddAccounts).
+	ID             string
+	SystemModstamp time.Time
 }
 
 // SoldTo is one Zuora__R00N40000001kyLcEAI__r child record: a Zuora
@@ -110,6 +122,10 @@ type SoldTo struct {
 	Email any
 	// IsDeleted is IsDeleted; the queries return only records not deleted.
 	IsDeleted bool
+	// ID is the record Id and SystemModstamp its last change, both set by
+	// the fake (see AddAccounts).
+	ID             string
+	SystemModstamp time.Time
 }
 
 // Contact is one Salesforce contact of the fake.
@@ -131,6 +147,9 @@ type Contact struct {
 	// a query result comes to a contact "with no account". Use it to test
 	// the downstream rule that drops such contacts.
 	BlankAccountID bool
+	// SystemModstamp is the contact's last change, set by the fake on
+	// insert and update (see AddContacts).
+	SystemModstamp time.Time
 }
 
 // Case is one Salesforce case of the fake, as the adapter writes it.

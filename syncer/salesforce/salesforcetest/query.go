@@ -2,6 +2,7 @@ package salesforcetest
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ type cursor struct {
 	kind     queryKind
 	accounts []*Account
 	contacts []contactRow
+	rows     []any // kindModified: the records, rendered when the query ran
 }
 
 type contactRow struct {
@@ -21,8 +23,11 @@ type contactRow struct {
 }
 
 func (c *cursor) len() int {
-	if c.kind == kindFederalContacts {
+	switch c.kind {
+	case kindFederalContacts:
 		return len(c.contacts)
+	case kindModified:
+		return len(c.rows)
 	}
 	return len(c.accounts)
 }
@@ -35,32 +40,45 @@ type queryPage struct {
 	Records        []any  `json:"records"`
 }
 
-func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) { s.serveQuery(w, r, false) }
+
+// handleQueryAll serves queryAll, which also returns deleted records
+// (REST API Developer Guide, "QueryAll").
+func (s *Server) handleQueryAll(w http.ResponseWriter, r *http.Request) { s.serveQuery(w, r, true) }
+
+// serveQuery answers the first page of a query (all: as queryAll).
+func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request, all bool) {
 	s.mu.Lock()
 	s.calls.Query++
 	s.mu.Unlock()
-	q := r.URL.Query().Get("q")
+	status, body := s.answerQuery(r.URL.Query().Get("q"), all)
+	writeJSON(w, status, body)
+}
+
+// answerQuery runs one SOQL query (all: as queryAll) and returns the HTTP
+// status and body of its answer: the first page, or the error list.
+func (s *Server) answerQuery(q string, all bool) (int, any) {
+	if len(q) > MaxSOQLLength {
+		return http.StatusBadRequest, errorBody(errMalformedQuery,
+			fmt.Sprintf("SOQL statements can not be longer than %d characters", MaxSOQLLength))
+	}
 	pq, err := parseQuery(q)
 	if err != nil {
 		var qe *queryError
 		if errors.As(err, &qe) {
-			writeErrors(w, http.StatusBadRequest, qe.code, qe.message)
-			return
+			return http.StatusBadRequest, errorBody(qe.code, qe.message)
 		}
-		writeErrors(w, http.StatusBadRequest, errMalformedQuery, err.Error())
-		return
+		return http.StatusBadRequest, errorBody(errMalformedQuery, err.Error())
 	}
 	switch pq.kind {
 	case kindCaseByTicket, kindCasesByID:
-		s.answerCaseQuery(w, pq)
-		return
+		return http.StatusOK, s.answerCaseQuery(pq)
 	case kindAccountByID:
-		s.answerAccountByID(w, pq)
-		return
+		return http.StatusOK, s.answerAccountByID(pq)
 	}
 	s.mu.Lock()
-	cur := s.selectLocked(pq)
-	if f := s.truncateNext; f > 0 {
+	cur := s.selectLocked(pq, all)
+	if f := s.truncateNext; f > 0 && pq.kind != kindModified {
 		s.truncateNext = 0
 		n := int(float64(cur.len()) * f)
 		if cur.kind == kindFederalContacts {
@@ -76,7 +94,7 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
 		s.cursors[locator] = cur
 	}
 	s.mu.Unlock()
-	s.writePage(w, cur, locator, 0)
+	return http.StatusOK, s.page(cur, locator, 0)
 }
 
 func (s *Server) handleQueryMore(w http.ResponseWriter, r *http.Request) {
@@ -104,7 +122,7 @@ func (s *Server) handleQueryMore(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusBadRequest, errInvalidQueryLocator, "invalid query locator")
 		return
 	}
-	s.writePage(w, cur, loc, off)
+	writeJSON(w, http.StatusOK, s.page(cur, loc, off))
 }
 
 // childCursor is the rest of a paged subquery result (WithSubqueryPageSize).
@@ -128,10 +146,10 @@ func (s *Server) writeChildPage(w http.ResponseWriter, c *childCursor, locator s
 	writeJSON(w, http.StatusOK, page)
 }
 
-// writePage answers one page of cur from offset off. The last page has
+// page returns one page of cur from offset off. The last page has
 // done:true and no nextRecordsUrl, and frees the locator; every other page
 // has done:false and a nextRecordsUrl (never one without the other).
-func (s *Server) writePage(w http.ResponseWriter, cur *cursor, locator string, off int) {
+func (s *Server) page(cur *cursor, locator string, off int) queryPage {
 	total := cur.len()
 	end := min(off+s.pageSize, total)
 	page := queryPage{TotalSize: total, Done: end >= total, Records: make([]any, 0, end-off)}
@@ -151,16 +169,22 @@ func (s *Server) writePage(w http.ResponseWriter, cur *cursor, locator string, o
 			page.Records = append(page.Records, renderFederal(p, cur.accounts[i]))
 		case kindFederalContacts:
 			page.Records = append(page.Records, renderContact(cur.contacts[i]))
+		case kindModified:
+			page.Records = append(page.Records, cur.rows[i])
 		}
 	}
-	writeJSON(w, http.StatusOK, page)
+	return page
 }
 
-// selectLocked evaluates the WHERE clause of a documented query.
-func (s *Server) selectLocked(pq parsedQuery) *cursor {
+// selectLocked evaluates the WHERE clause of a documented query (with its
+// extra condition, if any) or of a query of changed records (all: with
+// the deleted ones, as queryAll).
+func (s *Server) selectLocked(pq parsedQuery, all bool) *cursor {
 	cur := &cursor{kind: pq.kind}
-	single := func(a *Account) bool { return pq.accountID == "" || a.ID == pq.accountID }
+	single := pq.filter.accounts
 	switch pq.kind {
+	case kindModified:
+		cur.rows = s.modifiedLocked(pq.modified, all)
 	case kindGlobalAccounts, kindFederalAccounts:
 		match := MatchesGlobalQuery
 		if pq.kind == kindFederalAccounts {
@@ -176,7 +200,7 @@ func (s *Server) selectLocked(pq parsedQuery) *cursor {
 		for _, id := range s.contactOrder {
 			c := s.contacts[id]
 			a := s.accounts[c.AccountID]
-			if MatchesFederalContactsQuery(c, a) && single(a) {
+			if MatchesFederalContactsQuery(c, a) && single(a) && pq.filter.contacts(c) {
 				cur.contacts = append(cur.contacts, contactRow{c, a})
 			}
 		}
@@ -338,23 +362,23 @@ func childID(prefix, parent string, i int) string {
 
 func renderSubs(p childPager, a *Account) (*subquery[wireCustomerSub], *subquery[wireZuoraSub], *subquery[wireSoldTo]) {
 	var cs []wireCustomerSub
-	for i, x := range a.CustomerSubscriptions {
+	for _, x := range a.CustomerSubscriptions {
 		if eq(x.Status, "Active") {
-			cs = append(cs, wireCustomerSub{attrs("Customer_Subscription__c", childID("a0C", a.ID, i)),
+			cs = append(cs, wireCustomerSub{attrs(objCustomerSubscription, x.ID),
 				str(x.Status), x.EndDate, x.StartDate, x.Seats, x.Tier, x.Plan})
 		}
 	}
 	var zs []wireZuoraSub
-	for i, x := range a.ZuoraSubscriptions {
+	for _, x := range a.ZuoraSubscriptions {
 		if eq(x.Status, "Active") {
-			zs = append(zs, wireZuoraSub{attrs("Zuora__Subscription__c", childID("a0Z", a.ID, i)),
+			zs = append(zs, wireZuoraSub{attrs(objZuoraSubscription, x.ID),
 				str(x.Name), str(x.Status), x.EndDate, x.StartDate, x.SupportLevel, x.OpportunityName, x.Number})
 		}
 	}
 	var st []wireSoldTo
-	for i, x := range a.SoldTo {
+	for _, x := range a.SoldTo {
 		if !x.IsDeleted {
-			st = append(st, wireSoldTo{attrs("Zuora__CustomerAccount__c", childID("a0B", a.ID, i)), str(x.Name), x.Email})
+			st = append(st, wireSoldTo{attrs(objSoldTo, x.ID), str(x.Name), x.Email})
 		}
 	}
 	return sub(p, cs), sub(p, zs), sub(p, st)
@@ -397,7 +421,7 @@ func renderContact(row contactRow) wireContact {
 }
 
 // answerCaseQuery answers the adapter's Case queries (small: never paged).
-func (s *Server) answerCaseQuery(w http.ResponseWriter, pq parsedQuery) {
+func (s *Server) answerCaseQuery(pq parsedQuery) queryPage {
 	s.mu.Lock()
 	var found []*Case
 	switch pq.kind {
@@ -424,7 +448,7 @@ func (s *Server) answerCaseQuery(w http.ResponseWriter, pq parsedQuery) {
 		page.Records = append(page.Records, rec)
 	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, page)
+	return page
 }
 
 // caseSafeIDOf returns the 18-character form of a 15- or 18-character ID.

@@ -55,6 +55,13 @@ const APIVersion = "v62.0"
 // Developer Guide, Query); it is the fake's default page size.
 const MaxQueryBatchSize = 2000
 
+// MaxURIBytes is the longest request URI Salesforce accepts: "in each
+// REST call, the maximum length for the combined URI and headers is 16,384
+// bytes … If the URI itself exceeds this limit, the request returns a 414
+// URI Too Long error" (Salesforce Help, knowledge article 000386264,
+// "Maximum number of rows returned by SOQL queries over the REST API").
+const MaxURIBytes = 16_384
+
 // The error codes a fake can be told to fail case writes with.
 const (
 	ErrUnableToLockRow     = "UNABLE_TO_LOCK_ROW"
@@ -131,6 +138,13 @@ type Calls struct {
 	CaseUpdate int
 	// Limits counts GET …/limits/.
 	Limits int
+	// Composite counts POST …/composite (one API call however many
+	// queries it carries); CompositeQueries counts the queries they
+	// carried.
+	Composite        int
+	CompositeQueries int
+	// Describe counts GET …/sobjects/{object}/describe.
+	Describe int
 	// Unauthorized counts API requests refused with INVALID_SESSION_ID.
 	Unauthorized int
 	// Limited counts API requests refused with 429 (RateLimitNext) or
@@ -144,7 +158,9 @@ type Calls struct {
 }
 
 // API returns the number of REST API calls answered, logins excluded.
-func (c Calls) API() int { return c.Query + c.QueryMore + c.CaseCreate + c.CaseUpdate + c.Limits }
+func (c Calls) API() int {
+	return c.Query + c.QueryMore + c.Composite + c.Describe + c.CaseCreate + c.CaseUpdate + c.Limits
+}
 
 // Option configures a Server.
 type Option func(*Server)
@@ -179,14 +195,16 @@ func WithSubqueryPageSize(n int) Option {
 	}
 }
 
-// WithAccounts loads accounts into the fake, as AddAccounts does.
+// WithAccounts loads accounts into the fake, as AddAccounts does once
+// every option is applied (with the clock of WithClock).
 func WithAccounts(accounts ...Account) Option {
-	return func(s *Server) { s.addAccountsLocked(accounts) }
+	return func(s *Server) { s.initial.accounts = append(s.initial.accounts, accounts...) }
 }
 
-// WithContacts loads contacts into the fake, as AddContacts does.
+// WithContacts loads contacts into the fake, as AddContacts does once
+// every option is applied.
 func WithContacts(contacts ...Contact) Option {
-	return func(s *Server) { s.addContactsLocked(contacts) }
+	return func(s *Server) { s.initial.contacts = append(s.initial.contacts, contacts...) }
 }
 
 // WithRequiredCaseFields sets the Case fields a create must carry (default
@@ -221,8 +239,16 @@ type Server struct {
 	seq          uint64
 	calls        Calls
 	inFlight     int
-	held         chan struct{} // API requests wait for it to close (HoldRequests)
-	allowance    [2]int        // the daily API allowance: Max, Remaining
+	held         chan struct{}       // API requests wait for it to close (HoldRequests)
+	allowance    [2]int              // the daily API allowance: Max, Remaining
+	clock        func() time.Time    // SystemModstamp's clock (WithClock); nil: the wall clock
+	hook         func(*http.Request) // SetRequestHook
+	deleted      []tombstone         // deleted child records and contacts, for queryAll
+	hidden       []string            // child relationships the describe leaves out
+	initial      struct {            // WithAccounts, WithContacts
+		accounts []Account
+		contacts []Contact
+	}
 
 	// faults
 	caseFailures []string
@@ -254,11 +280,21 @@ func NewServer(opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
+	s.addAccountsLocked(s.initial.accounts)
+	s.addContactsLocked(s.initial.contacts)
+	s.initial.accounts, s.initial.contacts = nil, nil
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /services/oauth2/token", s.handleToken)
 	mux.HandleFunc("GET "+dataPrefix+"/query", s.authed(s.handleQuery))
 	mux.HandleFunc("GET "+dataPrefix+"/query/{$}", s.authed(s.handleQuery))
 	mux.HandleFunc("GET "+dataPrefix+"/query/{locator}", s.authed(s.handleQueryMore))
+	mux.HandleFunc("GET "+dataPrefix+"/queryAll", s.authed(s.handleQueryAll))
+	mux.HandleFunc("GET "+dataPrefix+"/queryAll/{$}", s.authed(s.handleQueryAll))
+	mux.HandleFunc("GET "+dataPrefix+"/queryAll/{locator}", s.authed(s.handleQueryMore))
+	mux.HandleFunc("POST "+dataPrefix+"/composite", s.authed(s.handleComposite))
+	mux.HandleFunc("POST "+dataPrefix+"/composite/{$}", s.authed(s.handleComposite))
+	mux.HandleFunc("GET "+dataPrefix+"/sobjects/{object}/describe", s.authed(s.handleDescribe))
+	mux.HandleFunc("GET "+dataPrefix+"/sobjects/{object}/describe/{$}", s.authed(s.handleDescribe))
 	mux.HandleFunc("POST "+dataPrefix+"/sobjects/Case", s.authed(s.handleCaseCreate))
 	mux.HandleFunc("POST "+dataPrefix+"/sobjects/Case/{$}", s.authed(s.handleCaseCreate))
 	mux.HandleFunc("PATCH "+dataPrefix+"/sobjects/Case/{id}", s.authed(s.handleCaseUpdate))
@@ -299,7 +335,8 @@ func (s *Server) ResetCalls() {
 
 // AddAccounts stores copies of accounts; an account whose ID is already
 // stored replaces it in place. Query results list accounts in the order
-// they were first added.
+// they were first added. Accounts and their child records get IDs and
+// SystemModstamps as UpdateAccount gives them.
 func (s *Server) AddAccounts(accounts ...Account) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -308,16 +345,21 @@ func (s *Server) AddAccounts(accounts ...Account) {
 
 func (s *Server) addAccountsLocked(accounts []Account) {
 	for _, a := range accounts {
-		if _, ok := s.accounts[a.ID]; !ok {
+		old, ok := s.accounts[a.ID]
+		if !ok {
 			s.order = append(s.order, a.ID)
 		}
-		s.accounts[a.ID] = clone(a)
+		c := clone(a)
+		s.stampAccountLocked(old, c)
+		s.accounts[a.ID] = c
 	}
 }
 
 // UpdateAccount applies fn to a copy of the account with the given ID and
-// stores the result; it reports whether the account exists. fn must not
-// change the ID.
+// stores the result, stamped as an update (its SystemModstamp when its own
+// fields changed, each changed or new child's, a removed child kept as
+// deleted); it reports whether the account exists. fn must not change the
+// ID; a SystemModstamp fn sets is kept (a change committed late).
 func (s *Server) UpdateAccount(id string, fn func(*Account)) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -328,6 +370,7 @@ func (s *Server) UpdateAccount(id string, fn func(*Account)) bool {
 	c := clone(*a)
 	fn(c)
 	c.ID = id
+	s.stampAccountLocked(a, c)
 	s.accounts[id] = c
 	return true
 }
@@ -372,23 +415,27 @@ func (s *Server) addContactsLocked(contacts []Contact) {
 			s.seq++
 			c.ID = makeID("003", 'X', 0, s.seq)
 		}
-		if _, ok := s.contacts[c.ID]; !ok {
+		old, ok := s.contacts[c.ID]
+		if !ok {
 			s.contactOrder = append(s.contactOrder, c.ID)
 		}
 		cc := c
+		s.stampContactLocked(old, &cc)
 		s.contacts[c.ID] = &cc
 	}
 }
 
-// RemoveContacts deletes the contacts with the given IDs.
+// RemoveContacts deletes the contacts with the given IDs (queryAll still
+// returns them, deleted).
 func (s *Server) RemoveContacts(ids ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	gone := map[string]bool{}
 	for _, id := range ids {
-		if _, ok := s.contacts[id]; ok {
+		if c, ok := s.contacts[id]; ok {
 			gone[id] = true
 			delete(s.contacts, id)
+			s.deleted = append(s.deleted, tombstone{object: objContact, id: id, accountID: c.AccountID, stamp: s.now()})
 		}
 	}
 	s.contactOrder = filterOut(s.contactOrder, gone)
@@ -624,18 +671,26 @@ func (s *Server) InFlight() int {
 }
 
 // counted keeps MaxInFlight: the API requests being answered at once,
-// their delays and holds included.
+// their delays and holds included. It also refuses a request whose URI
+// is longer than Salesforce accepts (414) and calls the request hook.
 func (s *Server) counted(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasPrefix(r.URL.Path, dataPrefix+"/") {
 			next.ServeHTTP(w, r)
 			return
 		}
+		if len(r.RequestURI) > MaxURIBytes {
+			writeHTML(w, http.StatusRequestURITooLong, "URI Too Long")
+			return
+		}
 		s.mu.Lock()
 		s.inFlight++
 		s.calls.MaxInFlight = max(s.calls.MaxInFlight, s.inFlight)
-		held := s.held
+		held, hook := s.held, s.hook
 		s.mu.Unlock()
+		if hook != nil {
+			hook(r)
+		}
 		defer func() {
 			s.mu.Lock()
 			s.inFlight--
@@ -815,10 +870,15 @@ type apiError struct {
 }
 
 func writeErrors(w http.ResponseWriter, status int, code, message string, fields ...string) {
+	writeJSON(w, status, errorBody(code, message, fields...))
+}
+
+// errorBody is a Salesforce REST error body: a list of one error.
+func errorBody(code, message string, fields ...string) []apiError {
 	if fields == nil {
 		fields = []string{}
 	}
-	writeJSON(w, status, []apiError{{Message: message, ErrorCode: code, Fields: fields}})
+	return []apiError{{Message: message, ErrorCode: code, Fields: fields}}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -15,27 +15,36 @@ const (
 	kindFederalContacts
 	kindCaseByTicket
 	kindCasesByID
+	kindModified // the records of one sObject changed since a time (changes.go)
 )
 
-// accountCondition is the one condition a single-account run adds to a
-// documented query, after wrapping the documented WHERE clause in
-// parentheses (README, "Command line": "--account SFID … one extra
-// Account_ID_18__c = '…' condition").
-const accountCondition = "AND Account.Account_ID_18__c = '"
+// The conditions the adapter adds to a documented query, after wrapping
+// its WHERE clause in parentheses and AND: one account (README, "Command
+// line": "--account SFID … one extra Account_ID_18__c = '…' condition"),
+// or the accounts and the e-mails an incremental run reads (changes.go).
+const (
+	accountCondition  = "Account.Account_ID_18__c = '"
+	accountsCondition = "Account.Id IN ("
+	emailsCondition   = "Contact.Email IN ("
+)
 
 // parsedQuery is what the fake understood of a SOQL text.
 type parsedQuery struct {
-	kind      queryKind
-	accountID string   // single-account condition, if any
-	fields    []string // case queries: the selected fields
-	ticketID  string   // kindCaseByTicket
-	caseIDs   []string // kindCasesByID
+	kind     queryKind
+	filter   queryFilter   // documented queries: the extra condition, if any
+	modified modifiedQuery // kindModified
+	fields   []string      // case queries: the selected fields
+	ticketID string        // kindCaseByTicket
+	caseIDs  []string      // kindCasesByID
+	// accountID is the account of kindAccountByID.
+	accountID string
 }
 
 type documented struct {
-	kind   queryKind
-	full   string // normalized query
-	single string // normalized query with the account condition, up to the opening quote
+	kind     queryKind
+	full     string // normalized query
+	filtered string // normalized query with its WHERE clause wrapped, up to the AND of an extra condition
+	where    string // its WHERE clause in parentheses, normalized
 }
 
 var documentedQueries = func() []documented {
@@ -53,9 +62,10 @@ var documentedQueries = func() []documented {
 			panic("salesforcetest: documented query without WHERE")
 		}
 		ds = append(ds, documented{
-			kind:   q.kind,
-			full:   normalize(q.text),
-			single: normalize(head + " WHERE (" + where + ") " + accountCondition),
+			kind:     q.kind,
+			full:     normalize(q.text),
+			filtered: normalize(head+" WHERE ("+where+") AND") + " ",
+			where:    normalize("(" + where + ")"),
 		})
 	}
 	return ds
@@ -94,19 +104,24 @@ type queryError struct {
 func (e *queryError) Error() string { return e.code + ": " + e.message }
 
 // parseQuery recognizes the three documented queries (optionally with the
-// single-account condition) and the adapter's two Case queries.
+// condition of one account, of accounts or of e-mails), the queries of
+// changed records (changes.go) and the adapter's two Case queries.
 func parseQuery(q string) (parsedQuery, error) {
 	n := normalize(q)
 	for _, d := range documentedQueries {
 		if n == d.full {
 			return parsedQuery{kind: d.kind}, nil
 		}
-		if rest, ok := strings.CutPrefix(n, d.single); ok {
-			id, ok := strings.CutSuffix(rest, "'")
-			if ok && idRe.MatchString(id) {
-				return parsedQuery{kind: d.kind, accountID: id}, nil
+		if rest, ok := strings.CutPrefix(n, d.filtered); ok {
+			f, err := parseFilter(d.kind, rest)
+			if err != nil {
+				return parsedQuery{}, err
 			}
+			return parsedQuery{kind: d.kind, filter: f}, nil
 		}
+	}
+	if m, ok, err := parseModified(n); ok || err != nil {
+		return parsedQuery{kind: kindModified, modified: m}, err
 	}
 	if m := caseByTicketRe.FindStringSubmatch(n); m != nil {
 		fields, err := parseCaseFields(m[1])
@@ -133,7 +148,7 @@ func parseQuery(q string) (parsedQuery, error) {
 	if pq, ok, err := parseAccountByID(n); ok {
 		return pq, err
 	}
-	return parsedQuery{}, &queryError{"MALFORMED_QUERY", "unexpected token: the fake Salesforce understands only the documented queries, the adapter's Case queries and Account fields by ID"}
+	return parsedQuery{}, &queryError{"MALFORMED_QUERY", "unexpected token: the fake Salesforce understands only the documented queries, the queries of changed records, the adapter's Case queries and Account fields by ID"}
 }
 
 func parseCaseFields(list string) ([]string, error) {
