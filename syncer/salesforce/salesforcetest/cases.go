@@ -6,13 +6,22 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
-// writableCaseFields are the Case fields a create or update may set.
-var writableCaseFields = map[string]bool{
-	"Subject": true, "Description": true, "Priority": true, "Status": true, "Origin": true,
-	"AccountId": true, "SuppliedEmail": true, "SuppliedName": true,
-	"Zendesk_Ticket_ID__c": true, "Zendesk_Ticket_URL__c": true,
+// caseText are the Case's writable fields, all text, by API name: what a
+// create or update may set, and what a query reads back (null when empty).
+var caseText = map[string]func(*Case) *string{
+	"Subject":               func(c *Case) *string { return &c.Subject },
+	"Description":           func(c *Case) *string { return &c.Description },
+	"Priority":              func(c *Case) *string { return &c.Priority },
+	"Status":                func(c *Case) *string { return &c.Status },
+	"Origin":                func(c *Case) *string { return &c.Origin },
+	"AccountId":             func(c *Case) *string { return &c.AccountID },
+	"SuppliedEmail":         func(c *Case) *string { return &c.SuppliedEmail },
+	"SuppliedName":          func(c *Case) *string { return &c.SuppliedName },
+	"Zendesk_Ticket_ID__c":  func(c *Case) *string { return &c.ZendeskTicketID },
+	"Zendesk_Ticket_URL__c": func(c *Case) *string { return &c.ZendeskTicketURL },
 }
 
 // createResult is Salesforce's answer to an sObject create.
@@ -87,7 +96,7 @@ func decodeCaseBody(r *http.Request) (map[string]string, *apiError) {
 	delete(raw, "attributes")
 	out := map[string]string{}
 	for k, v := range raw {
-		if !writableCaseFields[k] {
+		if _, ok := caseText[k]; !ok {
 			return nil, &apiError{Message: fmt.Sprintf("No such column '%s' on sobject of type Case", k), ErrorCode: "INVALID_FIELD", Fields: []string{}}
 		}
 		switch v := v.(type) {
@@ -111,29 +120,11 @@ func (s *Server) accountExistsLocked(id string) bool {
 	return ok
 }
 
+// applyCaseFields sets the fields of a create or update.
 func applyCaseFields(c *Case, f map[string]string) {
 	for k, v := range f {
-		switch k {
-		case "Subject":
-			c.Subject = v
-		case "Description":
-			c.Description = v
-		case "Priority":
-			c.Priority = v
-		case "Status":
-			c.Status = v
-		case "Origin":
-			c.Origin = v
-		case "AccountId":
-			c.AccountID = v
-		case "SuppliedEmail":
-			c.SuppliedEmail = v
-		case "SuppliedName":
-			c.SuppliedName = v
-		case "Zendesk_Ticket_ID__c":
-			c.ZendeskTicketID = v
-		case "Zendesk_Ticket_URL__c":
-			c.ZendeskTicketURL = v
+		if field, ok := caseText[k]; ok {
+			*field(c) = v
 		}
 	}
 }
@@ -206,4 +197,116 @@ func (s *Server) handleCaseUpdate(w http.ResponseWriter, r *http.Request) {
 	}
 	applyCaseFields(c, fields)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// caseEpoch is the CreatedDate of the first case a fake creates; each later
+// case is one second younger, so ORDER BY CreatedDate is creation order
+// without reading the wall clock.
+var caseEpoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Cases returns copies of the cases created so far, oldest first.
+func (s *Server) Cases() []Case {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Case, 0, len(s.cases))
+	for _, c := range s.cases {
+		out = append(out, *c)
+	}
+	return out
+}
+
+// AddCase stores a case as if it had been created earlier (for tests of
+// FindCase and CaseStatuses); it assigns the ID, case number and created
+// date when they are empty and returns the stored case.
+func (s *Server) AddCase(c Case) Case {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return *s.storeCaseLocked(c)
+}
+
+func (s *Server) storeCaseLocked(c Case) *Case {
+	n := len(s.cases) + 1
+	if c.ID == "" {
+		c.ID = makeID("500", 'C', 0, uint64(n))
+	}
+	if c.CaseNumber == "" {
+		c.CaseNumber = fmt.Sprintf("%08d", n)
+	}
+	if c.CreatedDate.IsZero() {
+		c.CreatedDate = caseEpoch.Add(time.Duration(n) * time.Second)
+	}
+	if c.Status == "" {
+		c.Status = "New" // the Status picklist's default value
+	}
+	cp := &c
+	s.cases = append(s.cases, cp)
+	s.caseByID[c.ID] = cp
+	return cp
+}
+
+// FailCaseWrites makes the next n case creates or updates fail with the
+// given Salesforce error code (ErrUnableToLockRow, ErrInsufficientAccess or
+// any other code) or wrapped failure (ErrTriggerUnableToLockRow, …), as
+// Salesforce answers: HTTP 400 and [{"message":…,"errorCode":…,"fields":[]}].
+func (s *Server) FailCaseWrites(n int, errorCode string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.caseFailures = append(s.caseFailures, errorCode)
+	}
+}
+
+// answerCaseQuery answers the adapter's Case queries (small: never paged).
+func (s *Server) answerCaseQuery(pq parsedQuery) queryPage {
+	s.mu.Lock()
+	var found []*Case
+	switch pq.kind {
+	case kindCaseByTicket:
+		for _, c := range s.cases { // oldest first: ORDER BY CreatedDate
+			if c.ZendeskTicketID != "" && c.ZendeskTicketID == pq.ticketID {
+				found = append(found, c)
+				break // LIMIT 1
+			}
+		}
+	case kindCasesByID:
+		for _, id := range pq.caseIDs {
+			if c := s.caseByID[caseSafeIDOf(id)]; c != nil {
+				found = append(found, c)
+			}
+		}
+	}
+	page := queryPage{TotalSize: len(found), Done: true, Records: []any{}}
+	for _, c := range found {
+		rec := map[string]any{"attributes": attrs("Case", c.ID)}
+		for _, f := range pq.fields {
+			rec[f] = caseField(c, f)
+		}
+		page.Records = append(page.Records, rec)
+	}
+	s.mu.Unlock()
+	return page
+}
+
+// caseSafeIDOf returns the 18-character form of a 15- or 18-character ID.
+func caseSafeIDOf(id string) string {
+	if len(id) == 15 {
+		return caseSafeID(id)
+	}
+	return id
+}
+
+// caseField is the value of the field f of c in a query answer.
+func caseField(c *Case, f string) any {
+	switch f {
+	case "Id":
+		return c.ID
+	case "CaseNumber":
+		return c.CaseNumber
+	case "CreatedDate":
+		return c.CreatedDate.UTC().Format("2006-01-02T15:04:05.000+0000")
+	}
+	if field, ok := caseText[f]; ok {
+		return str(*field(c))
+	}
+	return nil
 }

@@ -335,114 +335,148 @@ func GenerateFederal(seed int64, n int, opts GenerateOptions) ([]Account, []Cont
 	var allEmails []string
 	for i := range accounts {
 		a := &accounts[i]
-		a.ID = makeID("001", 'F', g.seedPart, uint64(i))
-		a.Name = uniqueName(i, g.nameOff, agencyWords, agencyKinds, []string{"U.S.", "Federal", "National"},
-			func(x, y, z string) string { return z + " " + x + " " + y })
-		a.Type = "Customer"
-		state := subsActive
-		k := g.r.IntN(100)
-		if i == 0 {
-			k = 0
-		} else if i == 1 {
-			k = 55
-		}
-		switch {
-		case k < 45:
-			a.Territory = g.pick([]string{"PUBSEC_FED_CIV", "PUBSEC_DOD", "PUBSEC_INTEL", "PUBSEC_NAVY"})
-		case k < 52:
-			a.Territory = g.pick([]string{"PUBSEC_FED_CIV", "PUBSEC_DOD"})
-			a.Type, state = "Former Customer", subsExpired
-		case k < 62:
-			a.SupportInstance = "federal-support"
-			if g.chance(50) {
-				a.Territory = g.pick(commercialTerr)
-			}
-		case k < 66:
-			a.Territory = "pubsec_fed_civ" // LIKE is case-insensitive: selected
-		case k < 74:
-			a.Territory = "PUBSEC_"
-		case k < 82:
-			a.Territory = g.pick([]string{"PUBSEC_SLED_EAST", "PUBSEC_SLED_WEST", "SLED_PUBSEC"})
-		case k < 90:
-			a.Territory = "PUBSEC_DOD"
-			a.Type, state = "Prospect", subsNone
-		default:
-			a.Territory = g.pick(commercialTerr)
-		}
+		state := g.federalAccount(i, a)
 		if g.chance(70) {
 			a.SolutionsArchitect = g.person()
 		}
 		g.fillCommon(a)
 		g.fillSubscriptions(a, state)
-
-		domain := slug(a.Name) + ".example"
-		var own []string
-		used := map[string]bool{}
-		add := func(c Contact) {
-			g.contactNo++
-			c.ID = makeID("003", 'F', g.seedPart, g.contactNo)
-			c.AccountID = a.ID
-			contacts = append(contacts, c)
-			if c.Email != "" {
-				own = append(own, c.Email)
-			}
-		}
-		clean := func() Contact {
-			first, last := g.pick(firstNames), g.pick(lastNames)
-			local := strings.ToLower(first + "." + last)
-			for n := 2; used[local]; n++ {
-				local = strings.ToLower(first+"."+last) + strconv.Itoa(n)
-			}
-			used[local] = true
-			return Contact{Name: first + " " + last, Email: local + "@" + domain}
-		}
-		switch i {
-		case 0:
-			c := clean()
-			add(c)
-			add(Contact{Name: g.person()})                                  // missing e-mail
-			add(Contact{Email: clean().Email})                              // missing name
-			add(Contact{Name: g.person(), Email: strings.ToUpper(c.Email)}) // duplicate within the account
-			in := clean()
-			in.Inactive = true
-			add(in) // inactive
-			b := clean()
-			b.BlankAccountID = true
-			add(b) // blank account ID
-		case 1:
-			add(Contact{Name: g.person(), Email: allEmails[0]}) // same e-mail as on account 0
-			c := clean()
-			c.Email = "  " + strings.ToUpper(c.Email[:1]) + c.Email[1:] + " " // mixed case with spaces
-			add(c)
-			g.contactNo++
-			contacts = append(contacts, Contact{ID: makeID("003", 'F', g.seedPart, g.contactNo), Name: g.person(), Email: clean().Email}) // no account
-		default:
-			for range 1 + g.r.IntN(5) {
-				c := clean()
-				switch k := g.r.IntN(100); {
-				case k < 3:
-					c.Email = ""
-				case k < 5:
-					c.Name = ""
-				case k < 12:
-					c.Inactive = true
-				case k < 18:
-					c.Email = "  " + strings.ToUpper(c.Email[:1]) + c.Email[1:] + " "
-				case k < 21 && len(own) > 0:
-					c.Email = strings.ToUpper(own[g.r.IntN(len(own))])
-				case k < 23 && len(allEmails) > 0:
-					c.Email = allEmails[g.r.IntN(len(allEmails))]
-				case k < 24:
-					c.BlankAccountID = true
-				}
-				add(c)
-			}
-			if g.chance(2) {
-				g.contactNo++
-				contacts = append(contacts, Contact{ID: makeID("003", 'F', g.seedPart, g.contactNo), Name: g.person(), Email: clean().Email})
-			}
-		}
-		allEmails = append(allEmails, own...)
+		m := &contactMaker{g: g, accountID: a.ID, domain: slug(a.Name) + ".example", used: map[string]bool{}, out: &contacts}
+		m.make(i, allEmails)
+		allEmails = append(allEmails, m.own...)
 	}
 	return accounts, contacts
+}
+
+// federalAccount makes the i-th federal account's ID, name, type and
+// territory (or support instance), and returns the state of its
+// subscriptions. The first is selected by territory, the second by
+// support instance.
+func (g *gen) federalAccount(i int, a *Account) (state int) {
+	a.ID = makeID("001", 'F', g.seedPart, uint64(i))
+	a.Name = uniqueName(i, g.nameOff, agencyWords, agencyKinds, []string{"U.S.", "Federal", "National"},
+		func(x, y, z string) string { return z + " " + x + " " + y })
+	a.Type = "Customer"
+	state = subsActive
+	k := g.r.IntN(100)
+	if i == 0 {
+		k = 0
+	} else if i == 1 {
+		k = 55
+	}
+	switch {
+	case k < 45:
+		a.Territory = g.pick([]string{"PUBSEC_FED_CIV", "PUBSEC_DOD", "PUBSEC_INTEL", "PUBSEC_NAVY"})
+	case k < 52:
+		a.Territory = g.pick([]string{"PUBSEC_FED_CIV", "PUBSEC_DOD"})
+		a.Type, state = "Former Customer", subsExpired
+	case k < 62:
+		a.SupportInstance = "federal-support"
+		if g.chance(50) {
+			a.Territory = g.pick(commercialTerr)
+		}
+	case k < 66:
+		a.Territory = "pubsec_fed_civ" // LIKE is case-insensitive: selected
+	case k < 74:
+		a.Territory = "PUBSEC_"
+	case k < 82:
+		a.Territory = g.pick([]string{"PUBSEC_SLED_EAST", "PUBSEC_SLED_WEST", "SLED_PUBSEC"})
+	case k < 90:
+		a.Territory = "PUBSEC_DOD"
+		a.Type, state = "Prospect", subsNone
+	default:
+		a.Territory = g.pick(commercialTerr)
+	}
+	return state
+}
+
+// contactMaker makes the contacts of one generated federal account.
+type contactMaker struct {
+	g         *gen
+	accountID string
+	domain    string          // the e-mail domain of the account's contacts
+	used      map[string]bool // local parts given out in the domain
+	own       []string        // the e-mails of the account's contacts
+	out       *[]Contact
+}
+
+// make adds the contacts of the i-th account: the first two carry every
+// dirty case once (allEmails are the e-mails of the accounts before), the
+// others a few contacts each, some dirty.
+func (m *contactMaker) make(i int, allEmails []string) {
+	g := m.g
+	switch i {
+	case 0:
+		c := m.clean()
+		m.add(c)
+		m.add(Contact{Name: g.person()})                                  // missing e-mail
+		m.add(Contact{Email: m.clean().Email})                            // missing name
+		m.add(Contact{Name: g.person(), Email: strings.ToUpper(c.Email)}) // duplicate within the account
+		in := m.clean()
+		in.Inactive = true
+		m.add(in) // inactive
+		b := m.clean()
+		b.BlankAccountID = true
+		m.add(b) // blank account ID
+	case 1:
+		m.add(Contact{Name: g.person(), Email: allEmails[0]}) // same e-mail as on account 0
+		c := m.clean()
+		c.Email = "  " + strings.ToUpper(c.Email[:1]) + c.Email[1:] + " " // mixed case with spaces
+		m.add(c)
+		m.orphan()
+	default:
+		for range 1 + g.r.IntN(5) {
+			c := m.clean()
+			switch k := g.r.IntN(100); {
+			case k < 3:
+				c.Email = ""
+			case k < 5:
+				c.Name = ""
+			case k < 12:
+				c.Inactive = true
+			case k < 18:
+				c.Email = "  " + strings.ToUpper(c.Email[:1]) + c.Email[1:] + " "
+			case k < 21 && len(m.own) > 0:
+				c.Email = strings.ToUpper(m.own[g.r.IntN(len(m.own))])
+			case k < 23 && len(allEmails) > 0:
+				c.Email = allEmails[g.r.IntN(len(allEmails))]
+			case k < 24:
+				c.BlankAccountID = true
+			}
+			m.add(c)
+		}
+		if g.chance(2) {
+			m.orphan()
+		}
+	}
+}
+
+// add adds a contact of the account.
+func (m *contactMaker) add(c Contact) {
+	m.g.contactNo++
+	c.ID = makeID("003", 'F', m.g.seedPart, m.g.contactNo)
+	c.AccountID = m.accountID
+	*m.out = append(*m.out, c)
+	if c.Email != "" {
+		m.own = append(m.own, c.Email)
+	}
+}
+
+// orphan adds a contact with no account (the query does not select it).
+func (m *contactMaker) orphan() {
+	m.g.contactNo++
+	id := makeID("003", 'F', m.g.seedPart, m.g.contactNo)
+	name := m.g.person()
+	*m.out = append(*m.out, Contact{ID: id, Name: name, Email: m.clean().Email})
+}
+
+// clean returns a contact with a name and an e-mail unique in the domain.
+func (m *contactMaker) clean() Contact {
+	first, last := m.g.pick(firstNames), m.g.pick(lastNames)
+	local := strings.ToLower(first + "." + last)
+	for n := 2; m.used[local]; n++ {
+		local = strings.ToLower(first+"."+last) + strconv.Itoa(n)
+	}
+	m.used[local] = true
+	return Contact{Name: first + " " + last, Email: local + "@" + m.domain}
 }

@@ -420,73 +420,12 @@ func renderContact(row contactRow) wireContact {
 	return wireContact{Attributes: attrs("Contact", c.ID), Name: str(c.Name), Email: str(c.Email), Account: acc, Inactive: c.Inactive}
 }
 
-// answerCaseQuery answers the adapter's Case queries (small: never paged).
-func (s *Server) answerCaseQuery(pq parsedQuery) queryPage {
+// TruncateNextQuery makes the next account or contact query return only the
+// first fraction (0 < fraction < 1) of the records it selects, reported as
+// the complete result (done:true, totalSize of the shortened list): a
+// silently partial answer.
+func (s *Server) TruncateNextQuery(fraction float64) {
 	s.mu.Lock()
-	var found []*Case
-	switch pq.kind {
-	case kindCaseByTicket:
-		for _, c := range s.cases { // oldest first: ORDER BY CreatedDate
-			if c.ZendeskTicketID != "" && c.ZendeskTicketID == pq.ticketID {
-				found = append(found, c)
-				break // LIMIT 1
-			}
-		}
-	case kindCasesByID:
-		for _, id := range pq.caseIDs {
-			if c := s.caseByID[caseSafeIDOf(id)]; c != nil {
-				found = append(found, c)
-			}
-		}
-	}
-	page := queryPage{TotalSize: len(found), Done: true, Records: []any{}}
-	for _, c := range found {
-		rec := map[string]any{"attributes": attrs("Case", c.ID)}
-		for _, f := range pq.fields {
-			rec[f] = caseField(c, f)
-		}
-		page.Records = append(page.Records, rec)
-	}
-	s.mu.Unlock()
-	return page
-}
-
-// caseSafeIDOf returns the 18-character form of a 15- or 18-character ID.
-func caseSafeIDOf(id string) string {
-	if len(id) == 15 {
-		return caseSafeID(id)
-	}
-	return id
-}
-
-func caseField(c *Case, f string) any {
-	switch f {
-	case "Id":
-		return c.ID
-	case "CaseNumber":
-		return c.CaseNumber
-	case "Subject":
-		return str(c.Subject)
-	case "Description":
-		return str(c.Description)
-	case "Priority":
-		return str(c.Priority)
-	case "Status":
-		return str(c.Status)
-	case "Origin":
-		return str(c.Origin)
-	case "AccountId":
-		return str(c.AccountID)
-	case "SuppliedEmail":
-		return str(c.SuppliedEmail)
-	case "SuppliedName":
-		return str(c.SuppliedName)
-	case "Zendesk_Ticket_ID__c":
-		return str(c.ZendeskTicketID)
-	case "Zendesk_Ticket_URL__c":
-		return str(c.ZendeskTicketURL)
-	case "CreatedDate":
-		return c.CreatedDate.UTC().Format("2006-01-02T15:04:05.000+0000")
-	}
-	return nil
+	defer s.mu.Unlock()
+	s.truncateNext = fraction
 }
