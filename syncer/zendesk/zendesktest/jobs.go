@@ -194,139 +194,6 @@ func (s *Server) apply(j *job) {
 	}
 }
 
-func (s *Server) createOrg(idx int, item map[string]any, now time.Time) jobResult {
-	fail := func(code, details string) jobResult {
-		return jobResult{Index: &idx, Action: "create", Success: false, Error: code, Details: details}
-	}
-	name, _ := item["name"].(string)
-	if strings.TrimSpace(name) == "" {
-		return fail("InvalidValue", "Name: cannot be blank")
-	}
-	if s.orgByName(name) != nil {
-		return fail("DuplicateValue", "Name: "+name+" has already been taken")
-	}
-	var extID *string
-	if ext, _ := item["external_id"].(string); ext != "" {
-		if s.orgByExternalID(ext) != nil {
-			return fail("DuplicateValue", "External: "+ext+" has already been taken")
-		}
-		extID = &ext
-	}
-	o := &org{ID: s.newID(), Name: name, ExternalID: extID, Tags: []string{}, Fields: map[string]any{}, DomainNames: []string{}, CreatedAt: now, UpdatedAt: now}
-	o.URL = s.apiURL("organizations", o.ID)
-	if tags, ok := item["tags"]; ok {
-		o.Tags = stringsOf(tags)
-	}
-	if f, ok := item["organization_fields"].(map[string]any); ok {
-		o.Fields = copyMap(f)
-	}
-	s.putOrg(o)
-	return jobResult{Index: &idx, ID: o.ID, Action: "create", Status: "Created", Success: true}
-}
-
-func (s *Server) updateOrg(item map[string]any, now time.Time) jobResult {
-	id := intOf(item["id"])
-	o, ok := s.orgs[id]
-	if !ok {
-		return jobResult{ID: id, Action: "update", Success: false, Error: "RecordNotFound", Details: fmt.Sprintf("Organization %d not found", id)}
-	}
-	if name, ok := item["name"].(string); ok {
-		if strings.TrimSpace(name) == "" {
-			return jobResult{ID: id, Action: "update", Success: false, Error: "InvalidValue", Details: "Name: cannot be blank"}
-		}
-		if other := s.orgByName(name); other != nil && other.ID != id {
-			return jobResult{ID: id, Action: "update", Success: false, Error: "DuplicateValue", Details: "Name: " + name + " has already been taken"}
-		}
-		s.renameOrg(o, name)
-	}
-	if ext, ok := item["external_id"].(string); ok {
-		s.setOrgExternalID(o, ext)
-	}
-	if tags, ok := item["tags"]; ok {
-		o.Tags = stringsOf(tags)
-	}
-	if f, ok := item["organization_fields"].(map[string]any); ok {
-		if o.Fields == nil {
-			o.Fields = map[string]any{}
-		}
-		for k, v := range f {
-			o.Fields[k] = v
-		}
-	}
-	o.UpdatedAt = now
-	return jobResult{ID: id, Action: "update", Status: "Updated", Success: true}
-}
-
-func (s *Server) createUser(idx int, item map[string]any, now time.Time, upsert bool) jobResult {
-	fail := func(code, details string) jobResult {
-		return jobResult{Index: &idx, Success: false, Error: code, Details: details}
-	}
-	email, _ := item["email"].(string)
-	name, _ := item["name"].(string)
-	var existing *user
-	if email != "" {
-		existing = s.userByEmail(email)
-	}
-	if existing == nil && upsert {
-		if ext, _ := item["external_id"].(string); ext != "" {
-			for _, u := range s.users {
-				if u.ExternalID != nil && *u.ExternalID == ext {
-					existing = u
-				}
-			}
-		}
-	}
-	if existing != nil && !upsert {
-		return fail("DuplicateValue", "Email: "+email+" is already being used by another user")
-	}
-	var orgID *int64
-	if _, ok := item["organization_id"]; ok && item["organization_id"] != nil {
-		oid := intOf(item["organization_id"])
-		if _, ok := s.orgs[oid]; !ok {
-			return fail("InvalidValue", fmt.Sprintf("Organization: %d not found", oid))
-		}
-		orgID = &oid
-	}
-	if existing != nil {
-		if name != "" {
-			existing.Name = name
-		}
-		if orgID != nil {
-			existing.OrgID = orgID
-		}
-		if role, _ := item["role"].(string); role != "" {
-			existing.Role = role
-		}
-		if v, ok := item["verified"].(bool); ok {
-			existing.Verified = v
-		}
-		existing.UpdatedAt = now
-		return jobResult{Index: &idx, ID: existing.ID, Action: "update", Status: "Updated", Success: true, Email: existing.Email}
-	}
-	if email == "" {
-		return fail("InvalidValue", "Email: cannot be blank")
-	}
-	if strings.TrimSpace(name) == "" {
-		return fail("InvalidValue", "Name: cannot be blank")
-	}
-	role, _ := item["role"].(string)
-	if role == "" {
-		role = "end-user"
-	}
-	verified, _ := item["verified"].(bool)
-	u := &user{ID: s.newID(), Name: name, Email: email, OrgID: orgID, Role: role, Verified: verified, Active: true,
-		Tags: []string{}, Fields: map[string]any{}, CreatedAt: now, UpdatedAt: now}
-	u.URL = s.apiURL("users", u.ID)
-	if ext, _ := item["external_id"].(string); ext != "" {
-		u.ExternalID = &ext
-	}
-	if tags, ok := item["tags"]; ok {
-		u.Tags = stringsOf(tags)
-	}
-	s.putUser(u)
-	return jobResult{Index: &idx, ID: u.ID, Action: "create", Status: "Created", Success: true, Email: email}
-}
-
 func intOf(v any) int64 {
 	switch n := v.(type) {
 	case float64:
@@ -351,4 +218,31 @@ func stringsOf(v any) []string {
 		}
 	}
 	return out
+}
+
+// jobResult is one item of a job status's results, in the documented shape.
+type jobResult struct {
+	Index   *int   `json:"index,omitempty"`
+	ID      int64  `json:"id,omitempty"`
+	Action  string `json:"action,omitempty"`
+	Status  string `json:"status,omitempty"`
+	Success bool   `json:"success"`
+	Error   string `json:"error,omitempty"`
+	Details string `json:"details,omitempty"`
+	Email   string `json:"email,omitempty"`
+}
+
+type job struct {
+	ID       string
+	Type     string
+	Endpoint string
+	Items    []map[string]any
+	IDs      []int64
+	Created  time.Time
+	Status   string // queued, completed, failed
+	Stuck    bool
+	Fail     bool
+	Applied  bool
+	Results  []jobResult
+	Message  string
 }

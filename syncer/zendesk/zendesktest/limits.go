@@ -136,3 +136,11 @@ func (s *Server) jobsActive(now time.Time) int {
 	}
 	return n
 }
+
+// SetRateLimit changes the requests a minute the server allows (see
+// WithRateLimit); 0 means no limit. The current window starts again.
+func (s *Server) SetRateLimit(perMinute int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rate = rateLimit{perMinute: perMinute}
+}

@@ -35,10 +35,6 @@ func (s *Server) orgMemberships(w http.ResponseWriter, r *http.Request, orgID in
 		writeError(w, 404, "RecordNotFound", "Not found")
 		return
 	}
-	size, after, ok := pageParams(w, r.URL.Query())
-	if !ok {
-		return
-	}
 	// Pages are cut by membership ID, which follows the user ID.
 	var ids []int64
 	for _, uid := range s.sortedUserIDs() {
@@ -46,14 +42,11 @@ func (s *Server) orgMemberships(w http.ResponseWriter, r *http.Request, orgID in
 			ids = append(ids, membershipID(uid))
 		}
 	}
-	pageIDs, meta, links := page(r, ids, size, after)
-	out := make([]map[string]any, 0, len(pageIDs))
-	for _, mid := range pageIDs {
+	writePage(w, r, "organization_memberships", ids, func(mid int64) map[string]any {
 		u := s.users[mid-membershipID(0)]
-		out = append(out, map[string]any{"id": mid, "user_id": u.ID, "organization_id": orgID, "default": true,
-			"organization_name": o.Name, "view_tickets": true, "created_at": u.CreatedAt, "updated_at": u.UpdatedAt})
-	}
-	writeJSON(w, 200, map[string]any{"organization_memberships": out, "meta": meta, "links": links})
+		return map[string]any{"id": mid, "user_id": u.ID, "organization_id": orgID, "default": true,
+			"organization_name": o.Name, "view_tickets": true, "created_at": u.CreatedAt, "updated_at": u.UpdatedAt}
+	})
 }
 
 // createMembership makes one membership of a create_many job.

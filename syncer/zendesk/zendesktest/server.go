@@ -19,13 +19,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/zdsync/zdsync/syncer"
 )
 
 // Documented limits the fake enforces.
@@ -150,83 +147,6 @@ type Server struct {
 	refuseBulkUsers bool
 }
 
-type org struct {
-	ID          int64          `json:"id"`
-	URL         string         `json:"url"`
-	Name        string         `json:"name"`
-	ExternalID  *string        `json:"external_id"`
-	Tags        []string       `json:"tags"`
-	Fields      map[string]any `json:"organization_fields"`
-	Details     string         `json:"details"`
-	Notes       string         `json:"notes"`
-	DomainNames []string       `json:"domain_names"`
-	CreatedAt   time.Time      `json:"created_at"`
-	UpdatedAt   time.Time      `json:"updated_at"`
-}
-
-type user struct {
-	ID         int64          `json:"id"`
-	URL        string         `json:"url"`
-	Name       string         `json:"name"`
-	Email      string         `json:"email"`
-	OrgID      *int64         `json:"organization_id"`
-	Role       string         `json:"role"`
-	Verified   bool           `json:"verified"`
-	Active     bool           `json:"active"`
-	Tags       []string       `json:"tags"`
-	Fields     map[string]any `json:"user_fields"`
-	ExternalID *string        `json:"external_id"`
-	CreatedAt  time.Time      `json:"created_at"`
-	UpdatedAt  time.Time      `json:"updated_at"`
-}
-
-type customField struct {
-	ID    int64 `json:"id"`
-	Value any   `json:"value"`
-}
-
-type ticket struct {
-	ID           int64         `json:"id"`
-	URL          string        `json:"url"`
-	Subject      string        `json:"subject"`
-	Description  string        `json:"description"`
-	Priority     *string       `json:"priority"`
-	Status       string        `json:"status"`
-	OrgID        *int64        `json:"organization_id"`
-	RequesterID  int64         `json:"requester_id"`
-	CustomFields []customField `json:"custom_fields"`
-	Tags         []string      `json:"tags"`
-	CreatedAt    time.Time     `json:"created_at"`
-	UpdatedAt    time.Time     `json:"updated_at"`
-}
-
-// jobResult is one item of a job status's results, in the documented shape.
-type jobResult struct {
-	Index   *int   `json:"index,omitempty"`
-	ID      int64  `json:"id,omitempty"`
-	Action  string `json:"action,omitempty"`
-	Status  string `json:"status,omitempty"`
-	Success bool   `json:"success"`
-	Error   string `json:"error,omitempty"`
-	Details string `json:"details,omitempty"`
-	Email   string `json:"email,omitempty"`
-}
-
-type job struct {
-	ID       string
-	Type     string
-	Endpoint string
-	Items    []map[string]any
-	IDs      []int64
-	Created  time.Time
-	Status   string // queued, completed, failed
-	Stuck    bool
-	Fail     bool
-	Applied  bool
-	Results  []jobResult
-	Message  string
-}
-
 // NewServer starts a fake Zendesk on loopback. Close it when done.
 func NewServer(opts ...Option) *Server {
 	s := &Server{
@@ -321,6 +241,16 @@ func Endpoint(path string) string {
 	return strings.Join(segs, "/")
 }
 
+// takeID returns want, a record's given ID (later new IDs follow it), or
+// a new ID when want is 0. The caller holds s.mu.
+func (s *Server) takeID(want int64) int64 {
+	if want == 0 {
+		return s.newID()
+	}
+	s.nextID = max(s.nextID, want)
+	return want
+}
+
 func (s *Server) newID() int64 {
 	s.nextID++
 	return s.nextID
@@ -328,55 +258,6 @@ func (s *Server) newID() int64 {
 
 func (s *Server) apiURL(kind string, id int64) string {
 	return fmt.Sprintf("%s/api/v2/%s/%d.json", s.srv.URL, kind, id)
-}
-
-// --- seeding and inspection ---
-
-// AddOrg stores an organization as if it existed in Zendesk and returns its
-// ID (o.ID is used when set). It panics on a duplicate name, as Zendesk
-// refuses one.
-func (s *Server) AddOrg(o syncer.Org) int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.orgByName(o.Name) != nil {
-		panic("zendesktest: duplicate organization name " + o.Name)
-	}
-	id := o.ID
-	if id == 0 {
-		id = s.newID()
-	} else if id > s.nextID {
-		s.nextID = id
-	}
-	now := s.now().UTC()
-	rec := &org{ID: id, URL: s.apiURL("organizations", id), Name: o.Name, Tags: append([]string{}, o.Tags...),
-		Fields: o.Fields.Map(), CreatedAt: now, UpdatedAt: now, DomainNames: []string{}}
-	if o.ExternalID != "" {
-		ext := o.ExternalID
-		rec.ExternalID = &ext
-	}
-	if !o.UpdatedAt.IsZero() {
-		rec.UpdatedAt = o.UpdatedAt
-	}
-	s.putOrg(rec)
-	return id
-}
-
-// Orgs returns every organization, ordered by ID.
-func (s *Server) Orgs() []syncer.Org {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]syncer.Org, 0, len(s.orgs))
-	for _, id := range s.sortedOrgIDs() {
-		out = append(out, s.orgs[id].domain())
-	}
-	return out
-}
-
-// OrgCount returns how many organizations exist.
-func (s *Server) OrgCount() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.orgs)
 }
 
 // OnRequest sets a function called with the method and endpoint pattern of
@@ -391,374 +272,12 @@ func (s *Server) OnRequest(fn func(method, endpoint string)) {
 	s.onRequest = fn
 }
 
-// SetRateLimit changes the requests a minute the server allows (see
-// WithRateLimit); 0 means no limit. The current window starts again.
-func (s *Server) SetRateLimit(perMinute int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.rate = rateLimit{perMinute: perMinute}
-}
-
-// SetResultsObject makes job statuses carry "results" in the object form
-// the Job Statuses reference also documents, {"success": true} when every
-// record of a completed job succeeded ({"success": false} otherwise, and
-// {} before it completes), instead of one result a record. false restores
-// the array.
-func (s *Server) SetResultsObject(on bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.resultsObject = on
-}
-
 // SetLatency changes the wait before each request is handled (see
 // WithLatency); 0 turns it off.
 func (s *Server) SetLatency(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.latency = d
-}
-
-// Org returns the organization with the given ID.
-func (s *Server) Org(id int64) (syncer.Org, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o, ok := s.orgs[id]
-	if !ok {
-		return syncer.Org{}, false
-	}
-	return o.domain(), true
-}
-
-func (o *org) domain() syncer.Org {
-	d := syncer.Org{ID: o.ID, Name: o.Name, Tags: append([]string{}, o.Tags...), Fields: syncer.FieldsOf(o.Fields), UpdatedAt: o.UpdatedAt}
-	if o.ExternalID != nil {
-		d.ExternalID = *o.ExternalID
-	}
-	return d
-}
-
-// AddUser stores a user as if it existed in Zendesk and returns its ID. It
-// panics on a duplicate e-mail (compared case-insensitively).
-func (s *Server) AddUser(u syncer.User) int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if u.Email != "" && s.userByEmail(u.Email) != nil {
-		panic("zendesktest: duplicate user e-mail " + u.Email)
-	}
-	id := u.ID
-	if id == 0 {
-		id = s.newID()
-	} else if id > s.nextID {
-		s.nextID = id
-	}
-	role := u.Role
-	if role == "" {
-		role = "end-user"
-	}
-	now := s.now().UTC()
-	rec := &user{ID: id, URL: s.apiURL("users", id), Name: u.Name, Email: u.Email, Role: role, Active: true, Verified: true,
-		Tags: append([]string{}, u.Tags...), Fields: copyMap(u.Fields), CreatedAt: now, UpdatedAt: now}
-	if u.OrgID != 0 {
-		oid := u.OrgID
-		rec.OrgID = &oid
-	}
-	if u.ExternalID != "" {
-		ext := u.ExternalID
-		rec.ExternalID = &ext
-	}
-	s.putUser(rec)
-	return id
-}
-
-// Users returns every user, ordered by ID.
-func (s *Server) Users() []syncer.User {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]syncer.User, 0, len(s.users))
-	for _, id := range s.sortedUserIDs() {
-		out = append(out, s.users[id].domain())
-	}
-	return out
-}
-
-// UserVerified reports whether the user's primary identity is verified.
-func (s *Server) UserVerified(id int64) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u, ok := s.users[id]
-	return ok && u.Verified
-}
-
-// SetUserVerified sets whether the user's primary identity is verified
-// (AddUser makes users verified).
-func (s *Server) SetUserVerified(id int64, verified bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if u, ok := s.users[id]; ok {
-		u.Verified = verified
-	}
-}
-
-func (u *user) domain() syncer.User {
-	d := syncer.User{ID: u.ID, Name: u.Name, Email: u.Email, Role: u.Role, Tags: append([]string{}, u.Tags...), Fields: copyMap(u.Fields)}
-	if u.OrgID != nil {
-		d.OrgID = *u.OrgID
-	}
-	if u.ExternalID != nil {
-		d.ExternalID = *u.ExternalID
-	}
-	return d
-}
-
-// AddTicket stores a ticket and returns its ID. Its CaseID, when set, goes
-// in the case-ID custom field; an empty Status means "new"; CreatedAt and
-// UpdatedAt default to the server's clock.
-func (s *Server) AddTicket(t syncer.Ticket) int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	id := t.ID
-	if id == 0 {
-		id = s.newID()
-	} else if id > s.nextID {
-		s.nextID = id
-	}
-	now := s.now().UTC()
-	rec := &ticket{ID: id, URL: s.apiURL("tickets", id), Subject: t.Subject, Description: t.Description,
-		Status: t.Status, RequesterID: t.RequesterID, Tags: []string{}, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
-	if rec.Status == "" {
-		rec.Status = "new"
-	}
-	if t.Priority != "" {
-		p := t.Priority
-		rec.Priority = &p
-	}
-	if t.OrgID != 0 {
-		oid := t.OrgID
-		rec.OrgID = &oid
-	}
-	if rec.CreatedAt.IsZero() {
-		rec.CreatedAt = now
-	}
-	if rec.UpdatedAt.IsZero() {
-		rec.UpdatedAt = now
-	}
-	var cv any
-	if t.CaseID != "" {
-		cv = t.CaseID
-	}
-	rec.CustomFields = []customField{{ID: s.caseField, Value: cv}}
-	s.tickets[id] = rec
-	return id
-}
-
-// SetTicketStatus changes a ticket's status and its updated_at.
-func (s *Server) SetTicketStatus(id int64, status string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if t, ok := s.tickets[id]; ok {
-		t.Status = status
-		t.UpdatedAt = s.now().UTC()
-	}
-}
-
-// SetTicketCustomField sets one custom field of a ticket to value (a string,
-// a number, a bool or nil, as Zendesk stores them).
-func (s *Server) SetTicketCustomField(id, fieldID int64, value any) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if t, ok := s.tickets[id]; ok {
-		setCustomField(t, fieldID, value)
-	}
-}
-
-func setCustomField(t *ticket, fieldID int64, value any) {
-	for i := range t.CustomFields {
-		if t.CustomFields[i].ID == fieldID {
-			t.CustomFields[i].Value = value
-			return
-		}
-	}
-	t.CustomFields = append(t.CustomFields, customField{ID: fieldID, Value: value})
-}
-
-// Tickets returns every ticket, ordered by ID, with CaseID read from the
-// case-ID custom field.
-func (s *Server) Tickets() []syncer.Ticket {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []syncer.Ticket
-	for _, t := range sortedTickets(s.tickets) {
-		d := syncer.Ticket{ID: t.ID, Subject: t.Subject, Description: t.Description, Status: t.Status,
-			RequesterID: t.RequesterID, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
-		if t.Priority != nil {
-			d.Priority = *t.Priority
-		}
-		if t.OrgID != nil {
-			d.OrgID = *t.OrgID
-		}
-		for _, cf := range t.CustomFields {
-			if cf.ID == s.caseField && cf.Value != nil {
-				d.CaseID = fmt.Sprint(cf.Value)
-			}
-		}
-		out = append(out, d)
-	}
-	return out
-}
-
-// --- helpers ---
-
-func copyMap(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
-func sortedTickets(m map[int64]*ticket) []*ticket {
-	out := make([]*ticket, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
-}
-
-func (s *Server) orgByName(name string) *org {
-	if id, ok := s.orgByNameIdx[strings.ToLower(name)]; ok {
-		return s.orgs[id]
-	}
-	return nil
-}
-
-// orgByExternalID returns the first (lowest ID) org with the external ID.
-func (s *Server) orgByExternalID(ext string) *org {
-	if ids := s.orgByExtIdx[ext]; len(ids) > 0 {
-		return s.orgs[ids[0]]
-	}
-	return nil
-}
-
-// orgsByExternalID returns every org with the external ID, by ID.
-func (s *Server) orgsByExternalID(ext string) []*org {
-	var out []*org
-	for _, id := range s.orgByExtIdx[ext] {
-		out = append(out, s.orgs[id])
-	}
-	return out
-}
-
-func (s *Server) userByEmail(email string) *user {
-	if id, ok := s.userByMailIdx[strings.ToLower(email)]; ok {
-		return s.users[id]
-	}
-	return nil
-}
-
-// putOrg stores a new org and indexes it. The caller holds s.mu.
-func (s *Server) putOrg(o *org) {
-	s.orgs[o.ID] = o
-	s.orgByNameIdx[strings.ToLower(o.Name)] = o.ID
-	if o.ExternalID != nil {
-		s.indexExt(*o.ExternalID, o.ID)
-	}
-	if n := len(s.orgIDs); s.orgIDs != nil && (n == 0 || s.orgIDs[n-1] < o.ID) {
-		s.orgIDs = append(s.orgIDs, o.ID)
-	} else {
-		s.orgIDs = nil
-	}
-}
-
-func (s *Server) indexExt(ext string, id int64) {
-	ids := append(s.orgByExtIdx[ext], id)
-	slices.Sort(ids)
-	s.orgByExtIdx[ext] = ids
-}
-
-func (s *Server) unindexExt(ext string, id int64) {
-	ids := slices.DeleteFunc(s.orgByExtIdx[ext], func(x int64) bool { return x == id })
-	if len(ids) == 0 {
-		delete(s.orgByExtIdx, ext)
-	} else {
-		s.orgByExtIdx[ext] = ids
-	}
-}
-
-// renameOrg changes an org's name and its index entry. The caller holds s.mu.
-func (s *Server) renameOrg(o *org, name string) {
-	if s.orgByNameIdx[strings.ToLower(o.Name)] == o.ID {
-		delete(s.orgByNameIdx, strings.ToLower(o.Name))
-	}
-	o.Name = name
-	s.orgByNameIdx[strings.ToLower(name)] = o.ID
-}
-
-// setOrgExternalID changes an org's external ID and its index entry. The
-// caller holds s.mu.
-func (s *Server) setOrgExternalID(o *org, ext string) {
-	if o.ExternalID != nil {
-		s.unindexExt(*o.ExternalID, o.ID)
-	}
-	o.ExternalID = &ext
-	s.indexExt(ext, o.ID)
-}
-
-// dropOrg deletes an org and its index entries. The caller holds s.mu.
-func (s *Server) dropOrg(id int64) {
-	o, ok := s.orgs[id]
-	if !ok {
-		return
-	}
-	delete(s.orgs, id)
-	if s.orgByNameIdx[strings.ToLower(o.Name)] == id {
-		delete(s.orgByNameIdx, strings.ToLower(o.Name))
-	}
-	if o.ExternalID != nil {
-		s.unindexExt(*o.ExternalID, id)
-	}
-	if i, found := slices.BinarySearch(s.orgIDs, id); found {
-		s.orgIDs = slices.Delete(s.orgIDs, i, i+1)
-	}
-}
-
-// putUser stores a new user and indexes it. The caller holds s.mu.
-func (s *Server) putUser(u *user) {
-	s.users[u.ID] = u
-	if u.Email != "" {
-		s.userByMailIdx[strings.ToLower(u.Email)] = u.ID
-	}
-	if n := len(s.userIDs); s.userIDs != nil && (n == 0 || s.userIDs[n-1] < u.ID) {
-		s.userIDs = append(s.userIDs, u.ID)
-	} else {
-		s.userIDs = nil
-	}
-}
-
-// sortedOrgIDs returns the org IDs in order. The caller holds s.mu and
-// must not modify the slice.
-func (s *Server) sortedOrgIDs() []int64 {
-	if s.orgIDs == nil {
-		s.orgIDs = make([]int64, 0, len(s.orgs))
-		for id := range s.orgs {
-			s.orgIDs = append(s.orgIDs, id)
-		}
-		slices.Sort(s.orgIDs)
-	}
-	return s.orgIDs
-}
-
-// sortedUserIDs returns the user IDs in order. The caller holds s.mu and
-// must not modify the slice.
-func (s *Server) sortedUserIDs() []int64 {
-	if s.userIDs == nil {
-		s.userIDs = make([]int64, 0, len(s.users))
-		for id := range s.users {
-			s.userIDs = append(s.userIDs, id)
-		}
-		slices.Sort(s.userIDs)
-	}
-	return s.userIDs
 }
 
 func encodeCursor(v string) string { return base64.RawURLEncoding.EncodeToString([]byte(v)) }
@@ -792,4 +311,38 @@ func parseIDs(s string) ([]int64, bool) {
 		out = append(out, id)
 	}
 	return out, true
+}
+
+// The sorted ID lists of orgs and users, kept so that the fake stays fast
+// with 100,000s of records: a nil list is stale, rebuilt when next needed.
+
+// appendSorted returns the sorted ids with id added: appended when it
+// sorts last, else nil (stale).
+func appendSorted(ids []int64, id int64) []int64 {
+	if n := len(ids); ids != nil && (n == 0 || ids[n-1] < id) {
+		return append(ids, id)
+	}
+	return nil
+}
+
+// sortedKeys returns ids, or the keys of m sorted when ids is stale.
+func sortedKeys[T any](ids []int64, m map[int64]T) []int64 {
+	if ids == nil {
+		ids = make([]int64, 0, len(m))
+		for id := range m {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+	}
+	return ids
+}
+
+// domains returns the records of m with the given ids in their domain
+// form, in order.
+func domains[R, D any](ids []int64, m map[int64]R, domain func(R) D) []D {
+	out := make([]D, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, domain(m[id]))
+	}
+	return out
 }

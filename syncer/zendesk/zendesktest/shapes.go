@@ -82,3 +82,14 @@ func (js JobShape) results(rs []jobResult) any {
 	}
 	return out
 }
+
+// SetResultsObject makes job statuses carry "results" in the object form
+// the Job Statuses reference also documents, {"success": true} when every
+// record of a completed job succeeded ({"success": false} otherwise, and
+// {} before it completes), instead of one result a record. false restores
+// the array.
+func (s *Server) SetResultsObject(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.resultsObject = on
+}
