@@ -4,12 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
-
-	gz "github.com/nukosuke/go-zendesk/zendesk"
 
 	"github.com/zdsync/zdsync/syncer"
 )
@@ -54,6 +51,14 @@ type bulkSpec struct {
 	idempotent bool // POST that may be sent again (create_or_update_many)
 	userCreate bool // a failure because the e-mail exists sets Exists
 	deleting   bool // "not found" counts as deleted
+}
+
+// idOf returns the Zendesk ID of record i: 0 for a create.
+func (s bulkSpec) idOf(i int) int64 {
+	if s.ids != nil {
+		return s.ids[i]
+	}
+	return 0
 }
 
 // runBulk cuts the records into jobs of MaxJobItems, runs them with at most
@@ -231,22 +236,16 @@ func (c *Client) settleMissing(ctx context.Context, s bulkSpec, missing []int, a
 	if len(missing) == 0 {
 		return
 	}
-	idOf := func(i int) int64 {
-		if s.ids != nil {
-			return s.ids[i]
-		}
-		return 0
-	}
 	if all != nil && *all && s.lookup == nil {
 		for _, i := range missing {
-			res[i] = syncer.WriteResult{ID: idOf(i)}
+			res[i] = syncer.WriteResult{ID: s.idOf(i)}
 		}
 		return
 	}
 	const why = "the bulk job completed without a result for this record"
 	if s.confirm == nil {
 		for _, i := range missing {
-			res[i] = syncer.WriteResult{ID: idOf(i), Err: &syncer.Error{Code: syncer.CodeItemFailed, Op: s.op, Record: s.record(i), Message: why}}
+			res[i] = syncer.WriteResult{ID: s.idOf(i), Err: &syncer.Error{Code: syncer.CodeItemFailed, Op: s.op, Record: s.record(i), Message: why}}
 		}
 		return
 	}
@@ -256,12 +255,12 @@ func (c *Client) settleMissing(ctx context.Context, s bulkSpec, missing []int, a
 		switch {
 		case err != nil:
 			se := classify(s.op, s.record(i), err)
-			res[i] = syncer.WriteResult{ID: idOf(i), Err: &syncer.Error{Code: se.Code, Op: s.op, Record: s.record(i),
+			res[i] = syncer.WriteResult{ID: s.idOf(i), Err: &syncer.Error{Code: se.Code, Op: s.op, Record: s.record(i),
 				Message: why + ", and reading it back failed: " + se.Message, Err: se.Err}}
 		case ok:
 			res[i] = syncer.WriteResult{ID: id}
 		default:
-			res[i] = syncer.WriteResult{ID: idOf(i), Err: &syncer.Error{Code: syncer.CodeItemFailed, Op: s.op, Record: s.record(i),
+			res[i] = syncer.WriteResult{ID: s.idOf(i), Err: &syncer.Error{Code: syncer.CodeItemFailed, Op: s.op, Record: s.record(i),
 				Message: why + ", and reading it back shows it was not written"}}
 		}
 	}
@@ -275,6 +274,32 @@ func (c *Client) settleMissing(ctx context.Context, s bulkSpec, missing []int, a
 // record with its id or e-mail; and when the results are exactly as many
 // as the records, the rest go by position in the list.
 func (c *Client) mapResults(s bulkSpec, idx []int, results []jobResult, res []syncer.WriteResult) (missing []int) {
+	got := placeResults(s, idx, results)
+	for pos, i := range idx {
+		r, id := got[pos], s.idOf(i)
+		switch {
+		case r == nil:
+			missing = append(missing, i)
+		case r.failed() && s.deleting && r.Error == "RecordNotFound":
+			res[i] = syncer.WriteResult{ID: id}
+		case r.failed():
+			// A failed result's id may be a position: the record's own
+			// ID (update, delete) is what is reported.
+			res[i] = syncer.WriteResult{ID: id, Exists: s.userCreate && emailTaken(r),
+				Err: &syncer.Error{Code: syncer.CodeItemFailed, Op: s.op, Record: s.record(i), Message: r.message()}}
+		default:
+			if r.ID.set && r.ID.n != 0 {
+				id = r.ID.n
+			}
+			res[i] = syncer.WriteResult{ID: id}
+		}
+	}
+	return missing
+}
+
+// placeResults returns the result for each record of idx (by position in
+// idx; nil where none is), placed as mapResults says.
+func placeResults(s bulkSpec, idx []int, results []jobResult) []*jobResult {
 	got := make([]*jobResult, len(idx))
 	byID := map[int64][]int{}
 	if s.ids != nil {
@@ -326,30 +351,7 @@ func (c *Client) mapResults(s bulkSpec, idx []int, results []jobResult, res []sy
 			}
 		}
 	}
-	for pos, i := range idx {
-		r := got[pos]
-		var id int64
-		if s.ids != nil {
-			id = s.ids[i]
-		}
-		switch {
-		case r == nil:
-			missing = append(missing, i)
-		case r.failed() && s.deleting && r.Error == "RecordNotFound":
-			res[i] = syncer.WriteResult{ID: id}
-		case r.failed():
-			// A failed result's id may be a position: the record's own
-			// ID (update, delete) is what is reported.
-			res[i] = syncer.WriteResult{ID: id, Exists: s.userCreate && emailTaken(r),
-				Err: &syncer.Error{Code: syncer.CodeItemFailed, Op: s.op, Record: s.record(i), Message: r.message()}}
-		default:
-			if r.ID.set && r.ID.n != 0 {
-				id = r.ID.n
-			}
-			res[i] = syncer.WriteResult{ID: id}
-		}
-	}
-	return missing
+	return got
 }
 
 // emailTaken reports whether a failed user create failed because the
@@ -367,280 +369,6 @@ func (c *Client) failAll(res []syncer.WriteResult, s bulkSpec, idx []int, err er
 		se = classify(s.op, "", err)
 	}
 	for _, i := range idx {
-		var id int64
-		if s.ids != nil {
-			id = s.ids[i]
-		}
-		res[i] = syncer.WriteResult{ID: id, Err: &syncer.Error{Code: se.Code, Op: s.op, Record: s.record(i), Message: se.Message, Err: se.Err}}
+		res[i] = syncer.WriteResult{ID: s.idOf(i), Err: &syncer.Error{Code: se.Code, Op: s.op, Record: s.record(i), Message: se.Message, Err: se.Err}}
 	}
-}
-
-// --- the bulk operations ---
-
-// CreateOrgs creates organizations with POST /organizations/create_many.json,
-// sending only name, external_id, tags and organization_fields. A job whose
-// answer was lost is not sent again blindly: the records are first looked up
-// by external_id and those found count as created.
-func (c *Client) CreateOrgs(ctx context.Context, orgs []syncer.OrgWrite) []syncer.WriteResult {
-	s := bulkSpec{
-		op: "create org", method: "POST", path: "/organizations/create_many.json", key: "organizations", n: len(orgs),
-		record:  func(i int) string { return orgKey(orgs[i]) },
-		payload: func(i int) any { return orgCreatePayload(orgs[i]) },
-		lookup: func(ctx context.Context, idx []int) (map[int]int64, error) {
-			var exts []string
-			for _, i := range idx {
-				if orgs[i].ExternalID != "" {
-					exts = append(exts, orgs[i].ExternalID)
-				}
-			}
-			found := map[int]int64{}
-			if len(exts) == 0 {
-				return found, nil
-			}
-			existing, err := c.OrgsByExternalID(ctx, exts)
-			if err != nil {
-				return nil, err
-			}
-			byExt := map[string]int64{}
-			for _, o := range existing {
-				byExt[o.ExternalID] = o.ID
-			}
-			for _, i := range idx {
-				if id, ok := byExt[orgs[i].ExternalID]; ok && orgs[i].ExternalID != "" {
-					found[i] = id
-				}
-			}
-			return found, nil
-		},
-	}
-	s.confirm = s.lookup
-	return c.runBulk(ctx, s)
-}
-
-// UpdateOrgs updates organizations with PUT /organizations/update_many.json,
-// sending each org's id and only what its OrgWrite sets: name when not
-// empty, tags when not nil, and the organization_fields keys given (Zendesk
-// merges organization_fields per key, so other fields survive).
-func (c *Client) UpdateOrgs(ctx context.Context, orgs []syncer.OrgWrite) []syncer.WriteResult {
-	ids := make([]int64, len(orgs))
-	for i, o := range orgs {
-		ids[i] = o.ID
-	}
-	return c.runBulk(ctx, bulkSpec{
-		op: "update org", method: "PUT", path: "/organizations/update_many.json", key: "organizations", n: len(orgs), ids: ids,
-		record:  func(i int) string { return orgKey(orgs[i]) },
-		payload: func(i int) any { return orgUpdatePayload(orgs[i]) },
-		confirm: c.readBack("read back updated orgs", ids, func(i int, o syncer.Org, found bool) bool {
-			return found && orgHolds(o, orgs[i])
-		}),
-	})
-}
-
-// orgHolds reports whether org o holds what the update w sent: its name,
-// its tags (as a set) and each organization field it set.
-func orgHolds(o syncer.Org, w syncer.OrgWrite) bool {
-	if w.Name != "" && o.Name != w.Name {
-		return false
-	}
-	if w.Tags != nil && !sameSet(o.Tags, w.Tags) {
-		return false
-	}
-	for k, v := range w.Fields {
-		if !syncer.SameFieldValue(k, v, o.Fields.Get(k)) {
-			return false
-		}
-	}
-	return true
-}
-
-func sameSet(a, b []string) bool {
-	x, y := slices.Clone(a), slices.Clone(b)
-	slices.Sort(x)
-	slices.Sort(y)
-	return slices.Equal(slices.Compact(x), slices.Compact(y))
-}
-
-// DeleteOrgs deletes organizations with DELETE
-// /organizations/destroy_many.json?ids=…. An org already gone counts as
-// deleted.
-func (c *Client) DeleteOrgs(ctx context.Context, ids []int64) []syncer.WriteResult {
-	return c.runBulk(ctx, bulkSpec{
-		op: "delete org", method: "DELETE", path: "/organizations/destroy_many.json", n: len(ids), ids: ids, deleting: true,
-		record:  func(i int) string { return fmt.Sprint(ids[i]) },
-		confirm: c.readBack("read back deleted orgs", ids, func(_ int, _ syncer.Org, found bool) bool { return !found }),
-	})
-}
-
-// readBack returns a bulkSpec.confirm that reads the orgs ids[i] back (one
-// show_many for a job's records) and confirms each record for which holds
-// says so, given the org read and whether it was found.
-func (c *Client) readBack(op string, ids []int64, holds func(i int, o syncer.Org, found bool) bool) func(context.Context, []int) (map[int]int64, error) {
-	return func(ctx context.Context, idx []int) (map[int]int64, error) {
-		got, err := c.orgsByID(ctx, op, ids, idx)
-		if err != nil {
-			return nil, err
-		}
-		ok := map[int]int64{}
-		for _, i := range idx {
-			if o, found := got[ids[i]]; holds(i, o, found) {
-				ok[i] = ids[i]
-			}
-		}
-		return ok, nil
-	}
-}
-
-// orgsByID reads the orgs ids[i] for i in idx (at most MaxShowMany: one
-// job's records) with one GET /organizations/show_many.json?ids=….
-func (c *Client) orgsByID(ctx context.Context, op string, ids []int64, idx []int) (map[int64]syncer.Org, error) {
-	list := make([]string, len(idx))
-	for n, i := range idx {
-		list[n] = fmt.Sprint(ids[i])
-	}
-	var resp struct {
-		Organizations []gz.Organization `json:"organizations"`
-	}
-	if err := c.get(ctx, op, "", "/organizations/show_many.json?ids="+strings.Join(list, ","), &resp); err != nil {
-		return nil, err
-	}
-	out := make(map[int64]syncer.Org, len(resp.Organizations))
-	for _, o := range resp.Organizations {
-		out[o.ID] = orgFromAPI(o, nil)
-	}
-	return out, nil
-}
-
-// CreateUsers creates end-users with POST /users/create_many.json, without
-// welcome e-mails. A record whose e-mail already exists fails with Exists
-// set. A job whose answer was lost is not sent again blindly: the e-mails
-// are first looked up and the users found count as created.
-func (c *Client) CreateUsers(ctx context.Context, users []syncer.UserWrite) []syncer.WriteResult {
-	s := bulkSpec{
-		op: "create user", method: "POST", path: "/users/create_many.json", key: "users", n: len(users), userCreate: true,
-		emails:  emailsOf(users),
-		single:  &singleSpec{path: "/users.json", key: "user"},
-		record:  func(i int) string { return users[i].Email },
-		payload: func(i int) any { return userPayload(users[i], true) },
-		lookup: func(ctx context.Context, idx []int) (map[int]int64, error) {
-			emails := make([]string, 0, len(idx))
-			for _, i := range idx {
-				emails = append(emails, users[i].Email)
-			}
-			existing, err := c.UsersByEmail(ctx, emails)
-			if err != nil {
-				return nil, err
-			}
-			byEmail := map[string]int64{}
-			for _, u := range existing {
-				byEmail[strings.ToLower(u.Email)] = u.ID
-			}
-			found := map[int]int64{}
-			for _, i := range idx {
-				if id, ok := byEmail[strings.ToLower(users[i].Email)]; ok {
-					found[i] = id
-				}
-			}
-			return found, nil
-		},
-	}
-	s.confirm = s.lookup
-	return c.runBulk(ctx, s)
-}
-
-// UpsertUsers creates or updates users matched by e-mail with POST
-// /users/create_or_update_many.json. The request is idempotent, so it is
-// retried like a PUT. The role is not sent, so that an existing agent is
-// never demoted; Zendesk creates new users as end-users.
-func (c *Client) UpsertUsers(ctx context.Context, users []syncer.UserWrite) []syncer.WriteResult {
-	return c.runBulk(ctx, bulkSpec{
-		op: "upsert user", method: "POST", path: "/users/create_or_update_many.json", key: "users", n: len(users), idempotent: true,
-		emails:  emailsOf(users),
-		single:  &singleSpec{path: "/users/create_or_update.json", key: "user"},
-		record:  func(i int) string { return users[i].Email },
-		payload: func(i int) any { return userPayload(users[i], false) },
-		confirm: func(ctx context.Context, idx []int) (map[int]int64, error) {
-			emails := make([]string, len(idx))
-			for n, i := range idx {
-				emails[n] = users[i].Email
-			}
-			found, err := c.UsersByEmail(ctx, emails)
-			if err != nil {
-				return nil, err
-			}
-			byEmail := map[string]syncer.User{}
-			for _, u := range found {
-				byEmail[strings.ToLower(u.Email)] = u
-			}
-			ok := map[int]int64{}
-			for _, i := range idx {
-				u, has := byEmail[strings.ToLower(users[i].Email)]
-				if has && u.Name == users[i].Name && (users[i].OrgID == 0 || u.OrgID == users[i].OrgID) {
-					ok[i] = u.ID
-				}
-			}
-			return ok, nil
-		},
-	})
-}
-
-func emailsOf(users []syncer.UserWrite) []string {
-	out := make([]string, len(users))
-	for i, u := range users {
-		out[i] = u.Email
-	}
-	return out
-}
-
-func orgKey(o syncer.OrgWrite) string {
-	if o.ExternalID != "" {
-		return o.ExternalID
-	}
-	if o.ID != 0 {
-		return fmt.Sprint(o.ID)
-	}
-	return o.Name
-}
-
-func orgCreatePayload(o syncer.OrgWrite) map[string]any {
-	p := map[string]any{"name": o.Name}
-	if o.ExternalID != "" {
-		p["external_id"] = o.ExternalID
-	}
-	if o.Tags != nil {
-		p["tags"] = o.Tags
-	}
-	if len(o.Fields) > 0 {
-		p["organization_fields"] = o.Fields
-	}
-	return p
-}
-
-func orgUpdatePayload(o syncer.OrgWrite) map[string]any {
-	p := map[string]any{"id": o.ID}
-	if o.Name != "" {
-		p["name"] = o.Name
-	}
-	if o.Tags != nil {
-		p["tags"] = o.Tags
-	}
-	if len(o.Fields) > 0 {
-		p["organization_fields"] = o.Fields
-	}
-	return p
-}
-
-func userPayload(u syncer.UserWrite, create bool) map[string]any {
-	p := map[string]any{"email": u.Email, "name": u.Name}
-	if !u.Existing {
-		// A new user gets no verification e-mail; an existing user's
-		// verification is not the sync's to change.
-		p["skip_verify_email"], p["verified"] = true, true
-	}
-	if create {
-		p["role"] = "end-user"
-	}
-	if u.OrgID != 0 {
-		p["organization_id"] = u.OrgID
-	}
-	return p
 }
