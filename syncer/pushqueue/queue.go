@@ -34,13 +34,9 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
-	"slices"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -65,65 +61,6 @@ const (
 	// interrupted (never a push that failed), River's MaxAttempts.
 	MaxInterruptions = 5
 )
-
-// ResumeWithin is how soon the pushes a dead replica had taken (SIGKILL, a
-// lost node) run again on another replica, at the latest (README,
-// "Several replicas on Postgres"). Timing derives River's settings from
-// the push's bound so that Timing.Resume stays within it.
-const ResumeWithin = 2 * time.Minute
-
-// MaxPushTime caps a push's time (PushBound), whatever its retries and
-// timeouts: a push that needs longer is interrupted and tried again.
-const MaxPushTime = time.Minute
-
-// River's own periods behind the rescue of a dead replica's jobs (River
-// v0.51: the job rescuer runs every 30 s on the leader, the job scheduler
-// makes rescued jobs available every 5 s, and a leader that died loses
-// its leadership 15 s after its last renewal, well within RescueAfter).
-const (
-	riverRescuerInterval   = 30 * time.Second
-	riverSchedulerInterval = 5 * time.Second
-	riverFetchPoll         = time.Second // River's FetchPollInterval default
-)
-
-// The margins of Timing: River's job timeout leaves jobTimeoutMargin after
-// the push's bound to save and report it; a job is rescued rescueMargin
-// after its job timeout.
-const (
-	jobTimeoutMargin = 5 * time.Second
-	rescueMargin     = 10 * time.Second
-)
-
-// PushBound is the longest one push may take: its attempts (retries + 1),
-// each bounded by callTimeout (an attempt ends at its first failing call),
-// and the delays between them, capped at MaxPushTime.
-func PushBound(retries int, delay, callTimeout time.Duration) time.Duration {
-	return min(time.Duration(retries+1)*callTimeout+time.Duration(max(retries, 0))*delay, MaxPushTime)
-}
-
-// Timing is how long a push may take and how soon one left running by a
-// dead replica runs again.
-type Timing struct {
-	// Push bounds one push (its context's deadline).
-	Push time.Duration
-	// Job is River's job timeout: Push plus the time to save and report.
-	Job time.Duration
-	// RescueAfter is River's RescueStuckJobsAfter: how long a job stays
-	// running before River takes it from a replica that died.
-	RescueAfter time.Duration
-	// Resume is the longest a push taken by a replica that died waits for
-	// another replica to start it again: RescueAfter, then River's
-	// rescuer, scheduler and fetch periods.
-	Resume time.Duration
-}
-
-// TimingFor returns the timing of pushes bounded by push.
-func TimingFor(push time.Duration) Timing {
-	t := Timing{Push: push, Job: push + jobTimeoutMargin}
-	t.RescueAfter = t.Job + rescueMargin
-	t.Resume = t.RescueAfter + riverRescuerInterval + riverSchedulerInterval + riverFetchPoll
-	return t
-}
 
 // Args are the arguments of a case push job. Both fields take part in the
 // job's uniqueness.
@@ -208,30 +145,6 @@ type Queue struct {
 	work   bool
 	timing Timing
 	held   *heldJobs
-}
-
-// heldJobs are the IDs of the jobs this process held (Config.Hold).
-type heldJobs struct {
-	mu  sync.Mutex
-	ids map[int64]bool
-}
-
-func (h *heldJobs) set(id int64, held bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if held {
-		h.ids[id] = true
-	} else {
-		delete(h.ids, id)
-	}
-}
-
-func (h *heldJobs) take() []int64 {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	ids := slices.Collect(maps.Keys(h.ids))
-	clear(h.ids)
-	return ids
 }
 
 // Verify that Queue can take the webhook's and the sweep's events.
@@ -437,106 +350,4 @@ func (q *Queue) Counts(ctx context.Context) (JobCounts, error) {
 		}
 	}
 	return c, nil
-}
-
-// worker runs one push per job.
-type worker struct {
-	river.WorkerDefaults[Args]
-	pusher Pusher
-	done   func(ctx context.Context, s *syncer.Summary)
-	hold   func() error
-	held   *heldJobs
-	timing Timing
-	log    *slog.Logger
-}
-
-// Timeout is River's job timeout (Timing.Job).
-func (w *worker) Timeout(*river.Job[Args]) time.Duration { return w.timing.Job }
-
-// NextRetry runs a push interrupted for the first time (River rescued it
-// from a replica that died, or it timed out) again at once, so that it
-// resumes within ResumeWithin; one interrupted again waits River's
-// growing delay.
-func (w *worker) NextRetry(job *river.Job[Args]) time.Time {
-	if job.Attempt <= 1 {
-		return time.Now()
-	}
-	return time.Time{}
-}
-
-// Work pushes the job's ticket event once (with the Pusher's own retries),
-// within the push's bound.
-func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
-	if w.hold != nil {
-		if err := w.hold(); err != nil {
-			w.log.Info("push held: a system it needs is down", "ticket_id", job.Args.TicketID, "event", job.Args.Event,
-				"in", holdDelay.String(), "err", err)
-			w.held.set(job.ID, true)
-			return river.JobSnooze(holdDelay)
-		}
-		w.held.set(job.ID, false)
-	}
-	pctx, cancel := context.WithTimeout(ctx, cmp.Or(w.timing.Push, MaxPushTime))
-	defer cancel()
-	s := w.pusher.Push(pctx, job.Args.TicketID, job.Args.Event)
-	if w.done != nil {
-		w.done(context.WithoutCancel(ctx), s)
-	}
-	if s.OK() {
-		return nil
-	}
-	switch {
-	case errors.Is(ctx.Err(), context.Canceled):
-		// The process is stopping: run it again as soon as a client
-		// starts, without counting an attempt.
-		return river.JobSnooze(0)
-	case pctx.Err() != nil:
-		// Timed out: River runs it again, up to MaxInterruptions.
-		return fmt.Errorf("push of ticket %d interrupted: %w", job.Args.TicketID, pctx.Err())
-	case s.Code == syncer.CodeRunInProgress:
-		// Another push of the ticket is running (a Retry in Slack, say):
-		// this one runs after it, and finds its work done.
-		return river.JobSnooze(inProgressDelay)
-	case s.Code.RetryLater():
-		d := retryLaterDelay(job.Metadata)
-		w.log.Warn("push rate limited; queued again", "ticket_id", job.Args.TicketID, "event", job.Args.Event,
-			"code", int(s.Code), "job_id", job.ID, "in", d.String())
-		return river.JobSnooze(d)
-	}
-	w.log.Warn("push failed; kept as failed for a later retry", "ticket_id", job.Args.TicketID, "event", job.Args.Event,
-		"code", int(s.Code), "job_id", job.ID)
-	// The push made its own retries: River must not add more.
-	return river.JobCancel(fmt.Errorf("push failed with code %s: %s", s.Code, s.Message))
-}
-
-// holdDelay is how long a push held by Config.Hold waits before it asks
-// again, unless Release makes it available sooner.
-const holdDelay = time.Minute
-
-// inProgressDelay is how long a push that found another push of its
-// ticket running waits before it runs (a push is bounded by MaxPushTime).
-const inProgressDelay = 15 * time.Second
-
-// The delays of a push that failed with a code retried later: the first
-// is retryLaterFirst, each next one twice the last, up to retryLaterMax.
-// A rate limit that lasts (Salesforce's allowance is a rolling 24 hours)
-// is retried hourly, never dropped: a snooze does not use up River's
-// attempts.
-const (
-	retryLaterFirst = time.Minute
-	retryLaterMax   = time.Hour
-)
-
-// retryLaterDelay returns the delay before the next try of a job that was
-// snoozed as many times as its metadata's "snoozes" (River counts them).
-func retryLaterDelay(metadata []byte) time.Duration {
-	var m struct {
-		Snoozes int `json:"snoozes"`
-	}
-	_ = json.Unmarshal(metadata, &m)
-	d := retryLaterFirst
-	for range min(m.Snoozes, 10) {
-		d *= 2
-	}
-	return min(d, retryLaterMax)
 }
