@@ -48,22 +48,6 @@ func (p *Pusher) sleep(ctx context.Context, d time.Duration) error {
 	return Sleep(ctx, d)
 }
 
-// Sleep waits d, or until ctx ends (returning its error): the real wait
-// behind every injectable Sleep of the package and its adapters.
-func Sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 func (p *Pusher) logger() *slog.Logger {
 	if p.Logger != nil {
 		return p.Logger

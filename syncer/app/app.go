@@ -327,14 +327,14 @@ func (c *Core) lock(ctx context.Context, req syncer.Request, log *slog.Logger) (
 		return nil, c.refused(req, syncer.Errorf(syncer.CodeRunInProgress, "%s is already running: started %s%s; wait for it to finish",
 			l.Name, held.Since.UTC().Format("2006-01-02 15:04:05 UTC"), syncer.ByWhom(held.By)))
 	}
-	stop := make(chan struct{})
+	renewing, stop := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		c.renew(context.WithoutCancel(ctx), l, ttl(req), stop, log)
+		c.renew(context.WithoutCancel(ctx), renewing, l, ttl(req), log)
 	}()
 	return func() {
-		close(stop)
+		stop()
 		<-done
 		if err := c.Store.ReleaseRunLock(context.WithoutCancel(ctx), l); err != nil {
 			log.Warn("release run lock", "lock", l.Name, "err", err)
@@ -342,21 +342,15 @@ func (c *Core) lock(ctx context.Context, req syncer.Request, log *slog.Logger) (
 	}, nil
 }
 
-// renew renews a run lock for ttl every ttl/3 until stop is closed.
-func (c *Core) renew(ctx context.Context, l syncer.RunLock, ttl time.Duration, stop <-chan struct{}, log *slog.Logger) {
-	t := time.NewTicker(ttl / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			l.Expires = time.Now().Add(ttl)
-			if err := c.Store.RenewRunLock(ctx, l); err != nil {
-				log.Error("renew run lock", "lock", l.Name, "err", err)
-			}
+// renew renews a run lock for ttl every ttl/3, each renewal on ctx, until
+// stop ends.
+func (c *Core) renew(ctx, stop context.Context, l syncer.RunLock, ttl time.Duration, log *slog.Logger) {
+	syncer.Every(stop, ttl/3, func() {
+		l.Expires = time.Now().Add(ttl)
+		if err := c.Store.RenewRunLock(ctx, l); err != nil {
+			log.Error("renew run lock", "lock", l.Name, "err", err)
 		}
-	}
+	})
 }
 
 // belowReserve skips a scheduled sync run — full or incremental — when

@@ -39,16 +39,7 @@ type Freshness struct {
 
 // Watch checks every FreshnessCheckEvery until ctx ends.
 func (f *Freshness) Watch(ctx context.Context) {
-	t := time.NewTicker(FreshnessCheckEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			f.Check(ctx, time.Now())
-		}
-	}
+	syncer.Every(ctx, FreshnessCheckEvery, func() { f.Check(ctx, time.Now()) })
 }
 
 // Check alerts once for each scheduled job whose last success (or the
