@@ -147,16 +147,7 @@ func runUndo(ctx context.Context, c *Commands, call Call, user string) Reply {
 		}
 		return r
 	}
-	plan, err := c.svc.Plan(ctx, sum.PlanID)
-	if err != nil {
-		return errorReply(err)
-	}
-	writes := 0
-	for _, ch := range plan.Changes {
-		if ch.Action != syncer.Skip {
-			writes++
-		}
-	}
-	return Reply{Kind: KindPreview, Public: true, Plan: plan, Summary: sum,
-		Text: fmt.Sprintf("Undo preview %s of run %s (%s): %d change(s) to review; Apply or Discard.", plan.ID, call.Args.RunID, plan.Job, writes)}
+	return previewReply(ctx, c, sum, func(plan *syncer.StoredPlan, writes int) string {
+		return fmt.Sprintf("Undo preview %s of run %s (%s): %d change(s) to review; Apply or Discard.", plan.ID, call.Args.RunID, plan.Job, writes)
+	})
 }

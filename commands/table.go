@@ -181,6 +181,15 @@ func runPreview(ctx context.Context, c *Commands, _ Call, user string) Reply {
 		// The dry run failed, so no plan was stored: say how it failed.
 		return summaryReply(sum)
 	}
+	return previewReply(ctx, c, sum, func(plan *syncer.StoredPlan, writes int) string {
+		return fmt.Sprintf("Preview %s of %s: %d changes to review; Apply or Discard.", plan.ID, plan.Job, writes)
+	})
+}
+
+// previewReply shows the plan a dry run saved (sum.PlanID) for Apply or
+// Discard, with the text that text makes of the plan and its number of
+// writes.
+func previewReply(ctx context.Context, c *Commands, sum *syncer.Summary, text func(plan *syncer.StoredPlan, writes int) string) Reply {
 	plan, err := c.svc.Plan(ctx, sum.PlanID)
 	if err != nil {
 		return errorReply(err)
@@ -191,8 +200,7 @@ func runPreview(ctx context.Context, c *Commands, _ Call, user string) Reply {
 			writes++
 		}
 	}
-	return Reply{Kind: KindPreview, Public: true, Plan: plan, Summary: sum,
-		Text: fmt.Sprintf("Preview %s of %s: %d changes to review; Apply or Discard.", plan.ID, plan.Job, writes)}
+	return Reply{Kind: KindPreview, Public: true, Plan: plan, Summary: sum, Text: text(plan, writes)}
 }
 
 func runJob(ctx context.Context, c *Commands, call Call, user string) Reply {
