@@ -35,13 +35,7 @@ func (s *Server) SendSlashCommand(ctx context.Context, c SlashCommand) (*Exchang
 		"command": c.Command, "text": c.Text, "response_url": x.ResponseURL, "trigger_id": "trigger-" + x.EnvelopeID,
 		"api_app_id": "A1",
 	}
-	x.frame = map[string]any{
-		"type": "slash_commands", "envelope_id": x.EnvelopeID, "payload": payload, "accepts_response_payload": true,
-		"retry_attempt": 0, "retry_reason": "",
-	}
-	var err error
-	x.Conn, err = s.send(ctx, x.frame, 0)
-	return x, err
+	return x.deliver(ctx, "slash_commands", payload, true)
 }
 
 // ButtonPress describes a press of a button of a message to send.
@@ -127,13 +121,7 @@ func (s *Server) PressButton(ctx context.Context, p ButtonPress) (*Exchange, err
 			"text": map[string]any{"type": "plain_text", "text": btn.Text}, "action_ts": "1700000000.1",
 		}},
 	}
-	x.frame = map[string]any{
-		"type": "interactive", "envelope_id": x.EnvelopeID, "payload": payload, "accepts_response_payload": false,
-		"retry_attempt": 0, "retry_reason": "",
-	}
-	var err error
-	x.Conn, err = s.send(ctx, x.frame, 0)
-	return x, err
+	return x.deliver(ctx, "interactive", payload, false)
 }
 
 // Exchange is one envelope sent to the bot: its ack and the posts to its
@@ -147,6 +135,18 @@ type Exchange struct {
 	// frame is the envelope as sent, for Redeliver.
 	frame    map[string]any
 	attempts int
+}
+
+// deliver sends the exchange's envelope, of type typ with payload, for
+// the first time.
+func (x *Exchange) deliver(ctx context.Context, typ string, payload map[string]any, acceptsResponse bool) (*Exchange, error) {
+	x.frame = map[string]any{
+		"type": typ, "envelope_id": x.EnvelopeID, "payload": payload, "accepts_response_payload": acceptsResponse,
+		"retry_attempt": 0, "retry_reason": "",
+	}
+	var err error
+	x.Conn, err = x.s.send(ctx, x.frame, 0)
+	return x, err
 }
 
 // Redeliver sends the exchange's envelope again, with the same
