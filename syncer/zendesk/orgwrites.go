@@ -19,7 +19,7 @@ func (c *Client) CreateOrgs(ctx context.Context, orgs []syncer.OrgWrite) []synce
 	s := bulkSpec{
 		op: "create org", method: "POST", path: "/organizations/create_many.json", key: "organizations", n: len(orgs),
 		record:  func(i int) string { return orgKey(orgs[i]) },
-		payload: func(i int) any { return orgCreatePayload(orgs[i]) },
+		payload: func(i int) any { return orgPayload(orgs[i], true) },
 		lookup: func(ctx context.Context, idx []int) (map[int]int64, error) {
 			var exts []string
 			for _, i := range idx {
@@ -63,7 +63,7 @@ func (c *Client) UpdateOrgs(ctx context.Context, orgs []syncer.OrgWrite) []synce
 	return c.runBulk(ctx, bulkSpec{
 		op: "update org", method: "PUT", path: "/organizations/update_many.json", key: "organizations", n: len(orgs), ids: ids,
 		record:  func(i int) string { return orgKey(orgs[i]) },
-		payload: func(i int) any { return orgUpdatePayload(orgs[i]) },
+		payload: func(i int) any { return orgPayload(orgs[i], false) },
 		confirm: c.readBack("read back updated orgs", ids, func(i int, o syncer.Org, found bool) bool {
 			return found && orgHolds(o, orgs[i])
 		}),
@@ -154,32 +154,23 @@ func orgKey(o syncer.OrgWrite) string {
 	return o.Name
 }
 
-// orgCreatePayload is an org as create_many takes it: its name, and its
-// external ID, tags and fields when set.
-func orgCreatePayload(o syncer.OrgWrite) map[string]any {
-	p := orgPayload(o)
-	p["name"] = o.Name
-	if o.ExternalID != "" {
-		p["external_id"] = o.ExternalID
-	}
-	return p
-}
-
-// orgUpdatePayload is an org as update_many takes it: its ID, and its
-// name, tags and fields when set.
-func orgUpdatePayload(o syncer.OrgWrite) map[string]any {
-	p := orgPayload(o)
-	p["id"] = o.ID
-	if o.Name != "" {
-		p["name"] = o.Name
-	}
-	return p
-}
-
-// orgPayload holds what a create and an update send alike: the tags when
-// not nil and the organization fields when any.
-func orgPayload(o syncer.OrgWrite) map[string]any {
+// orgPayload is an org as create_many (create) or update_many takes it:
+// a create sends its name and its external ID when set, an update its ID
+// and its name when not empty; both send the tags when not nil and the
+// organization fields when any.
+func orgPayload(o syncer.OrgWrite, create bool) map[string]any {
 	p := map[string]any{}
+	if create {
+		p["name"] = o.Name
+		if o.ExternalID != "" {
+			p["external_id"] = o.ExternalID
+		}
+	} else {
+		p["id"] = o.ID
+		if o.Name != "" {
+			p["name"] = o.Name
+		}
+	}
 	if o.Tags != nil {
 		p["tags"] = o.Tags
 	}
