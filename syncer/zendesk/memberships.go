@@ -3,8 +3,6 @@ package zendesk
 import (
 	"context"
 	"fmt"
-	"net/url"
-	"strconv"
 
 	"github.com/zdsync/zdsync/syncer"
 )
@@ -15,40 +13,26 @@ import (
 // what the before-image of a deletion keeps, so that an undo can attach
 // the users again.
 func (c *Client) OrgMembers(ctx context.Context, orgID int64) ([]syncer.Membership, error) {
+	type membersPage struct {
+		Memberships []struct {
+			UserID         int64 `json:"user_id"`
+			OrganizationID int64 `json:"organization_id"`
+			Default        *bool `json:"default"` // null for a membership that is not the default
+		} `json:"organization_memberships"`
+		Meta cursorMeta `json:"meta"`
+	}
 	var out []syncer.Membership
-	after := ""
-	for {
-		q := url.Values{"page[size]": {strconv.Itoa(PageSize)}}
-		if after != "" {
-			q.Set("page[after]", after)
-		}
-		var resp struct {
-			Memberships []struct {
-				UserID         int64 `json:"user_id"`
-				OrganizationID int64 `json:"organization_id"`
-				Default        *bool `json:"default"` // null for a membership that is not the default
-			} `json:"organization_memberships"`
-			Meta struct {
-				HasMore     bool   `json:"has_more"`
-				AfterCursor string `json:"after_cursor"`
-			} `json:"meta"`
-		}
-		path := fmt.Sprintf("/organizations/%d/organization_memberships.json?%s", orgID, q.Encode())
-		if err := c.get(ctx, "list org memberships", fmt.Sprint(orgID), path, &resp); err != nil {
-			return nil, err
-		}
-		for _, m := range resp.Memberships {
+	path := fmt.Sprintf("/organizations/%d/organization_memberships.json", orgID)
+	err := readPages(ctx, c, "list org memberships", fmt.Sprint(orgID), path, func(p *membersPage) (cursorMeta, bool) {
+		for _, m := range p.Memberships {
 			out = append(out, syncer.Membership{UserID: m.UserID, OrgID: m.OrganizationID, Default: m.Default != nil && *m.Default})
 		}
-		if !resp.Meta.HasMore {
-			return out, nil
-		}
-		if resp.Meta.AfterCursor == "" || resp.Meta.AfterCursor == after {
-			return nil, &syncer.Error{Code: syncer.CodeBadResponse, Op: "list org memberships", Record: fmt.Sprint(orgID),
-				Message: "Zendesk answered has_more without a new after_cursor"}
-		}
-		after = resp.Meta.AfterCursor
+		return p.Meta, true
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }
 
 // AddMembers attaches users to orgs with POST

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -200,40 +201,60 @@ func (c *Client) UsersByEmail(ctx context.Context, emails []string) ([]syncer.Us
 // not closed, reading GET /organizations/{id}/tickets.json in cursor pages
 // and stopping at the first such ticket.
 func (c *Client) OrgHasOpenTickets(ctx context.Context, orgID int64) (bool, error) {
+	type ticketsPage struct {
+		Tickets []struct {
+			Status string `json:"status"`
+		} `json:"tickets"`
+		Meta cursorMeta `json:"meta"`
+	}
+	open := false
+	path := fmt.Sprintf("/organizations/%d/tickets.json", orgID)
+	err := readPages(ctx, c, "list org tickets", fmt.Sprint(orgID), path, func(p *ticketsPage) (cursorMeta, bool) {
+		for _, t := range p.Tickets {
+			if t.Status != "closed" {
+				open = true
+				return p.Meta, false
+			}
+		}
+		return p.Meta, true
+	})
+	return open, err
+}
+
+// cursorMeta is the "meta" of a page of a cursor-paginated list (Zendesk
+// API, "Pagination").
+type cursorMeta struct {
+	HasMore     bool   `json:"has_more"`
+	AfterCursor string `json:"after_cursor"`
+}
+
+// readPages reads the list at path in cursor pages of PageSize, each into
+// a new P, and hands each to use, which returns the page's meta and
+// whether to read on; it stops when use says so or the list ends. A page
+// that says has_more without a new after_cursor is CodeBadResponse: the
+// records left unread would otherwise pass for none (an org's open
+// tickets, which keep it from deletion; its members, which an undo
+// attaches again).
+func readPages[P any](ctx context.Context, c *Client, op, record, path string, use func(*P) (cursorMeta, bool)) error {
 	after := ""
 	for {
-		q := url.Values{"page[size]": {fmt.Sprint(PageSize)}}
+		q := url.Values{"page[size]": {strconv.Itoa(PageSize)}}
 		if after != "" {
 			q.Set("page[after]", after)
 		}
-		var resp struct {
-			Tickets []struct {
-				Status string `json:"status"`
-			} `json:"tickets"`
-			Meta struct {
-				HasMore     bool   `json:"has_more"`
-				AfterCursor string `json:"after_cursor"`
-			} `json:"meta"`
+		var p P
+		if err := c.get(ctx, op, record, path+"?"+q.Encode(), &p); err != nil {
+			return err
 		}
-		path := fmt.Sprintf("/organizations/%d/tickets.json?%s", orgID, q.Encode())
-		if err := c.get(ctx, "list org tickets", fmt.Sprint(orgID), path, &resp); err != nil {
-			return false, err
+		meta, more := use(&p)
+		if !more || !meta.HasMore {
+			return nil
 		}
-		for _, t := range resp.Tickets {
-			if t.Status != "closed" {
-				return true, nil
-			}
-		}
-		if !resp.Meta.HasMore {
-			return false, nil
-		}
-		if resp.Meta.AfterCursor == "" || resp.Meta.AfterCursor == after {
-			// Unread tickets and no way to them: "no open tickets" would
-			// let the deletion guard pass an org that must stay.
-			return false, &syncer.Error{Code: syncer.CodeBadResponse, Op: "list org tickets", Record: fmt.Sprint(orgID),
+		if meta.AfterCursor == "" || meta.AfterCursor == after {
+			return &syncer.Error{Code: syncer.CodeBadResponse, Op: op, Record: record,
 				Message: "Zendesk answered has_more without a new after_cursor"}
 		}
-		after = resp.Meta.AfterCursor
+		after = meta.AfterCursor
 	}
 }
 
