@@ -108,23 +108,7 @@ func (db *DB) UndoRuns(ctx context.Context, runID string) ([]syncer.Summary, err
 	if err != nil {
 		return nil, fmt.Errorf("read the undos of run %s: %w", runID, err)
 	}
-	defer rows.Close()
-	var out []syncer.Summary
-	for rows.Next() {
-		var body string
-		if err := rows.Scan(&body); err != nil {
-			return nil, fmt.Errorf("read the undos of run %s: %w", runID, err)
-		}
-		s, err := decodeSummary(body)
-		if err != nil {
-			return nil, fmt.Errorf("read the undos of run %s: %w", runID, err)
-		}
-		out = append(out, *s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read the undos of run %s: %w", runID, err)
-	}
-	return out, nil
+	return scanSummaries(rows, "read the undos of run "+runID)
 }
 
 // CommandsAbout returns the audited commands whose arguments start with
