@@ -29,19 +29,10 @@ func (db *DB) ZendeskHistory(ctx context.Context, id int64, limit int) ([]syncer
 	return db.history(ctx, `c.record_key IN (SELECT record_key FROM changes WHERE zendesk_id = $1)`, id, limit)
 }
 
+// history returns the newest limit changes where (of one argument, arg)
+// holds, in time order, and how many older ones the limit left out.
 func (db *DB) history(ctx context.Context, where string, arg any, limit int) ([]syncer.HistoryEntry, int, error) {
-	var total int
-	if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM changes c WHERE `+where, arg).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("read history of %v: %w", arg, err)
-	}
-	q := `SELECT ` + historyColumns + ` FROM changes c LEFT JOIN runs r ON r.run_id = c.run_id
-		WHERE ` + where + ` ORDER BY c.at DESC, c.id DESC`
-	args := []any{arg}
-	if limit > 0 {
-		q += ` LIMIT $2`
-		args = append(args, int64(limit))
-	}
-	out, err := db.queryHistory(ctx, q, args...)
+	out, total, err := db.changes(ctx, where, arg, "c.at DESC, c.id DESC", limit)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read history of %v: %w", arg, err)
 	}
@@ -53,22 +44,30 @@ func (db *DB) history(ctx context.Context, where string, arg any, limit int) ([]
 // made, the first limit of them (all when limit is 0 or less), and how
 // many the limit left out.
 func (db *DB) RunHistory(ctx context.Context, runID string, limit int) ([]syncer.HistoryEntry, int, error) {
-	var total int
-	if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM changes WHERE run_id = $1`, runID).Scan(&total); err != nil {
+	out, total, err := db.changes(ctx, "c.run_id = $1", runID, "c.id", limit)
+	if err != nil {
 		return nil, 0, fmt.Errorf("read changes of run %s: %w", runID, err)
 	}
+	return out, total - len(out), nil
+}
+
+// changes returns the first limit (all when limit is 0 or less) of the
+// changes where (of one argument, arg) holds, in order, with their runs,
+// and how many changes it holds for in all.
+func (db *DB) changes(ctx context.Context, where string, arg any, order string, limit int) ([]syncer.HistoryEntry, int, error) {
+	var total int
+	if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM changes c WHERE `+where, arg).Scan(&total); err != nil {
+		return nil, 0, err
+	}
 	q := `SELECT ` + historyColumns + ` FROM changes c LEFT JOIN runs r ON r.run_id = c.run_id
-		WHERE c.run_id = $1 ORDER BY c.id`
-	args := []any{runID}
+		WHERE ` + where + ` ORDER BY ` + order
+	args := []any{arg}
 	if limit > 0 {
 		q += ` LIMIT $2`
 		args = append(args, int64(limit))
 	}
 	out, err := db.queryHistory(ctx, q, args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("read changes of run %s: %w", runID, err)
-	}
-	return out, total - len(out), nil
+	return out, total, err
 }
 
 func (db *DB) queryHistory(ctx context.Context, q string, args ...any) ([]syncer.HistoryEntry, error) {
