@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/zdsync/zdsync/syncer"
 )
 
 // serve answers every request: the latency, the request hook, the call
@@ -22,14 +24,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if hook != nil {
 		hook(r.Method, endpoint)
 	}
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
+	if latency > 0 && syncer.Sleep(r.Context(), latency) != nil {
+		return
 	}
 	s.mu.Lock()
 	s.calls[r.Method+" "+endpoint]++
@@ -44,14 +40,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Rate-Limit-Remaining", strconv.Itoa(rh.remaining))
 	w.Header().Set("Ratelimit-Reset", strconv.Itoa(rh.reset))
 
-	if f != nil && f.delay > 0 {
-		t := time.NewTimer(f.delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
+	if f != nil && f.delay > 0 && syncer.Sleep(r.Context(), f.delay) != nil {
+		return
 	}
 	if f != nil && f.status != 0 {
 		switch {
