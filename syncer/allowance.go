@@ -1,6 +1,9 @@
 package syncer
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // APIAllowance is what is left of Salesforce's rolling 24-hour API request
 // allowance, as its REST API reports it (GET /services/data/vXX.X/limits/,
@@ -10,8 +13,12 @@ type APIAllowance struct {
 	Remaining int // DailyApiRequests.Remaining
 }
 
-// AllowanceReader reads Salesforce's remaining API allowance. Implemented by
-// syncer/salesforce.
+// AllowanceReader reads Salesforce's remaining API allowance: APIAllowance
+// asks Salesforce (one request); LastAllowance returns what Salesforce
+// last reported in its answers (the Sforce-Limit-Info header: REST API
+// Developer Guide, "Limit Info Header") and when, without a request of its
+// own, false until an answer reported it. Implemented by syncer/salesforce.
 type AllowanceReader interface {
 	APIAllowance(ctx context.Context) (APIAllowance, error)
+	LastAllowance() (APIAllowance, time.Time, bool)
 }

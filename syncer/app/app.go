@@ -92,12 +92,6 @@ const incrementalWait = 10 * time.Minute
 // run to be judged against the reserve without a request of its own.
 const recentAllowanceAge = 15 * time.Minute
 
-// RecentAllowance reports the API allowance Salesforce last reported, with
-// no request of its own (*salesforce.Client implements it).
-type RecentAllowance interface {
-	LastAllowance() (syncer.APIAllowance, time.Time, bool)
-}
-
 // Core runs jobs by name. Runner, Pusher, Sweeper and Store are needed by
 // the runs that use them; the other fields are optional.
 type Core struct {
@@ -367,11 +361,7 @@ func (c *Core) belowReserve(ctx context.Context, req syncer.Request) *syncer.Sum
 	}
 	var a syncer.APIAllowance
 	if req.Incremental {
-		recent, ok := c.Allowance.(RecentAllowance)
-		if !ok {
-			return nil
-		}
-		last, at, known := recent.LastAllowance()
+		last, at, known := c.Allowance.LastAllowance()
 		if !known || time.Since(at) > recentAllowanceAge {
 			return nil
 		}

@@ -142,6 +142,10 @@ type allowance struct {
 
 func (a allowance) APIAllowance(context.Context) (syncer.APIAllowance, error) { return a.a, a.err }
 
+func (a allowance) LastAllowance() (syncer.APIAllowance, time.Time, bool) {
+	return syncer.APIAllowance{}, time.Time{}, false
+}
+
 // TestScheduledFullRunsLeaveTheAPIReserve checks SALESFORCE_API_RESERVE:
 // below it, a scheduled full run is skipped with code 19 (saved and
 // reported, so that it alerts once, grouped) without a call to Salesforce

@@ -17,7 +17,6 @@ type SalesforceClient interface {
 	syncer.Salesforce
 	syncer.CaseStore
 	syncer.AllowanceReader
-	RecentAllowance
 }
 
 // LazySalesforce is a SalesforceClient that logs in at its first use, and
@@ -126,8 +125,8 @@ func (l *LazySalesforce) FederalContactsByEmail(ctx context.Context, emails []st
 	return c.FederalContactsByEmail(ctx, emails)
 }
 
-// LastAllowance implements RecentAllowance: what Salesforce last reported,
-// unknown while the client has not logged in.
+// LastAllowance implements syncer.AllowanceReader: what Salesforce last
+// reported, unknown while the client has not logged in.
 func (l *LazySalesforce) LastAllowance() (syncer.APIAllowance, time.Time, bool) {
 	c := l.current()
 	if c == nil {
