@@ -181,6 +181,8 @@ func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
+// Error renders the error for logs and messages: "op record: message
+// (code N)".
 func (e *Error) Error() string {
 	msg := e.Message
 	if msg == "" && e.Err != nil {
