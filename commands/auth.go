@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/zdsync/zdsync/syncer"
 )
 
 // DefaultGroupTTL is how long Authorizer trusts a user group's member list
@@ -50,7 +52,7 @@ func ParseWriters(s string) (users, groups []string, err error) {
 		case isSlackID(id, 'U'), isSlackID(id, 'W'):
 			users = append(users, id)
 		default:
-			return nil, nil, fmt.Errorf("SLACK_WRITERS: %q is not a Slack user ID (U…/W…) or user-group ID (S…)", clip(id, 40))
+			return nil, nil, fmt.Errorf("SLACK_WRITERS: %q is not a Slack user ID (U…/W…) or user-group ID (S…)", syncer.Clip(id, 40))
 		}
 	}
 	return users, groups, nil

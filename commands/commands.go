@@ -168,7 +168,7 @@ func (c *Commands) Press(ctx context.Context, p Press) Reply {
 			return denied
 		}
 	default:
-		r = Reply{Kind: KindUsage, Text: fmt.Sprintf("unknown button %q", clip(p.Action, 40))}
+		r = Reply{Kind: KindUsage, Text: fmt.Sprintf("unknown button %q", syncer.Clip(p.Action, 40))}
 		r.Command, r.User = name, p.User
 		c.record(ctx, p.User, name, p.Value, OutcomeUnknown, r.Text)
 		return r
@@ -189,7 +189,7 @@ func (c *Commands) Press(ctx context.Context, p Press) Reply {
 	case ActionRunAgain:
 		job, ok := syncer.ParseJob(p.Value)
 		if !ok {
-			r = Reply{Kind: KindUsage, Text: fmt.Sprintf("unknown job %q", clip(p.Value, 40))}
+			r = Reply{Kind: KindUsage, Text: fmt.Sprintf("unknown job %q", syncer.Clip(p.Value, 40))}
 			break
 		}
 		r = summaryReply(c.svc.Run(ctx, syncer.Request{Job: job, Options: syncer.Options{By: p.User}}))
@@ -228,7 +228,7 @@ func (c *Commands) record(ctx context.Context, user, command, args, outcome, det
 	// The audit must not be lost when the command's own context ends.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	rec := syncer.CommandRecord{At: c.now(), User: user, Command: command, Args: args, Outcome: outcome, Detail: clip(detail, 500)}
+	rec := syncer.CommandRecord{At: c.now(), User: user, Command: command, Args: args, Outcome: outcome, Detail: syncer.Clip(detail, 500)}
 	if err := c.audit.RecordCommand(actx, rec); err != nil {
 		c.log.ErrorContext(ctx, "audit command", "user", user, "command", command, "err", err)
 	}

@@ -24,7 +24,7 @@ func oneWord(words []string, what string) (string, error) {
 		return "", errors.New("missing " + what)
 	}
 	if len(words) > 1 {
-		return "", fmt.Errorf("unexpected argument %q", clip(words[1], 40))
+		return "", fmt.Errorf("unexpected argument %q", syncer.Clip(words[1], 40))
 	}
 	return words[0], nil
 }
@@ -50,7 +50,7 @@ func parseHistoryArgs(a *Args, words []string) error {
 		return errors.New("missing Salesforce account ID, Zendesk ID or run ID")
 	}
 	if len(words) > 2 {
-		return fmt.Errorf("unexpected argument %q", clip(words[2], 40))
+		return fmt.Errorf("unexpected argument %q", syncer.Clip(words[2], 40))
 	}
 	sub, err := syncer.ParseSubject(words[0])
 	if err != nil {
@@ -60,7 +60,7 @@ func parseHistoryArgs(a *Args, words []string) error {
 	if len(words) == 2 {
 		n, err := strconv.Atoi(words[1])
 		if err != nil || n < 1 || n > MaxHistoryLimit {
-			return fmt.Errorf("N must be a number from 1 to %d, not %q", MaxHistoryLimit, clip(words[1], 40))
+			return fmt.Errorf("N must be a number from 1 to %d, not %q", MaxHistoryLimit, syncer.Clip(words[1], 40))
 		}
 		a.Limit = n
 	}
@@ -73,7 +73,7 @@ func parseUndoArgs(a *Args, words []string) error {
 		return err
 	}
 	if !syncer.IsRunID(word) {
-		return fmt.Errorf("%q is not a run ID (such as 20260101T120000-a1b2c3)", clip(word, 40))
+		return fmt.Errorf("%q is not a run ID (such as 20260101T120000-a1b2c3)", syncer.Clip(word, 40))
 	}
 	a.RunID = word
 	return nil

@@ -130,10 +130,10 @@ func parse(table []Command, text string) (Call, error) {
 		first := strings.ToLower(pos[0])
 		for i := range table {
 			if strings.Fields(table[i].Name)[0] == first {
-				return Call{}, usageErr(&table[i], "unknown %s command %q", first, clip(strings.Join(pos[1:min(2, len(pos))], ""), 40))
+				return Call{}, usageErr(&table[i], "unknown %s command %q", first, syncer.Clip(strings.Join(pos[1:min(2, len(pos))], ""), 40))
 			}
 		}
-		return Call{}, &UsageError{Message: fmt.Sprintf("unknown command %q; try /zdsync help", clip(pos[0], 40))}
+		return Call{}, &UsageError{Message: fmt.Sprintf("unknown command %q; try /zdsync help", syncer.Clip(pos[0], 40))}
 	}
 	call := Call{Command: cmd}
 	for _, f := range flags {
@@ -141,7 +141,7 @@ func parse(table []Command, text string) (Call, error) {
 		case f == "--dry-run" && cmd.DryRun:
 			call.Args.DryRun = true
 		default:
-			return Call{}, usageErr(cmd, "unknown option %q", clip(f, 40))
+			return Call{}, usageErr(cmd, "unknown option %q", syncer.Clip(f, 40))
 		}
 	}
 	if cmd.parseArgs != nil {
@@ -149,7 +149,7 @@ func parse(table []Command, text string) (Call, error) {
 			return Call{}, usageErr(cmd, "%s", err.Error())
 		}
 	} else if len(pos) > n {
-		return Call{}, usageErr(cmd, "unexpected argument %q", clip(pos[n], 40))
+		return Call{}, usageErr(cmd, "unexpected argument %q", syncer.Clip(pos[n], 40))
 	}
 	if call.Args.Job == syncer.JobCaseSweep && call.Args.DryRun {
 		return Call{}, usageErr(cmd, "the case sweep has no dry run: it only enqueues pushes")
@@ -261,16 +261,7 @@ func ParseTicketID(s string) (int64, error) {
 	t = strings.TrimPrefix(t, "#")
 	id, err := strconv.ParseInt(t, 10, 64)
 	if err != nil || id <= 0 || strings.HasPrefix(t, "+") {
-		return 0, fmt.Errorf("%q is not a ticket ID (a positive number)", clip(s, 40))
+		return 0, fmt.Errorf("%q is not a ticket ID (a positive number)", syncer.Clip(s, 40))
 	}
 	return id, nil
-}
-
-// clip shortens s to at most n runes, for echoing user input in errors.
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + "…"
 }

@@ -158,5 +158,5 @@ func firstWord(text string) string {
 	if len(w) == 0 {
 		return ""
 	}
-	return clip(strings.ToLower(w[0]), 40)
+	return syncer.Clip(strings.ToLower(w[0]), 40)
 }

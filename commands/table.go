@@ -100,7 +100,7 @@ func parseAccountArgs(a *Args, words []string) error {
 		return errors.New("missing Salesforce account ID")
 	}
 	if len(words) > 2 {
-		return fmt.Errorf("unexpected argument %q", clip(words[2], 40))
+		return fmt.Errorf("unexpected argument %q", syncer.Clip(words[2], 40))
 	}
 	id, err := syncer.NormalizeID(words[0])
 	if err != nil {
@@ -114,7 +114,7 @@ func parseAccountArgs(a *Args, words []string) error {
 		case string(syncer.Federal):
 			a.Scope = syncer.Federal
 		default:
-			return fmt.Errorf("scope must be global or federal, not %q", clip(words[1], 40))
+			return fmt.Errorf("scope must be global or federal, not %q", syncer.Clip(words[1], 40))
 		}
 	}
 	return nil
@@ -144,7 +144,7 @@ func parseJobArgs(a *Args, words []string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("unknown job %q (jobs: %s)", clip(word, 40), jobList())
+	return fmt.Errorf("unknown job %q (jobs: %s)", syncer.Clip(word, 40), jobList())
 }
 
 func runHelp(_ context.Context, _ *Commands, _ Call, _ string) Reply {

@@ -251,3 +251,13 @@ func WithOp(err error, op, record string) error {
 	}
 	return &Error{Code: CodeInternal, Message: prefix + ": " + err.Error(), Err: err}
 }
+
+// Clip shortens s to at most n runes and an ellipsis, for echoing input
+// in errors and messages.
+func Clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}

@@ -79,13 +79,13 @@ func ParseSubject(s string) (Subject, error) {
 	case s != "" && s[0] != '0' && strings.Trim(s, "0123456789") == "":
 		id, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || id <= 0 {
-			return Subject{}, Errorf(CodeInvalidInput, "%q is not a Zendesk ID (a positive number)", clipText(s, 40))
+			return Subject{}, Errorf(CodeInvalidInput, "%q is not a Zendesk ID (a positive number)", Clip(s, 40))
 		}
 		return Subject{Kind: SubjectZendesk, Value: strconv.FormatInt(id, 10), ZendeskID: id}, nil
 	}
 	id, err := NormalizeID(s)
 	if err != nil {
-		return Subject{}, Errorf(CodeInvalidInput, "%q is not a Salesforce account ID, a Zendesk ID or a run ID", clipText(s, 40))
+		return Subject{}, Errorf(CodeInvalidInput, "%q is not a Salesforce account ID, a Zendesk ID or a run ID", Clip(s, 40))
 	}
 	return Subject{Kind: SubjectAccount, Value: id}, nil
 }
@@ -212,13 +212,4 @@ func (h *History) WriteText(w io.Writer) {
 	for _, c := range h.Commands {
 		fmt.Fprintln(w, "  "+CommandLine(c))
 	}
-}
-
-// clipText shortens s to n runes, for echoing input in errors.
-func clipText(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + "…"
 }
