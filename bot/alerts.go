@@ -60,7 +60,7 @@ func (n *Notifier) alert(ctx context.Context, s *syncer.Summary, code syncer.Cod
 		a.Count++
 		a.LastAt = at
 		a.RunIDs = append(a.RunIDs, s.RunID)
-		view := AlertView{Job: a.Job, Code: a.Code, Count: a.Count, FirstAt: a.FirstAt, LastAt: a.LastAt, Latest: s}
+		view := alertView(a, s)
 		key, now := alertKey{s.Job, code}, n.now()
 		if a.TS != "" && now.Before(n.shown[key].Add(AlertRepeatInterval)) {
 			n.pending[key] = true // shown by a later repeat, or by FlushAlerts
@@ -123,11 +123,7 @@ func (n *Notifier) FlushAlerts(ctx context.Context) error {
 			continue
 		}
 		n.shown[key] = now
-		latest := &syncer.Summary{Job: a.Job, RunID: a.LastRunID()}
-		if got, err := n.store.GetRun(ctx, a.LastRunID()); err == nil && got != nil {
-			latest = got
-		}
-		view := AlertView{Job: a.Job, Code: a.Code, Count: a.Count, FirstAt: a.FirstAt, LastAt: a.LastAt, Latest: latest}
+		view := alertView(a, n.latestRun(ctx, a))
 		p := n.p.at(PriorityAlert)
 		_, perr := p.post(ctx, a.Channel, a.TS, RenderAlertReply(view))
 		errs = append(errs, perr, p.update(ctx, a.Channel, a.TS, RenderAlert(view)))
@@ -172,20 +168,41 @@ func (n *Notifier) resolve(ctx context.Context, s *syncer.Summary, at time.Time)
 	}
 	var errs []error
 	for _, a := range resolved {
-		if a.TS == "" {
-			continue
-		}
-		latest := &syncer.Summary{Job: a.Job, RunID: a.LastRunID()}
-		if a.LastRunID() != "" {
-			if got, err := n.store.GetRun(ctx, a.LastRunID()); err == nil && got != nil {
-				latest = got
-			}
-		}
-		view := AlertView{Job: a.Job, Code: a.Code, Count: a.Count, FirstAt: a.FirstAt, LastAt: a.LastAt,
-			ResolvedAt: at, ResolvedBy: s.RunID, Latest: latest}
-		if err := n.p.at(PriorityAlert).update(ctx, a.Channel, a.TS, RenderAlert(view)); !messageGone(err) {
-			errs = append(errs, err) // a deleted alert has nothing to mark resolved
+		if a.TS != "" {
+			errs = append(errs, n.showResolved(ctx, &a, n.latestRun(ctx, &a), at, s.RunID))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// alertView is the view of the stored alert a, latest its newest failed
+// run.
+func alertView(a *syncer.Alert, latest *syncer.Summary) AlertView {
+	return AlertView{Job: a.Job, Code: a.Code, Count: a.Count, FirstAt: a.FirstAt, LastAt: a.LastAt, Latest: latest}
+}
+
+// latestRun returns the stored summary of the alert's newest failed run,
+// or one that only names it when it is not stored.
+func (n *Notifier) latestRun(ctx context.Context, a *syncer.Alert) *syncer.Summary {
+	if id := a.LastRunID(); id != "" {
+		if got, err := n.store.GetRun(ctx, id); err == nil && got != nil {
+			return got
+		}
+	}
+	return &syncer.Summary{Job: a.Job, RunID: a.LastRunID()}
+}
+
+// showResolved marks the message of the alert a resolved at at by the run
+// resolvedBy; an alert without a message, or whose message a person
+// deleted, has nothing to mark.
+func (n *Notifier) showResolved(ctx context.Context, a *syncer.Alert, latest *syncer.Summary, at time.Time, resolvedBy string) error {
+	if a.TS == "" {
+		return nil
+	}
+	view := alertView(a, latest)
+	view.ResolvedAt, view.ResolvedBy = at, resolvedBy
+	if err := n.p.at(PriorityAlert).update(ctx, a.Channel, a.TS, RenderAlert(view)); !messageGone(err) {
+		return err
+	}
+	return nil
 }

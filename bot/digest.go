@@ -93,8 +93,7 @@ func (n *Notifier) repeatInPlace(ctx context.Context, s *syncer.Summary, code sy
 	if len(a.RunIDs) > maxAlertRuns {
 		a.RunIDs = append(a.RunIDs[:1], a.RunIDs[len(a.RunIDs)-maxAlertRuns+1:]...)
 	}
-	view := AlertView{Job: a.Job, Code: a.Code, Count: a.Count, FirstAt: a.FirstAt, LastAt: a.LastAt, Latest: s}
-	err = n.p.at(PriorityAlert).update(ctx, a.Channel, a.TS, RenderAlert(view))
+	err = n.p.at(PriorityAlert).update(ctx, a.Channel, a.TS, RenderAlert(alertView(a, s)))
 	if messageGone(err) {
 		return true, nil // deleted by a person: posted again
 	}
@@ -126,13 +125,7 @@ func (n *Notifier) resolveIncremental(ctx context.Context, st NotifierStore, s *
 		if latest == nil {
 			latest = &syncer.Summary{Job: a.Job, RunID: a.LastRunID()}
 		}
-		view := AlertView{Job: a.Job, Code: a.Code, Count: a.Count, FirstAt: a.FirstAt, LastAt: a.LastAt,
-			ResolvedAt: at, ResolvedBy: s.RunID, Latest: latest}
-		if a.TS != "" {
-			if err := n.p.at(PriorityAlert).update(ctx, a.Channel, a.TS, RenderAlert(view)); !messageGone(err) {
-				errs = append(errs, err)
-			}
-		}
+		errs = append(errs, n.showResolved(ctx, &a, latest, at, s.RunID))
 	}
 	return errors.Join(errs...)
 }
