@@ -33,12 +33,10 @@ func ByWhom(by string) string {
 	switch by {
 	case "":
 		return ""
-	case BySchedule:
-		return " by the schedule"
 	case ByCLI:
-		return " from the command line"
-	case ByQueue:
-		return " by the push queue"
+		return " from " + ByWho(by)
+	case BySchedule, ByQueue:
+		return " by " + ByWho(by)
 	}
 	return " by <@" + by + ">"
 }
