@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
-	"strconv"
 
 	"github.com/slack-go/slack"
 
@@ -170,7 +169,7 @@ func RenderHistory(h *syncer.History) Message {
 // 11 when applied), the first changes and Apply / Discard; the full list is
 // attached as CSV.
 func RenderUndoPreview(p *syncer.StoredPlan) Message {
-	c, u, d, k := planCounts(p)
+	c, u, d, _ := planCounts(p)
 	what := "run " + p.UndoOf
 	if p.UndoRecord != "" {
 		what = "record " + p.UndoRecord + " of run " + p.UndoOf
@@ -182,21 +181,11 @@ func RenderUndoPreview(p *syncer.StoredPlan) Message {
 			stale++
 		}
 	}
-	blocks := []slack.Block{
-		header(title),
-		fieldsBlock("To create", strconv.Itoa(c), "To update", strconv.Itoa(u), "To delete", strconv.Itoa(d), "Skipped", strconv.Itoa(k)),
-	}
+	var notes []slack.Block
 	if stale > 0 {
-		blocks = append(blocks, section(fmt.Sprintf("⚠️ %d record(s) changed since the run: they are left as they are and reported with code %s.", stale, syncer.CodePlanStale)))
+		notes = append(notes, section(fmt.Sprintf("⚠️ %d record(s) changed since the run: they are left as they are and reported with code %s.", stale, syncer.CodePlanStale)))
 	}
-	if c+u+d == 0 {
-		blocks = append(blocks, section("Nothing to change."))
-	} else {
-		b, _ := planList(p, "*First changes*")
-		blocks = append(blocks, b)
-	}
-	blocks = append(blocks, planContext(p), planActions(p))
-	msg := Message{Text: title, Blocks: blocks}
+	msg := Message{Text: title, Blocks: planBlocks(p, title, "Nothing to change.", notes...)}
 	if len(p.Changes) > 0 {
 		msg.CSV = csvFile(csvName(p.Job, p.ID), "Undo "+p.ID+" of "+what, p.Changes, nil)
 	}

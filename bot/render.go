@@ -308,22 +308,13 @@ func planContext(p *syncer.StoredPlan) slack.Block {
 // the first changes, and Apply / Discard buttons; the full list is
 // attached as CSV.
 func RenderPreview(p *syncer.StoredPlan, s *syncer.Summary) Message {
-	c, u, d, k := planCounts(p)
+	c, u, d, _ := planCounts(p)
 	title := fmt.Sprintf("🔍 Preview of %s: %d changes", p.Job, c+u+d)
-	blocks := []slack.Block{
-		header(title),
-		fieldsBlock("To create", strconv.Itoa(c), "To update", strconv.Itoa(u), "To delete", strconv.Itoa(d), "Skipped", strconv.Itoa(k)),
-	}
+	var notes []slack.Block
 	if s != nil && len(recordErrors(s.Errors)) > 0 {
-		blocks = append(blocks, contextBlock(fmt.Sprintf("%d records reported during planning (in the CSV)", len(recordErrors(s.Errors))), silentCounts(s)))
+		notes = append(notes, contextBlock(fmt.Sprintf("%d records reported during planning (in the CSV)", len(recordErrors(s.Errors))), silentCounts(s)))
 	}
-	msg := Message{Text: title}
-	if c+u+d == 0 {
-		blocks = append(blocks, section("Nothing to change: Zendesk is already in step."))
-	} else {
-		b, _ := planList(p, "*First changes*")
-		blocks = append(blocks, b)
-	}
+	msg := Message{Text: title, Blocks: planBlocks(p, title, "Nothing to change: Zendesk is already in step.", notes...)}
 	var errs []syncer.RecordError
 	if s != nil {
 		errs = recordErrors(s.Errors)
@@ -331,9 +322,26 @@ func RenderPreview(p *syncer.StoredPlan, s *syncer.Summary) Message {
 	if len(p.Changes) > 0 || len(errs) > 0 {
 		msg.CSV = csvFile(csvName(p.Job, p.ID), "Preview "+p.ID+" of "+string(p.Job), p.Changes, errs)
 	}
-	blocks = append(blocks, planContext(p), planActions(p))
-	msg.Blocks = blocks
 	return msg
+}
+
+// planBlocks are the blocks of a stored plan awaiting Apply or Discard:
+// the title, its counts by action, the notes, its first changes (nothing
+// when it changes nothing), who made it and the buttons.
+func planBlocks(p *syncer.StoredPlan, title, nothing string, notes ...slack.Block) []slack.Block {
+	c, u, d, k := planCounts(p)
+	blocks := []slack.Block{
+		header(title),
+		fieldsBlock("To create", strconv.Itoa(c), "To update", strconv.Itoa(u), "To delete", strconv.Itoa(d), "Skipped", strconv.Itoa(k)),
+	}
+	blocks = append(blocks, notes...)
+	if c+u+d == 0 {
+		blocks = append(blocks, section(nothing))
+	} else {
+		b, _ := planList(p, "*First changes*")
+		blocks = append(blocks, b)
+	}
+	return append(blocks, planContext(p), planActions(p))
 }
 
 // RenderApproval renders a mass-deletion approval: the deletions a run held
