@@ -1,9 +1,12 @@
 // Package store is zdsync's persistence: run summaries, the change audit
-// with before-images, stored plans, cursors, the case push log, the
-// command audit, Slack alerts, the run locks that let one run of a job go
-// at a time, and the scheduler's leader election. It implements the
-// interfaces of syncer (Store, PushLog, CursorStore) and of the
-// application core (app.Store).
+// with before-images (and the history read from it), stored plans,
+// cursors, the incremental runs' watermarks, the orgs pending deletion
+// (the grace period), the case push log, the command audit, Slack alerts,
+// the quiet-runs status message, the Slack envelopes already handled, the
+// run locks that let one run of a job go at a time, and the scheduler's
+// leader election. It implements the interfaces of syncer (Store, PushLog,
+// CursorStore, Watermarks), of the application core (app.Store,
+// app.History) and of the bot (bot.NotifierStore, bot.EnvelopeStore).
 //
 // One set of SQL statements runs on both backends: SQLite (the default, a
 // file in the working directory, through the pure-Go modernc.org/sqlite) and
