@@ -1,7 +1,8 @@
 // Package bot is zdsync's Slack runtime: the Socket Mode connection that
 // receives /zdsync commands and button presses, the Block Kit rendering of
-// every message, and the Notifier that posts run summaries, quiet-run
-// status and grouped failure alerts (a reporter of the application core).
+// every message (the on-call replies in oncall.go), and the Notifier that
+// posts run summaries, quiet-run status, grouped failure alerts and the
+// hourly digest of incremental runs (a reporter of the application core).
 //
 // Commands are handled by package commands; bot only moves them between
 // Slack and it. Every envelope is acknowledged at once (Slack allows

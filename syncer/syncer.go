@@ -8,8 +8,11 @@
 //	fetch (fetch.go, orgread.go) → plan (plan.go, users.go) → guard (guard.go) → apply (apply.go) → report (summary.go)
 //
 // A dry run stops after the guards and may store its plan (stored.go) for
-// Runner.ApplyPlan. The case push (push.go) and the parity sweep (sweep.go)
-// are the two jobs of the case sync.
+// Runner.ApplyPlan. An incremental run (incremental.go) is the same
+// pipeline over what changed in Salesforce since its watermark. The case
+// push (push.go) and the parity sweep (sweep.go) are the two jobs of the
+// case sync. Explain (explain.go), history (history.go) and undo (undo.go,
+// undoplan.go) are the on-call tools.
 //
 // The package defines the small interfaces it needs of the outside world
 // (this file); the subpackages syncer/salesforce, syncer/zendesk and

@@ -1,12 +1,14 @@
 // Package app is zdsync's application core: one Core runs any job by name
-// — a sync job, the apply of a stored plan, a case push, the parity sweep
-// — for every caller alike (the scheduler, slash commands and buttons, the
-// CLI, the push queue). Around the job itself (package syncer) it takes
-// the job's run lock, so that a job runs at most once at a time across
-// replicas; skips a scheduled full run when Salesforce's API allowance is
-// below the reserve; saves the run's summary; and hands it to the
-// reporters (Slack, metrics). It also answers /zdsync status and raises the
-// freshness alarm.
+// — a sync job (full or incremental), the apply of a stored plan, an
+// undo, a case push, the parity sweep — for every caller alike (the
+// scheduler, slash commands and buttons, the CLI, the push queue). Around
+// the job itself (package syncer) it takes the job's run lock, so that a
+// job runs at most once at a time across replicas; skips a scheduled run
+// when Salesforce's API allowance is below the reserve; saves the run's
+// summary; and hands it to the reporters (Slack, metrics). It also answers
+// /zdsync status, explain and history (oncall.go), raises the freshness
+// alarm (freshness.go), and watches the dependencies serve starts without,
+// logging in to Salesforce lazily (connect.go).
 //
 // A new kind of run is a case of Core.job; a new reporter implements
 // Reporter.

@@ -1,7 +1,8 @@
 // Package metrics is zdsync's Prometheus instrumentation: sync runs and
-// their outcomes, changes and errors, API calls, rate-limit waits, the
-// case-push queue and the scheduler's leadership, served in the Prometheus
-// text format by Handler (the /metrics endpoint of `zdsync serve`).
+// their outcomes, changes and errors, API calls, rate-limit waits,
+// incremental runs and their watermarks, the case-push queue, readiness
+// and the scheduler's leadership, served in the Prometheus text format by
+// Handler (the /metrics endpoint of `zdsync serve`).
 //
 // A Metrics has its own registry: nothing is registered globally, so tests
 // and several instances in one process do not interfere. Every series is

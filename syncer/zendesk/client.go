@@ -1,7 +1,8 @@
 // Package zendesk is zdsync's adapter over one Zendesk Support instance. It
-// implements syncer.Zendesk (organizations and users, read in cursor pages
-// and written through bulk jobs of at most 100 records) and syncer.Tickets
-// (the case push), on top of github.com/nukosuke/go-zendesk.
+// implements syncer.Zendesk (organizations, users and organization
+// memberships, read in cursor pages and written through bulk jobs of at
+// most 100 records) and syncer.Tickets (the case push), on top of
+// github.com/nukosuke/go-zendesk.
 //
 // The library is used for what it does well (its client, credentials and
 // cursor iterators, its raw Get/Post/Put); what it lacks or gets wrong is
