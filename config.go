@@ -86,6 +86,10 @@ type ZendeskConfig struct {
 	APIToken string `env:"API_TOKEN" help:"API token (secret)"`
 }
 
+// configured reports whether the instance can be used: it has a URL and
+// an API token.
+func (z ZendeskConfig) configured() bool { return z.URL != "" && z.APIToken != "" }
+
 // usageError is a usage or configuration error: exit status 2.
 type usageError struct{ msg string }
 

@@ -63,7 +63,7 @@ func (m *Main) runExplain(ctx context.Context, args []string) (int, error) {
 	}
 	if jobs == nil { // both, as far as they are configured
 		jobs = []syncer.Job{syncer.JobGlobalOrgs}
-		if cfg.ZendeskFederal.URL != "" && cfg.ZendeskFederal.APIToken != "" {
+		if cfg.ZendeskFederal.configured() {
 			jobs = append(jobs, syncer.JobFederalOrgs)
 		}
 	}

@@ -94,13 +94,13 @@ func (m *Main) wireWith(ctx context.Context, cfg Config, login bool, jobs ...syn
 		return nil, err
 	}
 	var global, federal syncer.Zendesk
-	if cfg.ZendeskGlobal.URL != "" && cfg.ZendeskGlobal.APIToken != "" {
+	if cfg.ZendeskGlobal.configured() {
 		if p.global, err = zendeskClient(cfg, cfg.ZendeskGlobal, p.metrics); err != nil {
 			return nil, fmt.Errorf("ZENDESK_GLOBAL_URL: %w", err)
 		}
 		global = p.global
 	}
-	if cfg.ZendeskFederal.URL != "" && cfg.ZendeskFederal.APIToken != "" {
+	if cfg.ZendeskFederal.configured() {
 		if p.federal, err = zendeskClient(cfg, cfg.ZendeskFederal, p.metrics); err != nil {
 			return nil, fmt.Errorf("ZENDESK_FEDERAL_URL: %w", err)
 		}
