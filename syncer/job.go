@@ -148,7 +148,7 @@ func (r *Runner) plan(job Job, in *fetched) Plan {
 
 // target returns the Zendesk instance and scope of a job.
 func (r *Runner) target(job Job) (Zendesk, Scope) {
-	if job == JobGlobalOrgs {
+	if job.Scope() == Global {
 		return r.Global, Global
 	}
 	return r.Federal, Federal

@@ -58,6 +58,15 @@ func ParseJob(s string) (Job, bool) {
 // apply → report).
 func (j Job) IsSync() bool { return j == JobGlobalOrgs || j == JobFederalOrgs || j == JobFederalUsers }
 
+// Scope returns the scope of a sync job: Global for global-orgs, Federal
+// for federal-orgs and federal-users.
+func (j Job) Scope() Scope {
+	if j == JobGlobalOrgs {
+		return Global
+	}
+	return Federal
+}
+
 // Scope selects one of the two Salesforce account queries and the Zendesk
 // instance they sync to.
 type Scope string

@@ -165,7 +165,7 @@ func (c *Client) trackedFor(ctx context.Context, job syncer.Job) ([]tracked, err
 		return nil, &syncer.Error{Code: syncer.CodeBadResponse, Op: op,
 			Message: "Salesforce's describe of Account has no Contact lookup (the federal contacts query reads Contact.Account)"}
 	}
-	q, err := AccountsQuery(scopeOf(job), "")
+	q, err := AccountsQuery(job.Scope(), "")
 	if err != nil {
 		return nil, err
 	}
@@ -196,14 +196,6 @@ func parentRelationship(field string) string {
 	return strings.TrimSuffix(field, "Id")
 }
 
-// scopeOf is the account query a job reads its accounts with.
-func scopeOf(job syncer.Job) syncer.Scope {
-	if job == syncer.JobGlobalOrgs {
-		return syncer.Global
-	}
-	return syncer.Federal
-}
-
 // Modified returns the records a run of job reads whose SystemModstamp is
 // at or after since (syncer.ChangeSource): one composite request, unless
 // more than a page of them changed.
@@ -213,7 +205,7 @@ func (c *Client) Modified(ctx context.Context, job syncer.Job, since time.Time) 
 	if err != nil {
 		return nil, err
 	}
-	accounts, err := ModifiedAccountsQuery(scopeOf(job), since)
+	accounts, err := ModifiedAccountsQuery(job.Scope(), since)
 	if err != nil {
 		return nil, syncer.WithOp(err, op, "")
 	}
