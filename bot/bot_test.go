@@ -525,3 +525,42 @@ func TestAPIReserveSkipsAlertOnce(t *testing.T) {
 		t.Errorf("open alerts after the runs resumed: %+v", open)
 	}
 }
+
+// A case sweep reports each ticket it skips once, so a sweep with
+// warnings posts its summary, warnings listed; the next sweep, with none,
+// is quiet again. A full run's warnings recur every run: without changes
+// they stay out of the summary channel, and its history shows them.
+func TestSweepWarningsArePostedOnce(t *testing.T) {
+	h := newHarness(t)
+	n := h.notifier(t)
+	bad := syncer.RecordError{Code: syncer.CodeBadResponse, Name: "BadFieldValue", Record: "ticket 4521",
+		Message: `the case ID field holds "N/A", which is not a Salesforce ID: the ticket is skipped (correct or clear the field)`}
+	runs := []*syncer.Summary{
+		{RunID: "sweep-1", Job: syncer.JobCaseSweep, Fetched: 40, Warnings: []syncer.RecordError{bad}},
+		{RunID: "sweep-2", Job: syncer.JobCaseSweep, Fetched: 40},
+		{RunID: "orgs-1", Job: syncer.JobGlobalOrgs, Fetched: 40, Unchanged: 40,
+			Warnings: []syncer.RecordError{{Code: syncer.CodeBadResponse, Record: "001A", Message: "support_level = \"gold\": not a level"}}},
+	}
+	for _, s := range runs {
+		if err := n.Notify(h.ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var posted []string
+	for _, m := range h.srv.Messages("CSUMMARY") {
+		if strings.Contains(string(m.Blocks), "Warnings") {
+			posted = append(posted, string(m.Blocks))
+		}
+	}
+	if len(posted) != 1 || !strings.Contains(posted[0], "ticket 4521") || !strings.Contains(posted[0], "N/A") ||
+		!strings.Contains(posted[0], "case-sweep: already in sync, 1 warning(s)") {
+		t.Errorf("summaries with warnings = %q, want the first sweep's only, naming ticket 4521", posted)
+	}
+	if len(h.srv.Messages("CALERT")) != 0 {
+		t.Errorf("warnings raised an alert: %+v", h.srv.Messages("CALERT"))
+	}
+	m := bot.RenderHistory(&syncer.History{Subject: syncer.Subject{Kind: syncer.SubjectRun, Value: "orgs-1"}, Run: runs[2]})
+	if b, _ := json.Marshal(m.Blocks); !strings.Contains(string(b), "Warnings of the run") || !strings.Contains(string(b), "001A") {
+		t.Errorf("history of the run does not show its warning: %s", b)
+	}
+}

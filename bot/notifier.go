@@ -155,7 +155,11 @@ func (n *Notifier) Notify(ctx context.Context, s *syncer.Summary) error {
 	} else if s.Account == "" {
 		errs = append(errs, n.resolve(ctx, s, at))
 	}
-	changed := s.Created+s.Updated+s.Deleted > 0
+	// A case sweep reports each ticket it skips once (the next sweep
+	// does not), so a sweep with warnings says so in the summary channel;
+	// the other jobs' warnings recur every run and ride on the summaries
+	// their changes post.
+	changed := s.Created+s.Updated+s.Deleted > 0 || s.Job == syncer.JobCaseSweep && len(s.Warnings) > 0
 	quiet := slices.Contains(n.quietJobs, s.Job)
 	switch {
 	case code == syncer.CodeAPIReserve || code != syncer.CodeNone && quiet:

@@ -144,6 +144,13 @@ func RenderHistory(h *syncer.History) Message {
 	}
 	list(title, lines)
 	lines = nil
+	if h.Run != nil {
+		for _, w := range h.Run.Warnings {
+			lines = append(lines, warningLine(w))
+		}
+		list("*Warnings of the run*", lines)
+		lines = nil
+	}
 	for _, p := range h.Pushes {
 		lines = append(lines, "• "+esc(cut(syncer.PushLine(p), MaxLineRunes)))
 	}

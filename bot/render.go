@@ -53,6 +53,13 @@ func errorLine(e syncer.RecordError) string {
 	return "• " + esc(cut(s, MaxLineRunes))
 }
 
+// warningLine is one line of a run's warnings: a record that did not fail
+// the run but needs a person (a value Salesforce holds that Zendesk cannot
+// take, a ticket whose case-ID field is not a Salesforce ID).
+func warningLine(w syncer.RecordError) string {
+	return "⚠️ " + esc(cut(w.Record+": "+w.Message, MaxLineRunes))
+}
+
 // csvFile is a file of changes and record errors in syncer.WriteCSV's
 // format (spreadsheet-safe), the same as `zdsync plan show --csv`.
 func csvFile(name, title string, changes []syncer.Change, errs []syncer.RecordError) *File {
@@ -137,6 +144,15 @@ func RenderSummary(s *syncer.Summary) Message {
 	}
 	if len(s.Pending) > 0 {
 		blocks = append(blocks, pendingSection(s.Pending))
+	}
+	if len(s.Warnings) > 0 {
+		lines := make([]string, len(s.Warnings))
+		for i, w := range s.Warnings {
+			lines[i] = warningLine(w)
+		}
+		b, _ := listSection("*Warnings* (synced or skipped, not failed)", lines, MaxListedErrors,
+			": `zdsync history "+esc(orNone(s.RunID))+"` lists them all")
+		blocks = append(blocks, b)
 	}
 	if errs := recordErrors(s.Errors); len(errs) > 0 {
 		lines := make([]string, len(errs))

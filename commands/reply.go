@@ -97,6 +97,9 @@ func SummaryLine(s *syncer.Summary) string {
 	if s.Failed > 0 {
 		line += fmt.Sprintf(", %d failed", s.Failed)
 	}
+	if len(s.Warnings) > 0 {
+		line += fmt.Sprintf(", %d warning(s)", len(s.Warnings))
+	}
 	silent := s.SilentCounts()
 	n := 0
 	for _, sc := range silent {

@@ -192,6 +192,9 @@ func (h *History) WriteText(w io.Writer) {
 		for _, u := range h.UndoneBy {
 			fmt.Fprintf(w, "  undone by run %s\n", u)
 		}
+		for _, wn := range r.Warnings {
+			fmt.Fprintf(w, "  warning: %s: %s\n", wn.Record, wn.Message)
+		}
 	}
 	if len(h.Changes)+len(h.Pushes)+len(h.Commands) == 0 {
 		fmt.Fprintln(w, "  nothing recorded")
