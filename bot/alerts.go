@@ -57,14 +57,18 @@ func (n *Notifier) alert(ctx context.Context, s *syncer.Summary, code syncer.Cod
 		return err
 	}
 	if open {
-		a.Count++
-		a.LastAt = at
-		a.RunIDs = append(a.RunIDs, s.RunID)
+		a, err = n.store.RepeatAlert(ctx, a.ID, s.RunID, at, maxAlertRuns)
+		open = !errors.Is(err, syncer.ErrNotFound) // else resolved meanwhile: a new alert
+		if open && err != nil {
+			return err
+		}
+	}
+	if open {
 		view := alertView(a, s)
 		key, now := alertKey{s.Job, code}, n.now()
 		if a.TS != "" && now.Before(n.shown[key].Add(AlertRepeatInterval)) {
 			n.pending[key] = true // shown by a later repeat, or by FlushAlerts
-			return n.store.SaveAlert(ctx, a)
+			return nil
 		}
 		n.shown[key] = now
 		delete(n.pending, key)
@@ -72,7 +76,7 @@ func (n *Notifier) alert(ctx context.Context, s *syncer.Summary, code syncer.Cod
 			_, perr := p.post(ctx, a.Channel, a.TS, RenderAlertReply(view))
 			uerr := p.update(ctx, a.Channel, a.TS, RenderAlert(view))
 			if !messageGone(perr) && !messageGone(uerr) {
-				return errors.Join(perr, uerr, n.store.SaveAlert(ctx, a))
+				return errors.Join(perr, uerr)
 			}
 			// Someone deleted the alert: a repeat must not go unseen.
 			n.log.WarnContext(ctx, "alert message is gone; posting the alert again", "job", s.Job, "code", int(code))

@@ -87,17 +87,16 @@ func (n *Notifier) repeatInPlace(ctx context.Context, s *syncer.Summary, code sy
 	if !open || a.TS == "" {
 		return true, nil
 	}
-	a.Count++
-	a.LastAt = at
-	a.RunIDs = append(a.RunIDs, s.RunID)
-	if len(a.RunIDs) > maxAlertRuns {
-		a.RunIDs = append(a.RunIDs[:1], a.RunIDs[len(a.RunIDs)-maxAlertRuns+1:]...)
+	if a, err = n.store.RepeatAlert(ctx, a.ID, s.RunID, at, maxAlertRuns); errors.Is(err, syncer.ErrNotFound) {
+		return true, nil // resolved meanwhile
+	} else if err != nil {
+		return false, err
 	}
 	err = n.p.at(PriorityAlert).update(ctx, a.Channel, a.TS, RenderAlert(alertView(a, s)))
 	if messageGone(err) {
 		return true, nil // deleted by a person: posted again
 	}
-	return false, errors.Join(err, n.store.SaveAlert(ctx, a))
+	return false, err
 }
 
 // resolveIncremental resolves the job's open alerts that incremental runs

@@ -22,6 +22,10 @@ import (
 type NotifierStore interface {
 	OpenAlert(ctx context.Context, job syncer.Job, code syncer.Code) (*syncer.Alert, bool, error)
 	SaveAlert(ctx context.Context, a *syncer.Alert) error
+	// RepeatAlert counts a repeat of an open alert atomically (replicas
+	// failing alike at once each count), keeping the first and the
+	// newest keep-1 run IDs; syncer.ErrNotFound when it was resolved.
+	RepeatAlert(ctx context.Context, id int64, runID string, at time.Time, keep int) (*syncer.Alert, error)
 	ResolveAlerts(ctx context.Context, job syncer.Job, at time.Time) ([]syncer.Alert, error)
 	// GetRun reads a stored run, so that a resolved alert keeps showing
 	// its last failure; GetPlan reads the plan of held deletions.

@@ -237,3 +237,53 @@ func TestAlertRepeatsInABurstCountWithoutPostingEachOne(t *testing.T) {
 		t.Errorf("%d messages after a flush with nothing new", got)
 	}
 }
+
+// Replicas failing alike at once (case pushes failing on each of them):
+// one alert, and its count is every failure, none lost to another
+// replica's write.
+func TestAlertCountsEveryReplicasRepeats(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, d storetest.Database) {
+		h := newHarness(t)
+		var replicas []*bot.Notifier
+		for range 3 {
+			h.db = d.Open(t) // each replica its own connection to the database
+			replicas = append(replicas, h.notifierAt(t, func() time.Time { return epoch }))
+		}
+		fail := func(n *bot.Notifier, run string) {
+			s := &syncer.Summary{RunID: run, Job: syncer.JobCases, Code: syncer.CodeUnableToLockRow, Message: "row locked",
+				Errors: []syncer.RecordError{{Code: syncer.CodeUnableToLockRow, Record: "ticket " + run, Message: "UNABLE_TO_LOCK_ROW"}}}
+			if err := n.Notify(h.ctx, s); err != nil {
+				t.Error(err)
+			}
+		}
+		fail(replicas[0], "first")
+		const each = 10
+		var wg sync.WaitGroup
+		for r, n := range replicas {
+			for i := range each {
+				wg.Go(func() { fail(n, fmt.Sprintf("run-%d-%d", r, i)) })
+			}
+		}
+		wg.Wait()
+		open, err := h.db.OpenAlerts(h.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := 1 + len(replicas)*each; len(open) != 1 || open[0].Count != want {
+			t.Errorf("open alerts = %+v, want one counting %d", open, want)
+		}
+		// Each replica replies in the thread at most once an
+		// AlertRepeatInterval: the one that posted the alert not at all.
+		msgs := h.srv.Messages("CALERT")
+		replies := 0
+		for _, m := range msgs[1:] {
+			if m.ThreadTS != msgs[0].TS {
+				t.Errorf("a second alert: %+v", m)
+			}
+			replies++
+		}
+		if replies > len(replicas)-1 {
+			t.Errorf("%d replies in the alert's thread, want at most one per other replica", replies)
+		}
+	})
+}

@@ -71,6 +71,53 @@ func (db *DB) SaveAlert(ctx context.Context, a *syncer.Alert) error {
 	return nil
 }
 
+// RepeatAlert counts one more failure of the open alert id, atomically
+// across replicas (two replicas failing alike at once both count): its
+// count goes up by one, its last_at becomes at if later, and runID joins
+// its run IDs, of which the first and the newest keep-1 are kept (keep 0:
+// all). It returns the alert as it now stands, or an error wrapping
+// syncer.ErrNotFound when it is no longer open (resolved meanwhile).
+func (db *DB) RepeatAlert(ctx context.Context, id int64, runID string, at time.Time, keep int) (*syncer.Alert, error) {
+	lock := ""
+	if db.backend == BackendPostgres {
+		lock = " FOR UPDATE" // SQLite's transactions take the write lock at once
+	}
+	var a *syncer.Alert
+	err := db.withTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts WHERE id = $1 AND resolved_at IS NULL`+lock, id)
+		if err != nil {
+			return err
+		}
+		as, err := scanAlerts(rows)
+		if err != nil {
+			return err
+		}
+		if len(as) == 0 {
+			return syncer.ErrNotFound
+		}
+		a = &as[0]
+		a.Count++
+		if at.After(a.LastAt) {
+			a.LastAt = at
+		}
+		a.RunIDs = append(a.RunIDs, runID)
+		if keep > 1 && len(a.RunIDs) > keep {
+			a.RunIDs = append(a.RunIDs[:1], a.RunIDs[len(a.RunIDs)-keep+1:]...)
+		}
+		ids, err := json.Marshal(a.RunIDs)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE alerts SET count = $1, last_at = $2, run_ids = $3 WHERE id = $4`,
+			int64(a.Count), nanos(a.LastAt), string(ids), id)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count a repeat of alert %d: %w", id, err)
+	}
+	return a, nil
+}
+
 // OpenAlerts returns every open alert, oldest first.
 func (db *DB) OpenAlerts(ctx context.Context) ([]syncer.Alert, error) {
 	rows, err := db.db.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts

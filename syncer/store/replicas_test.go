@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -150,6 +152,52 @@ func TestStatusMessageIsSharedByReplicas(t *testing.T) {
 		}
 		if ok, _ := a.ClaimStatusPost(ctx, ch, t2, time.Minute); !ok {
 			t.Error("a forgotten status message could not be posted again")
+		}
+	})
+}
+
+// Replicas failing alike at once each count their repeat of the open
+// alert: none is lost to another's write. The run IDs keep the first and
+// the newest.
+func TestAlertRepeatsCountAcrossReplicas(t *testing.T) {
+	ctx := context.Background()
+	storetest.Each(t, func(t *testing.T, d storetest.Database) {
+		db := d.Open(t)
+		a := &syncer.Alert{Job: syncer.JobCases, Code: syncer.CodeUnableToLockRow, Channel: "C1", TS: "1.0",
+			Count: 1, FirstAt: t0, LastAt: t0, RunIDs: []string{"run-0"}}
+		if err := db.SaveAlert(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		replicas := []interface {
+			RepeatAlert(context.Context, int64, string, time.Time, int) (*syncer.Alert, error)
+		}{db, d.Open(t), d.Open(t)}
+		const each = 10
+		var wg sync.WaitGroup
+		for r, rep := range replicas {
+			for i := range each {
+				wg.Go(func() {
+					if _, err := rep.RepeatAlert(ctx, a.ID, fmt.Sprintf("run-%d-%d", r, i), t0.Add(time.Minute), 5); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+		}
+		wg.Wait()
+		got, ok, err := db.OpenAlert(ctx, a.Job, a.Code)
+		if err != nil || !ok {
+			t.Fatalf("OpenAlert = %v, %v", ok, err)
+		}
+		if want := 1 + len(replicas)*each; got.Count != want {
+			t.Errorf("count = %d, want %d: repeats were lost", got.Count, want)
+		}
+		if len(got.RunIDs) != 5 || got.RunIDs[0] != "run-0" || !got.LastAt.Equal(t0.Add(time.Minute)) {
+			t.Errorf("run IDs %v, last at %v; want run-0 and the newest 4, last at %v", got.RunIDs, got.LastAt, t0.Add(time.Minute))
+		}
+		if _, err := db.ResolveAlerts(ctx, a.Job, t0.Add(2*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.RepeatAlert(ctx, a.ID, "late", t0.Add(3*time.Minute), 5); !errors.Is(err, syncer.ErrNotFound) {
+			t.Errorf("a repeat of a resolved alert = %v, want ErrNotFound", err)
 		}
 	})
 }
