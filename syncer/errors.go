@@ -84,7 +84,7 @@ var Codes = []CodeInfo{
 		"Salesforce could not lock the case or its parent account because another lock conflicts.",
 		retryRunbook},
 	{CodeConnectionFailed, "ConnectionFailed", false, RetrySoon,
-		"The connection to the API could not be established (refused or reset).",
+		"The connection to the API could not be established (refused or reset), or Salesforce answered an outage or maintenance page (a 5xx that is not the API's JSON).",
 		retryRunbook},
 	{CodeOpenTimeout, "OpenTimeout", false, RetrySoon,
 		"The API did not answer within the configured timeout (HTTP_TIMEOUT).",

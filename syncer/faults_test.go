@@ -245,6 +245,11 @@ var (
 		{name: "connection refused", expect: syncer.CodeConnectionFailed,
 			inject: func(e *faultEnv, _ *zendesktest.Server) { e.sb.Salesforce.RefuseConnections(1000) },
 			clear:  func(e *faultEnv, _ *zendesktest.Server) { e.sb.Salesforce.RefuseConnections(0) }},
+		{name: "a maintenance page (503 HTML) on every call", expect: syncer.CodeConnectionFailed,
+			inject: func(e *faultEnv, _ *zendesktest.Server) {
+				e.sb.Salesforce.FailNext(1000, http.StatusServiceUnavailable)
+			},
+			clear: func(e *faultEnv, _ *zendesktest.Server) { e.sb.Salesforce.FailNext(0, 0) }},
 		{name: "timeouts", expect: syncer.CodeOpenTimeout,
 			inject: func(e *faultEnv, _ *zendesktest.Server) { e.sb.Salesforce.SetResponseDelay(faultSlow) },
 			clear:  func(e *faultEnv, _ *zendesktest.Server) { e.sb.Salesforce.SetResponseDelay(0) }},

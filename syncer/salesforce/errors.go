@@ -63,6 +63,7 @@ func classify(op, record string, err error) error {
 	var se *syncer.Error
 	var le *loginError
 	var rl *rateLimitedError
+	var ua *unavailableError
 	var ue *url.Error
 	var synErr *json.SyntaxError
 	var typErr *json.UnmarshalTypeError
@@ -84,6 +85,8 @@ func classify(op, record string, err error) error {
 		}
 	case errors.As(err, &rl):
 		e.Err, e.Code, e.Message = rl, syncer.CodeRateLimited, rl.Error()
+	case errors.As(err, &ua):
+		e.Err, e.Code, e.Message = ua, syncer.CodeConnectionFailed, ua.Error()
 	case errors.Is(err, errSessionExpired), errors.Is(err, errSessionRefused):
 		e.Err, e.Code, e.Message = nil, syncer.CodeAuthFailed, errSessionRefused.Error()
 	case errors.Is(err, context.Canceled):

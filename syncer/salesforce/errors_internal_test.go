@@ -39,7 +39,8 @@ func TestClassify(t *testing.T) {
 		{"a reset connection is code 4", &url.Error{Op: "Post", URL: "http://x", Err: syscall.ECONNRESET}, syncer.CodeConnectionFailed},
 		{"an EOF is code 4", &url.Error{Op: "Get", URL: "http://x", Err: io.EOF}, syncer.CodeConnectionFailed},
 		{"a body cut short is code 4", io.ErrUnexpectedEOF, syncer.CodeConnectionFailed},
-		{"an HTML error page is code 10", synErr, syncer.CodeBadResponse},
+		{"an answer that is not JSON is code 10", synErr, syncer.CodeBadResponse},
+		{"a 5xx page of Salesforce's edge is code 4", &url.Error{Op: "Get", URL: "http://x", Err: &unavailableError{status: 503}}, syncer.CodeConnectionFailed},
 		{"an unknown error is code 12", errors.New("something else"), syncer.CodeAPIError},
 		// Bodies as real orgs answer them (people posted them when their
 		// automation broke), and what they mean.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -445,6 +446,16 @@ func TestErrorsAreClassified(t *testing.T) {
 		{"closing a case that does not exist is an API error", func(t *testing.T, srv *salesforcetest.Server, c *salesforce.Client) error {
 			return c.CloseCase(ctx, "500999999999999AAA")
 		}, syncer.CodeAPIError, "NOT_FOUND"},
+		{"a maintenance page is ConnectionFailed", func(t *testing.T, srv *salesforcetest.Server, c *salesforce.Client) error {
+			srv.FailNext(1, http.StatusServiceUnavailable)
+			_, err := c.Accounts(ctx, syncer.Global, "")
+			return err
+		}, syncer.CodeConnectionFailed, "503 Service Unavailable with a page"},
+		{"a 500 page on create is ConnectionFailed", func(t *testing.T, srv *salesforcetest.Server, c *salesforce.Client) error {
+			srv.FailNext(1, http.StatusInternalServerError)
+			_, err := c.CreateCase(ctx, syncer.Case{Subject: "s", TicketID: 1})
+			return err
+		}, syncer.CodeConnectionFailed, "500 Internal Server Error"},
 		{"a dropped connection is ConnectionFailed", func(t *testing.T, srv *salesforcetest.Server, c *salesforce.Client) error {
 			srv.RefuseConnections(1)
 			_, err := c.Accounts(ctx, syncer.Global, "")

@@ -74,6 +74,16 @@ func (e *rateLimitedError) Error() string {
 	return "Salesforce answered 429 Too Many Requests"
 }
 
+// unavailableError is a 5xx answer that is not the API's JSON: an HTML
+// page of Salesforce's edge (an outage, or maintenance: "503 Service
+// Unavailable") rather than the REST API's own error list.
+type unavailableError struct{ status int }
+
+func (e *unavailableError) Error() string {
+	return "Salesforce answered " + strconv.Itoa(e.status) + " " + http.StatusText(e.status) +
+		" with a page, not the API's JSON: it is down or in maintenance (see status.salesforce.com)"
+}
+
 // loginError is the answer of the token endpoint to a refused login: its
 // status and the OAuth error (RFC 6749, section 5.2), e.g. invalid_grant
 // "authentication failure".
@@ -139,8 +149,9 @@ func (t transport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // apiAnswer returns a REST API answer, or the error that stands for it: a
-// 429 is a *rateLimitedError, and a 401 or an answer naming
-// INVALID_SESSION_ID is errSessionExpired.
+// 429 is a *rateLimitedError, a 401 or an answer naming INVALID_SESSION_ID
+// is errSessionExpired, and a 5xx page that is not JSON an
+// *unavailableError.
 func apiAnswer(resp *http.Response) (*http.Response, error) {
 	if resp.StatusCode < http.StatusBadRequest {
 		return resp, nil
@@ -155,6 +166,8 @@ func apiAnswer(resp *http.Response) (*http.Response, error) {
 		return nil, &rateLimitedError{retryAfter: retryAfter(resp.Header.Get("Retry-After"))}
 	case resp.StatusCode == http.StatusUnauthorized || namesErrorCode(body, sfInvalidSessionID):
 		return nil, errSessionExpired
+	case resp.StatusCode >= http.StatusInternalServerError && !json.Valid(body):
+		return nil, &unavailableError{status: resp.StatusCode}
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	return resp, nil

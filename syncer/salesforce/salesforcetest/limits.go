@@ -43,6 +43,15 @@ func (s *Server) RateLimitNext(n int, retryAfter time.Duration) {
 	s.limitNext, s.retryAfter = n, retryAfter
 }
 
+// FailNext makes the next n API requests (logins excluded) be answered
+// with status and a small HTML page, as Salesforce's edge answers during
+// an outage or maintenance ("503 Service Unavailable"): no JSON error list.
+func (s *Server) FailNext(n, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failNext, s.failStatus = n, status
+}
+
 // handleLimits serves the org's limits (REST API Developer Guide, "List Org
 // Limits"): the daily API allowance and, for a realistic answer, a few other
 // limits the fake does not enforce.

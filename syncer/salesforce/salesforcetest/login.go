@@ -144,10 +144,13 @@ func (s *Server) authed(next http.HandlerFunc) http.HandlerFunc {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		s.mu.Lock()
 		valid := ok && s.tokens[tok]
-		limited, exhausted := false, false
+		limited, exhausted, failed := false, false, 0
 		switch {
 		case !valid:
 			s.calls.Unauthorized++
+		case s.failNext > 0:
+			s.failNext--
+			failed = s.failStatus
 		case s.limitNext > 0:
 			s.limitNext--
 			s.calls.Limited++
@@ -169,6 +172,8 @@ func (s *Server) authed(next http.HandlerFunc) http.HandlerFunc {
 		switch {
 		case !valid:
 			writeErrors(w, http.StatusUnauthorized, errInvalidSession, "Session expired or invalid")
+		case failed != 0:
+			writeHTML(w, failed, http.StatusText(failed))
 		case limited:
 			if retryAfter > 0 {
 				w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter.Round(time.Second)/time.Second)))

@@ -170,7 +170,9 @@ type Server struct {
 	loginStatus  int
 	limitNext    int           // API requests still to answer 429
 	retryAfter   time.Duration // their Retry-After
-	expireIn     int           // sessions expire once this many more API calls are answered (0: never)
+	failNext     int           // API requests still to answer failStatus with a page
+	failStatus   int
+	expireIn     int // sessions expire once this many more API calls are answered (0: never)
 	truncateNext float64
 	delay        time.Duration
 	refuseConns  int
