@@ -163,7 +163,7 @@ func (n *Notifier) Notify(ctx context.Context, s *syncer.Summary) error {
 	// does not), so a sweep with warnings says so in the summary channel;
 	// the other jobs' warnings recur every run and ride on the summaries
 	// their changes post.
-	changed := s.Created+s.Updated+s.Deleted > 0 || s.Job == syncer.JobCaseSweep && len(s.Warnings) > 0
+	news := s.Created+s.Updated+s.Deleted > 0 || s.Job == syncer.JobCaseSweep && len(s.Warnings) > 0
 	quiet := slices.Contains(n.quietJobs, s.Job)
 	switch {
 	case code == syncer.CodeAPIReserve || code != syncer.CodeNone && quiet:
@@ -171,7 +171,7 @@ func (n *Notifier) Notify(ctx context.Context, s *syncer.Summary) error {
 		// summarize, and a failed case push is one ticket: their grouped
 		// alert says it all, once, not every time.
 		errs = append(errs, n.store.EndQuietRuns(ctx, n.summaryChannel, s.Job, n.now()))
-	case code != syncer.CodeNone || changed && !quiet:
+	case code != syncer.CodeNone || news && !quiet:
 		errs = append(errs, n.store.EndQuietRuns(ctx, n.summaryChannel, s.Job, n.now()))
 		m := RenderSummary(s)
 		p := n.p.at(PrioritySummary)

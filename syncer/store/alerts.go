@@ -101,7 +101,7 @@ func (db *DB) RepeatAlert(ctx context.Context, id int64, runID string, at time.T
 			a.LastAt = at
 		}
 		a.RunIDs = append(a.RunIDs, runID)
-		if keep > 1 && len(a.RunIDs) > keep {
+		if keep > 0 && len(a.RunIDs) > keep {
 			a.RunIDs = append(a.RunIDs[:1], a.RunIDs[len(a.RunIDs)-keep+1:]...)
 		}
 		ids, err := json.Marshal(a.RunIDs)
