@@ -39,7 +39,7 @@ func startServe(t *testing.T, ctx context.Context, sb *sandbox.Sandbox, slack *s
 		"DATABASE_URL": filepath.Join(t.TempDir(), "zdsync.db"), "HTTP_ADDR": "127.0.0.1:0",
 		"SLACK_BOT_TOKEN": slacktest.BotToken, "SLACK_APP_TOKEN": slacktest.AppToken, "SLACK_API_URL": slack.APIURL(),
 		"SLACK_SUMMARY_CHANNEL": "CSUMMARY", "SLACK_ALERT_CHANNEL": "CALERT", "SLACK_WRITERS": "UWRITER",
-		"ZENDESK_WEBHOOK_SECRET": "hook-secret", "SCHEDULE_GLOBAL_ORGS": "off", "SCHEDULE_FEDERAL": "off",
+		"ZENDESK_WEBHOOK_SECRET": webhookSecret, "SCHEDULE_GLOBAL_ORGS": "off", "SCHEDULE_FEDERAL": "off",
 		"SCHEDULE_CASE_SWEEP": "off", "LOG_LEVEL": "warn", "CASE_PUSH_RETRY_DELAY": "10ms",
 	} {
 		vars[k] = v
@@ -63,12 +63,15 @@ func startServe(t *testing.T, ctx context.Context, sb *sandbox.Sandbox, slack *s
 	return s
 }
 
-// sendWebhook posts a signed ticket event to a serve's webhook and returns
-// the status.
+// webhookSecret is the webhook signing secret of the tests' replicas.
+const webhookSecret = "hook-secret"
+
+// sendWebhook posts a signed ticket event to the webhook of a replica at
+// base and returns the status.
 func sendWebhook(t *testing.T, base string, ticketID int64, event syncer.Event) int {
 	t.Helper()
 	body := fmt.Appendf(nil, `{"ticket_id": %d, "event": %q}`, ticketID, event)
-	req, err := zendesktest.NewWebhookRequest(base+zendesk.WebhookPath, "hook-secret", body, time.Now())
+	req, err := zendesktest.NewWebhookRequest(base+zendesk.WebhookPath, webhookSecret, body, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

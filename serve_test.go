@@ -81,7 +81,7 @@ func TestServe(t *testing.T) {
 			t.Errorf("forged webhook: %d", resp.StatusCode)
 		}
 		for range 2 { // a redelivery
-			req, _ := zendesktest.NewWebhookRequest(base+zendesk.WebhookPath, "hook-secret", body, time.Now())
+			req, _ := zendesktest.NewWebhookRequest(base+zendesk.WebhookPath, webhookSecret, body, time.Now())
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
@@ -157,7 +157,7 @@ func TestServe(t *testing.T) {
 	case <-time.After(shutdownGrace + 5*time.Second):
 		t.Fatal("serve did not stop after its context ended")
 	}
-	for _, secret := range []string{slacktest.BotToken, slacktest.AppToken, "hook-secret", zendesktest.DefaultToken} {
+	for _, secret := range []string{slacktest.BotToken, slacktest.AppToken, webhookSecret, zendesktest.DefaultToken} {
 		if strings.Contains(stderr.String(), secret) {
 			t.Errorf("logs contain the secret %q", secret)
 		}

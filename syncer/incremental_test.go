@@ -192,9 +192,10 @@ func tagPending(t *testing.T, e *incEnv, o syncer.Org) {
 	}
 }
 
-func TestIncrementalCarriesContactChanges(t *testing.T) {
-	e := newIncEnv(t, sandbox.Options{Seed: 23, Accounts: 40, FederalAccounts: 30})
-	e.full(t, syncer.JobFederalOrgs, syncer.JobFederalUsers)
+// syncedContact returns an active contact that federal-users has synced
+// and its user (named and in an org as the contact says).
+func (e *incEnv) syncedContact(t *testing.T) (syncer.User, salesforcetest.Contact) {
+	t.Helper()
 	var user syncer.User
 	var contact salesforcetest.Contact
 	for _, c := range e.sb.Salesforce.Contacts() {
@@ -207,6 +208,13 @@ func TestIncrementalCarriesContactChanges(t *testing.T) {
 	if user.ID == 0 {
 		t.Fatal("no contact with a user")
 	}
+	return user, contact
+}
+
+func TestIncrementalCarriesContactChanges(t *testing.T) {
+	e := newIncEnv(t, sandbox.Options{Seed: 23, Accounts: 40, FederalAccounts: 30})
+	e.full(t, syncer.JobFederalOrgs, syncer.JobFederalUsers)
+	user, contact := e.syncedContact(t)
 	e.sb.Salesforce.UpdateContact(contact.ID, func(c *salesforcetest.Contact) { c.Name = "Renamed Contact" })
 	s := e.incremental(t, syncer.JobFederalUsers)
 	if s.Updated != 1 {
@@ -465,23 +473,15 @@ func TestQuietIncremental(t *testing.T) {
 func TestIncrementalKeepsAmbiguousEmailsAmbiguous(t *testing.T) {
 	e := newIncEnv(t, sandbox.Options{Seed: 23, Accounts: 40, FederalAccounts: 30})
 	e.full(t, syncer.JobFederalOrgs, syncer.JobFederalUsers)
-	var user syncer.User
-	var contact salesforcetest.Contact
-	for _, c := range e.sb.Salesforce.Contacts() {
-		for _, u := range e.sb.Federal.Users() {
-			if strings.EqualFold(u.Email, strings.TrimSpace(c.Email)) && u.OrgID != 0 && u.Name == strings.TrimSpace(c.Name) && !c.Inactive {
-				user, contact = u, c
-			}
-		}
-	}
+	_, contact := e.syncedContact(t)
 	var other salesforcetest.Account
 	for _, a := range e.sb.Salesforce.Accounts() {
 		if a.ID != contact.AccountID && salesforcetest.MatchesFederalQuery(&a) {
 			other = a
 		}
 	}
-	if user.ID == 0 || other.ID == "" {
-		t.Fatal("no contact with a user, or no second federal account")
+	if other.ID == "" {
+		t.Fatal("no second federal account")
 	}
 	// The same e-mail on another account's contact, entered long before.
 	e.sb.Salesforce.AddContacts(salesforcetest.Contact{Name: "Namesake", Email: contact.Email, AccountID: other.ID,

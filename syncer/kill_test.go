@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/zdsync/zdsync/syncer"
+	"github.com/zdsync/zdsync/syncer/pushqueue"
 	"github.com/zdsync/zdsync/syncer/salesforce"
 	"github.com/zdsync/zdsync/syncer/sandbox"
 	"github.com/zdsync/zdsync/syncer/store"
@@ -81,14 +82,7 @@ func killRunner(t testing.TB, cfg killChildConfig) (*syncer.Runner, *store.DB) {
 // it runs global-orgs against the parent's sandbox until the parent kills
 // it.
 func TestKillChild(t *testing.T) {
-	raw := os.Getenv(killChildEnv)
-	if raw == "" {
-		t.Skip("only run as the child of the kill test")
-	}
-	var cfg killChildConfig
-	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
-		t.Fatal(err)
-	}
+	cfg := childConfig(t, killChildEnv)
 	r, _ := killRunner(t, cfg)
 	s := r.Run(context.Background(), syncer.JobGlobalOrgs, syncer.Options{})
 	fmt.Fprintf(os.Stderr, "child finished unexpectedly: %s\n", s.Headline())
@@ -178,6 +172,34 @@ func TestKilledGlobalOrgsRunConverges(t *testing.T) {
 	if lost > 0 {
 		t.Errorf("%d of %d sold-to users of orgs created by the killed run were never created", lost, soldTo)
 	}
+}
+
+// childConfig returns the configuration a kill test passed its child
+// process in envName, and skips the test when it does not run as that
+// child.
+func childConfig(t *testing.T, envName string) killChildConfig {
+	t.Helper()
+	raw := os.Getenv(envName)
+	if raw == "" {
+		t.Skip("only run as the child process of a kill test")
+	}
+	var cfg killChildConfig
+	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// pushUntilKilled starts q in a kill test's child process and waits for
+// the parent's SIGKILL; a child still alive after a minute exits 4.
+func pushUntilKilled(t *testing.T, q *pushqueue.Queue) {
+	t.Helper()
+	if err := q.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Minute)
+	fmt.Fprintln(os.Stderr, "child was never killed")
+	os.Exit(4)
 }
 
 // killChild is the SIGKILL harness of the kill tests. It starts this test

@@ -2,9 +2,7 @@ package syncer_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
@@ -36,25 +34,13 @@ func pushParts(t testing.TB, env map[string]string, dbPath string) (*syncer.Push
 // TestPushKillChild is the child of TestKilledCasePushesConverge: it works
 // the push queue until the parent kills it.
 func TestPushKillChild(t *testing.T) {
-	raw := os.Getenv(pushKillChildEnv)
-	if raw == "" {
-		t.Skip("only run as the child of the push kill test")
-	}
-	var cfg killChildConfig
-	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
-		t.Fatal(err)
-	}
+	cfg := childConfig(t, pushKillChildEnv)
 	p, db := pushParts(t, cfg.Env, cfg.DB)
 	q, err := pushqueue.New(context.Background(), db, p, pushqueue.Config{Workers: 1, PollInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(time.Minute)
-	fmt.Fprintln(os.Stderr, "child was never killed")
-	os.Exit(4)
+	pushUntilKilled(t, q)
 }
 
 // TestKilledCasePushesConverge queues ticket events, lets a child process

@@ -2,9 +2,7 @@ package syncer_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -43,21 +41,8 @@ func pushReplica(t testing.TB, cfg killChildConfig, workers int) (*pushqueue.Que
 // TestPushReplicaChild is the replica that TestKilledReplicasPushResumesOnAnother
 // kills mid-push.
 func TestPushReplicaChild(t *testing.T) {
-	raw := os.Getenv(replicaKillChildEnv)
-	if raw == "" {
-		t.Skip("only run as the child of the replica kill test")
-	}
-	var cfg killChildConfig
-	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
-		t.Fatal(err)
-	}
-	q, _ := pushReplica(t, cfg, 1)
-	if err := q.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(time.Minute)
-	fmt.Fprintln(os.Stderr, "child was never killed")
-	os.Exit(4)
+	q, _ := pushReplica(t, childConfig(t, replicaKillChildEnv), 1)
+	pushUntilKilled(t, q)
 }
 
 // TestKilledReplicasPushResumesOnAnother runs a replica as a child process

@@ -41,6 +41,17 @@ func (r *reported) all() []*syncer.Summary {
 	return append([]*syncer.Summary(nil), r.runs...)
 }
 
+// startSandbox starts the sandboxes with opts, closed when the test ends.
+func startSandbox(t *testing.T, opts sandbox.Options) *sandbox.Sandbox {
+	t.Helper()
+	sb, err := sandbox.Start(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sb.Close)
+	return sb
+}
+
 // coreOver builds a core over the sandbox's real adapters, on db: what one
 // replica runs.
 func coreOver(t *testing.T, sb *sandbox.Sandbox, db *store.DB) (*app.Core, *reported) {
@@ -77,11 +88,7 @@ func coreOver(t *testing.T, sb *sandbox.Sandbox, db *store.DB) (*app.Core, *repo
 func TestAJobRunsOnceAtATimeAcrossReplicas(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, d storetest.Database) {
 		ctx := context.Background()
-		sb, err := sandbox.Start(ctx, sandbox.Options{Seed: 8, Accounts: 30, Now: now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(sb.Close)
+		sb := startSandbox(t, sandbox.Options{Seed: 8, Accounts: 30, Now: now})
 		first, _ := coreOver(t, sb, d.Open(t))
 		second, rep := coreOver(t, sb, d.Open(t))
 
@@ -152,11 +159,7 @@ func (a allowance) LastAllowance() (syncer.APIAllowance, time.Time, bool) {
 // or Zendesk; any other run goes.
 func TestScheduledFullRunsLeaveTheAPIReserve(t *testing.T) {
 	ctx := context.Background()
-	sb, err := sandbox.Start(ctx, sandbox.Options{Seed: 8, Accounts: 30, Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sb.Close)
+	sb := startSandbox(t, sandbox.Options{Seed: 8, Accounts: 30, Now: now})
 	low := allowance{a: syncer.APIAllowance{Max: 100000, Remaining: 9999}}
 	tests := []struct {
 		name    string
@@ -238,11 +241,7 @@ func TestInvalidRequestsAreRefused(t *testing.T) {
 // it runs, and the status shows what is left.
 func TestAPIReserveReadFromSalesforce(t *testing.T) {
 	ctx := context.Background()
-	sb, err := sandbox.Start(ctx, sandbox.Options{Seed: 8, Accounts: 30, Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sb.Close)
+	sb := startSandbox(t, sandbox.Options{Seed: 8, Accounts: 30, Now: now})
 	c, _ := coreOver(t, sb, storetest.SQLite(t).Open(t))
 	sf, err := salesforce.New(ctx, sb.SalesforceConfig())
 	if err != nil {

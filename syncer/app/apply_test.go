@@ -21,11 +21,7 @@ import (
 func TestALosingApplyIsQuiet(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, d storetest.Database) {
 		ctx := context.Background()
-		sb, err := sandbox.Start(ctx, sandbox.Options{Seed: 8, Accounts: 30, Now: now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(sb.Close)
+		sb := startSandbox(t, sandbox.Options{Seed: 8, Accounts: 30, Now: now})
 		first, repFirst := coreOver(t, sb, d.Open(t))
 		second, repSecond := coreOver(t, sb, d.Open(t))
 		preview := first.Run(ctx, syncer.Request{Job: syncer.JobFederalUsers, Options: syncer.Options{DryRun: true, SavePlan: true, By: "UWRITER"}})
@@ -101,11 +97,7 @@ func TestALosingApplyIsQuiet(t *testing.T) {
 // A press on an expired preview is refused quietly too.
 func TestApplyOfAnExpiredPlanIsQuiet(t *testing.T) {
 	ctx := context.Background()
-	sb, err := sandbox.Start(ctx, sandbox.Options{Seed: 8, Accounts: 30, Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sb.Close)
+	sb := startSandbox(t, sandbox.Options{Seed: 8, Accounts: 30, Now: now})
 	c, rep := coreOver(t, sb, storetest.SQLite(t).Open(t))
 	preview := c.Run(ctx, syncer.Request{Job: syncer.JobFederalUsers, Options: syncer.Options{DryRun: true, SavePlan: true}})
 	c.Runner.Now = func() time.Time { return now.Add(time.Hour) } // past PLAN_TTL

@@ -58,11 +58,7 @@ func hasNote(je syncer.JobExplanation, part string) bool {
 func TestExplain(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, d storetest.Database) {
 		ctx := context.Background()
-		sb, err := sandbox.Start(ctx, sandbox.Options{Seed: 5, Accounts: 20, Now: now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(sb.Close)
+		sb := startSandbox(t, sandbox.Options{Seed: 5, Accounts: 20, Now: now})
 		customer, partner, federal := accountID(t, "001Ex0000000001"), accountID(t, "001Ex0000000002"), accountID(t, "001Ex0000000003")
 		prospect, reseller, expired := accountID(t, "001Ex0000000004"), accountID(t, "001Ex0000000005"), accountID(t, "001Ex0000000006")
 		sb.Salesforce.AddAccounts(

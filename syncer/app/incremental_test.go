@@ -33,11 +33,7 @@ func incrementalCore(t *testing.T, sb *sandbox.Sandbox, d storetest.Database) (*
 func TestIncrementalRunsOfAJobNeverOverlap(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, d storetest.Database) {
 		ctx := context.Background()
-		sb, err := sandbox.Start(ctx, sandbox.Options{Seed: 9, Accounts: 40, Now: now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(sb.Close)
+		sb := startSandbox(t, sandbox.Options{Seed: 9, Accounts: 40, Now: now})
 		first, _ := incrementalCore(t, sb, d)
 		second, rep := incrementalCore(t, sb, d)
 		tick := syncer.Request{Job: syncer.JobGlobalOrgs, Options: syncer.Options{By: syncer.BySchedule, Incremental: true}}
@@ -122,11 +118,7 @@ func (schedules) JobStatuses() []syncer.JobStatus {
 // freshness and this hour's tally.
 func TestQuietIncrementalRunsAreNotStored(t *testing.T) {
 	ctx := context.Background()
-	sb, err := sandbox.Start(ctx, sandbox.Options{Seed: 9, Accounts: 40, Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sb.Close)
+	sb := startSandbox(t, sandbox.Options{Seed: 9, Accounts: 40, Now: now})
 	c, rep := incrementalCore(t, sb, storetest.SQLite(t))
 	c.Schedule = schedules{}
 	if s := c.Run(ctx, syncer.Request{Job: syncer.JobGlobalOrgs}); !s.OK() {
@@ -197,11 +189,7 @@ func (r *recentAllowance) LastAllowance() (syncer.APIAllowance, time.Time, bool)
 // its own); unknown or old, it goes.
 func TestScheduledIncrementalRunsLeaveTheAPIReserve(t *testing.T) {
 	ctx := context.Background()
-	sb, err := sandbox.Start(ctx, sandbox.Options{Seed: 9, Accounts: 30, Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sb.Close)
+	sb := startSandbox(t, sandbox.Options{Seed: 9, Accounts: 30, Now: now})
 	tick := syncer.Request{Job: syncer.JobFederalOrgs, Options: syncer.Options{By: syncer.BySchedule, Incremental: true}}
 	low := syncer.APIAllowance{Max: 100000, Remaining: 5000}
 	for _, tt := range []struct {

@@ -48,11 +48,7 @@ func errorFor(s *syncer.Summary, key string, code syncer.Code) bool {
 func TestUndo(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, d storetest.Database) {
 		ctx := context.Background()
-		sb, err := sandbox.Start(ctx, sandbox.Options{Seed: 3, Accounts: 200, Now: now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(sb.Close)
+		sb := startSandbox(t, sandbox.Options{Seed: 3, Accounts: 200, Now: now})
 		db := d.Open(t)
 		c, _ := coreOver(t, sb, db)
 		c.Runner.Rules.DeleteGrace, c.Runner.Rules.ApprovalThreshold = 0, 1000
